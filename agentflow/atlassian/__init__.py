@@ -1,0 +1,1 @@
+"""The bundled Atlassian MCP server (Jira, Confluence, Compass; Cloud and Data Center)."""

@@ -1,0 +1,79 @@
+"""The agentflow exception tree.
+
+Every error agentflow raises on purpose derives from `AgentflowError`; anything else is a bug. The CLI
+edge (`agentflow.cli`) is the only place that maps these to exit codes:
+
+    AgentflowError             base class; never raised itself
+    └── ConfigError            bad input or configuration (exit 2)
+        ├── WorkflowNotFound   no workflow of that name in any search directory
+        └── ProblemsError      carries `.problems`, one `Problem` per mistake
+            ├── WorkflowInvalid  a workflow file, or a template it names, is malformed
+            └── InputInvalid     run inputs missing, unknown, or not of their declared type
+
+Errors that concern a file carry one `Problem` per mistake, so that a user fixes them all in one pass
+instead of one per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One mistake, located as precisely as we can: `file:line: message`."""
+
+    message: str
+    file: Path | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.file is None:
+            return self.message
+        where = _display_path(self.file)
+        return f"{where}:{self.line}: {self.message}" if self.line else f"{where}: {self.message}"
+
+
+def _display_path(path: Path) -> str:
+    """Relative to the working directory when under it: that is what a user can click or paste."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class AgentflowError(Exception):
+    """Base of every deliberate agentflow error."""
+
+
+class ConfigError(AgentflowError):
+    """Bad input or configuration: the user can fix it and try again."""
+
+
+class ProblemsError(ConfigError):
+    """A `ConfigError` that lists every problem found, one per line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        if not problems:
+            raise ValueError("a ProblemsError needs at least one problem")
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class WorkflowNotFound(ConfigError):
+    """No workflow of that name; the message lists the known ones."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        listing = ", ".join(known) if known else "none"
+        super().__init__(f"unknown workflow '{name}'; known workflows: {listing}")
+
+
+class WorkflowInvalid(ProblemsError):
+    """A workflow file or one of its templates is malformed."""
+
+
+class InputInvalid(ProblemsError):
+    """Run inputs are missing, unknown or not of their declared type."""

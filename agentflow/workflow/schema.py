@@ -1,0 +1,150 @@
+"""The workflow file format: pydantic models of a workflow YAML.
+
+These models check each value on its own (types, ranges, allowed words, unknown keys). Checks that relate
+one part of a workflow to another (a step naming a tool outside the allowlist, a template naming an input
+that does not exist) live in `checks.py`, where they can point at the exact line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+
+# The loop gives every agent these two tools itself; a workflow cannot declare or shadow them.
+HOST_TOOLS = frozenset({"update_plan", "submit_result"})
+
+JIRA_KEY_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]+-\d+$")
+
+InputType = Literal["string", "integer", "boolean", "enum", "file", "jira_key", "jira_keys"]
+INPUT_TYPES: tuple[str, ...] = InputType.__args__  # type: ignore[attr-defined]
+PATTERN_TYPES = frozenset({"string", "jira_key", "jira_keys"})
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")]
+WorkflowName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo must never pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """One typed parameter of a workflow. Values arrive as text (`key=value`) and are coerced."""
+
+    type: InputType = "string"
+    description: str = ""
+    required: bool = False
+    default: Any = None
+    pattern: str | None = None
+    choices: list[str] | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+
+class StepSpec(_Strict):
+    """A deterministic gather step: one tool call (or one per item with `foreach`) before the model runs.
+
+    `args` values are jinja2 templates over `inputs`, earlier `steps` and, with `foreach`, `item`; a value
+    that is a single `{{ expression }}` keeps the expression's type (a list stays a list). `when` and
+    `foreach` are jinja2 expressions.
+    """
+
+    id: Identifier
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    when: str | None = None
+    foreach: str | None = None
+
+
+class AgentSpec(_Strict):
+    """The plan/act loop: the prompt template (in `prompts/`) and the limits of one run."""
+
+    prompt: str
+    max_turns: PositiveInt = 12
+    max_tool_calls: PositiveInt = 40
+    max_output_tokens: PositiveInt = 4096
+
+
+class OutputSpec(_Strict):
+    """The final answer's JSON schema (the input schema of `submit_result`) and an optional report template."""
+
+    json_schema: dict[str, Any] = Field(alias="schema")
+    report: str | None = None
+
+
+def _mode_shorthand(value: Any) -> Any:
+    return {"mode": value} if isinstance(value, str) else value
+
+
+class WritesSpec(_Strict):
+    """What happens to write tool calls: `none` (refused), `staged` (a person approves) or `auto`."""
+
+    mode: Literal["none", "staged", "auto"] = "staged"
+    limits: dict[str, PositiveInt] = Field(default_factory=dict)
+
+
+class BudgetSpec(_Strict):
+    """The run's own cap on Atlassian calls, and whose share of the hourly budget it draws on."""
+
+    max_calls: PositiveInt = 100
+    priority: Literal["interactive", "batch"] = "interactive"
+
+
+def _cron_shorthand(value: Any) -> Any:
+    return {"cron": value} if isinstance(value, str) else value
+
+
+class ScheduleSpec(_Strict):
+    """When the scheduler runs the workflow: a five-field cron expression in a time zone."""
+
+    cron: str
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_is_valid(cls, value: str) -> str:
+        from croniter import croniter  # imported here: croniter is slow to import and rarely needed
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"'{value}' is not a five-field cron expression (minute hour day month weekday)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (use an IANA name such as 'Europe/Berlin')") from None
+        return value
+
+
+class Workflow(_Strict):
+    """A whole workflow file."""
+
+    name: WorkflowName
+    title: str
+    description: str = ""
+    persona: str = ""
+    inputs: dict[Identifier, InputSpec] = Field(default_factory=dict)
+    servers: list[Identifier] = Field(default_factory=lambda: ["atlassian"], min_length=1)
+    tools: list[str] = Field(default_factory=list)
+    steps: list[StepSpec] = Field(default_factory=list)
+    agent: AgentSpec
+    output: OutputSpec
+    writes: Annotated[WritesSpec, BeforeValidator(_mode_shorthand)] = Field(default_factory=WritesSpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    schedule: Annotated[ScheduleSpec | None, BeforeValidator(_cron_shorthand)] = None

@@ -1,0 +1,101 @@
+"""YAML documents that remember where each value came from.
+
+PyYAML's plain `safe_load` forgets line numbers and silently keeps the last of two duplicate keys. Workflow
+errors must point at a line (`workflows/x.yaml:12: ...`) and a duplicated key is a mistake, so we compose
+the node tree ourselves and record, for every path into the document, the line it starts on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+Loc = tuple[str | int, ...]
+
+
+def dotted(loc: Sequence[str | int]) -> str:
+    """A path as a user writes it: `steps[0].args.key`."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+class YamlError(ValueError):
+    """The text is not a YAML mapping we can read; `line` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+@dataclass
+class SourceMap:
+    """Lines (1-based) of every key and list item in a parsed document, by path."""
+
+    lines: dict[Loc, int] = field(default_factory=dict)
+    text_lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line_for(self, loc: Sequence[str | int]) -> int | None:
+        """The line of `loc`, or of its nearest ancestor that has one (a missing key's parent)."""
+        loc = tuple(loc)
+        while loc:
+            if loc in self.lines:
+                return self.lines[loc]
+            loc = loc[:-1]
+        return self.lines.get(())
+
+    def text_line_for(self, loc: Sequence[str | int]) -> int | None:
+        """The line where the text of a string value begins: for `key: |` blocks, the line after the key."""
+        return self.text_lines.get(tuple(loc)) or self.line_for(loc)
+
+
+def parse(text: str) -> tuple[Any, SourceMap]:
+    """Parse one YAML document into plain Python data plus the line of every path in it."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise YamlError(f"YAML syntax error: {problem}", mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"YAML syntax error: {exc}") from None
+    source = SourceMap()
+    if node is None:
+        return None, source
+    builder = _Builder(source)
+    return builder.build(node, ()), source
+
+
+class _Builder:
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        # SafeConstructor knows YAML's scalar typing rules (ints, bools, nulls, timestamps); reuse it.
+        self.constructor = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        self.source.lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            self.constructor.flatten_mapping(node)  # resolve `<<: *anchor` merges
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.constructor.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if not isinstance(key, str | int | bool | float):
+                    raise YamlError(f"unsupported key {key!r}: keys must be plain text", line)
+                if key in result:
+                    first = self.source.lines.get((*loc, key))
+                    raise YamlError(f"duplicate key '{key}' (first defined on line {first})", line)
+                self.source.lines[(*loc, key)] = line
+                result[key] = self.build(value_node, (*loc, key))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*loc, index)) for index, item in enumerate(node.value)]
+        if isinstance(node, yaml.ScalarNode):
+            block = node.style in ("|", ">")
+            self.source.text_lines[loc] = node.start_mark.line + (2 if block else 1)
+        return self.constructor.construct_object(node, deep=True)
