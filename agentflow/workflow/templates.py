@@ -52,9 +52,19 @@ def _quote(value: Any) -> str:
     return f'"{text}"'
 
 
+class _DataEnvironment(SandboxedEnvironment):
+    """`a.b` on a mapping means its key `b` first: workflow data is JSON, and an input named `keys` or a
+    result field named `items` must not resolve to a `dict` method."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def environment(search_path: Iterable[Path] = ()) -> SandboxedEnvironment:
     """The environment every workflow template renders in; `search_path` holds its template files."""
-    env = SandboxedEnvironment(
+    env = _DataEnvironment(
         loader=FileSystemLoader([str(p) for p in search_path]),
         undefined=StrictUndefined,
         keep_trailing_newline=True,

@@ -1,0 +1,63 @@
+"""Rendering templated values, expressions and files, strictly and in the sandbox."""
+
+import pytest
+
+from agentflow.workflow.templates import Scope, TemplateProblem, check_text, environment, evaluate, render_file, render_value
+
+CONTEXT = {"inputs": {"keys": ["PAY-1", "PAY-2"], "limit": 5, "alert": 'pool "db" exhausted'}, "steps": {}}
+
+
+def test_a_single_expression_keeps_its_type():
+    env = environment()
+    assert render_value(env, "{{ inputs.keys }}", CONTEXT) == ["PAY-1", "PAY-2"]
+    assert render_value(env, " {{ inputs.limit * 2 }} ", CONTEXT) == 10
+
+
+def test_mixed_text_renders_to_a_string_and_containers_render_item_by_item():
+    env = environment()
+    value = {"jql": "key in ({{ inputs.keys | join(',') }})", "n": ["{{ inputs.limit }}", 3], "flag": True}
+    assert render_value(env, value, CONTEXT) == {"jql": "key in (PAY-1,PAY-2)", "n": [5, 3], "flag": True}
+
+
+def test_two_expressions_are_text_not_one_expression():
+    assert render_value(environment(), "{{ inputs.limit }}-{{ inputs.limit }}", CONTEXT) == "5-5"
+
+
+def test_quote_makes_a_safe_query_literal():
+    rendered = render_value(environment(), "text ~ {{ inputs.alert | quote }}", CONTEXT)
+    assert rendered == 'text ~ "pool \\"db\\" exhausted"'
+
+
+def test_undefined_names_are_errors_not_blanks():
+    env = environment()
+    with pytest.raises(TemplateProblem, match="'dict object' has no attribute 'nope'"):
+        render_value(env, "{{ inputs.nope }}", CONTEXT)
+    with pytest.raises(TemplateProblem, match="'missing' is undefined"):
+        render_value(env, "a {{ missing }} b", CONTEXT)
+    with pytest.raises(TemplateProblem, match="'missing' is undefined"):
+        evaluate(env, "missing", CONTEXT)
+
+
+def test_the_sandbox_blocks_reaching_into_python():
+    with pytest.raises(TemplateProblem, match="template error"):
+        render_value(environment(), "{{ inputs.__class__.__mro__ }}", CONTEXT)
+
+
+def test_render_file_errors_carry_the_template_line(tmp_path):
+    (tmp_path / "p.md.j2").write_text("line one\nline two\n{{ inputs.nope }}\n")
+    env = environment([tmp_path])
+    with pytest.raises(TemplateProblem) as caught:
+        render_file(env, "p.md.j2", CONTEXT)
+    assert caught.value.line == 3
+    assert caught.value.filename == str(tmp_path / "p.md.j2")
+
+
+def test_render_file_renders_with_filters(tmp_path):
+    (tmp_path / "p.md.j2").write_text("{% for k in inputs.keys %}- {{ k }}\n{% endfor %}{{ inputs.keys | to_json(None) }}\n")
+    assert render_file(environment([tmp_path]), "p.md.j2", CONTEXT) == '- PAY-1\n- PAY-2\n["PAY-1", "PAY-2"]\n'
+
+
+def test_static_checks_allow_locally_bound_names():
+    scope = Scope(frozenset({"inputs"}), {"inputs": frozenset({"keys"})})
+    text = "{% set n = 1 %}{% for k in inputs.keys %}{{ k }}{{ n }}{{ loop.index }}{% endfor %}"
+    assert check_text(environment(), text, scope) == []
