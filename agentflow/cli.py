@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from agentflow.workflow.loader import LoadedWorkflow
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEFERRED = 0, 1, 2, 3
+EXIT_FAILED, EXIT_USAGE = 1, 2
 EXIT_CODES: list[tuple[type[AgentflowError], int]] = [(ConfigError, EXIT_USAGE), (AgentflowError, EXIT_FAILED)]
 
 

@@ -45,8 +45,10 @@ def main() -> None:
         print(f"{label:<26} {results[label]:>10.1f} {min(timings):>8.1f} {max(timings):>8.1f}")
     help_ms = results["agentflow --help"]
     verdict = "within" if help_ms < TARGET_MS else "OVER"
-    print(f"\n--help: {help_ms:.0f} ms, {verdict} the {TARGET_MS:.0f} ms target "
-          f"({help_ms - results['python -c pass (floor)']:.0f} ms above a bare interpreter)")
+    print(
+        f"\n--help: {help_ms:.0f} ms, {verdict} the {TARGET_MS:.0f} ms target "
+        f"({help_ms - results['python -c pass (floor)']:.0f} ms above a bare interpreter)"
+    )
 
 
 if __name__ == "__main__":

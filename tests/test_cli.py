@@ -61,7 +61,10 @@ def test_list_json_is_machine_readable(project):
 
 
 def test_list_warns_about_an_invalid_workflow_and_lists_the_rest(project):
-    project.workflow("broken", "name: broken\ntitle: B\nagent: {prompt: minimal.md.j2}\noutput: {schema: {type: object}}\nbudgte: {}\n")
+    project.workflow(
+        "broken",
+        "name: broken\ntitle: B\nagent: {prompt: minimal.md.j2}\noutput: {schema: {type: object}}\nbudgte: {}\n",
+    )
     result = invoke("list")
     assert result.exit_code == 0
     assert "incident" in result.stdout and "broken" not in result.stdout
@@ -90,7 +93,9 @@ def test_show_unknown_workflow_exits_2_and_names_the_known_ones(project):
     result = invoke("show", "incidnet")
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert "error: unknown workflow 'incidnet'; known workflows: backlog-grooming, bug-triage, incident" in result.stderr
+    assert (
+        "error: unknown workflow 'incidnet'; known workflows: backlog-grooming, bug-triage, incident" in result.stderr
+    )
     assert "Traceback" not in result.output
 
 
@@ -102,7 +107,11 @@ def test_validate_with_no_arguments_checks_every_workflow(project):
 
 def test_validate_reports_each_problem_with_file_and_line_and_exits_2(project):
     project.workflow("good")
-    project.workflow("bad", "name: bad\ntitle: T\ntool: [get_jira_issue]\nagent: {prompt: minimal.md.j2}\noutput: {schema: {type: object}}\n")
+    project.workflow(
+        "bad",
+        "name: bad\ntitle: T\ntool: [get_jira_issue]\n"
+        "agent: {prompt: minimal.md.j2}\noutput: {schema: {type: object}}\n",
+    )
     result = invoke("validate", "good", "workflows/bad.yaml", "nonexistent")
     assert result.exit_code == 2
     assert "ok  good" in result.stdout
@@ -115,7 +124,9 @@ def test_validate_reports_each_problem_with_file_and_line_and_exits_2(project):
 
 
 def test_python_dash_m_runs_the_cli():
-    result = subprocess.run([sys.executable, "-m", "agentflow", "--version"], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "agentflow", "--version"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0 and result.stdout.strip() == f"agentflow {__version__}"
 
 

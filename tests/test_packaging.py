@@ -38,6 +38,10 @@ def test_the_wheel_carries_the_builtin_workflows_and_finds_them(tmp_path):
     assert {row["name"] for row in rows} == {"bug-triage", "incident", "transcript-to-stories", "backlog-grooming"}
     assert {row["origin"] for row in rows} == {"built-in"}
     located = subprocess.run(
-        [sys.executable, "-c", "import agentflow; print(agentflow.__file__)"], cwd=elsewhere, env=env, capture_output=True, text=True
+        [sys.executable, "-c", "import agentflow; print(agentflow.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert located.stdout.startswith(str(tmp_path / "site"))

@@ -77,23 +77,23 @@ def _check_inputs(workflow: Workflow, out: _Collector) -> None:
     for name, spec in workflow.inputs.items():
         loc = ("inputs", name)
         if spec.type == "enum" and not spec.choices:
-            out.at(loc + ("type",), f"input '{name}' is an enum but lists no 'choices'")
+            out.at((*loc, "type"), f"input '{name}' is an enum but lists no 'choices'")
         if spec.choices is not None and spec.type != "enum":
-            out.at(loc + ("choices",), f"input '{name}': 'choices' only applies to type enum (this is {spec.type})")
+            out.at((*loc, "choices"), f"input '{name}': 'choices' only applies to type enum (this is {spec.type})")
         if spec.pattern is not None and spec.type not in PATTERN_TYPES:
             allowed = ", ".join(sorted(PATTERN_TYPES))
-            out.at(loc + ("pattern",), f"input '{name}': 'pattern' only applies to {allowed} (this is {spec.type})")
+            out.at((*loc, "pattern"), f"input '{name}': 'pattern' only applies to {allowed} (this is {spec.type})")
         if spec.default is None:
             continue
         if spec.required:
-            out.at(loc + ("default",), f"input '{name}' is required, so it cannot have a default")
+            out.at((*loc, "default"), f"input '{name}' is required, so it cannot have a default")
         elif spec.type == "file":
-            out.at(loc + ("default",), f"input '{name}': a file input cannot have a default")
+            out.at((*loc, "default"), f"input '{name}': a file input cannot have a default")
         elif spec.type != "enum" or spec.choices:
             try:
                 coerce(spec, spec.default)
             except ValueError as exc:
-                out.at(loc + ("default",), f"input '{name}': default {exc}")
+                out.at((*loc, "default"), f"input '{name}': default {exc}")
 
 
 def _check_tools(workflow: Workflow, out: _Collector, bundled_only: bool) -> None:
@@ -107,7 +107,8 @@ def _check_tools(workflow: Workflow, out: _Collector, bundled_only: bool) -> Non
             out.at(loc, f"'{tool}' is provided to every agent by agentflow; do not list it in 'tools'")
         elif bundled_only and tool not in catalog.TOOL_NAMES:
             hint = did_you_mean(tool, catalog.TOOL_NAMES)
-            out.at(loc, f"unknown tool '{tool}'{hint} (the bundled Atlassian server has: {', '.join(sorted(catalog.TOOL_NAMES))})")
+            offered = ", ".join(sorted(catalog.TOOL_NAMES))
+            out.at(loc, f"unknown tool '{tool}'{hint} (the bundled Atlassian server has: {offered})")
 
 
 def _check_steps(workflow: Workflow, out: _Collector, env: SandboxedEnvironment, bundled_only: bool) -> None:
@@ -117,23 +118,25 @@ def _check_steps(workflow: Workflow, out: _Collector, env: SandboxedEnvironment,
     for index, step in enumerate(workflow.steps):
         loc: Loc = ("steps", index)
         if step.id in earlier:
-            out.at(loc + ("id",), f"step id '{step.id}' is used twice")
+            out.at((*loc, "id"), f"step id '{step.id}' is used twice")
         if step.tool not in workflow.tools:
             hint = did_you_mean(step.tool, workflow.tools)
-            out.at(loc + ("tool",), f"step '{step.id}' calls '{step.tool}', which is not in 'tools'{hint}")
+            out.at((*loc, "tool"), f"step '{step.id}' calls '{step.tool}', which is not in 'tools'{hint}")
         elif bundled_only and step.tool in catalog.WRITE_TOOLS:
-            out.at(loc + ("tool",), f"step '{step.id}' calls the write tool '{step.tool}'; gather steps may only read")
+            out.at((*loc, "tool"), f"step '{step.id}' calls the write tool '{step.tool}'; gather steps may only read")
         later = frozenset(all_ids[index:]) - set(earlier)
         members = {"inputs": inputs, "steps": frozenset(earlier)}
         base_roots = frozenset({"inputs", "steps"})
         if step.foreach is not None:
-            out.template(loc + ("foreach",), check_expression(env, step.foreach, Scope(base_roots, members, {"steps": later})))
+            out.template(
+                (*loc, "foreach"), check_expression(env, step.foreach, Scope(base_roots, members, {"steps": later}))
+            )
             _check_foreach_target(workflow, step.foreach, loc, out)
         roots = base_roots | ({"item"} if step.foreach is not None else set())
         scope = Scope(roots, members, {"steps": later})
         if step.when is not None:
-            out.template(loc + ("when",), check_expression(env, step.when, scope))
-        for arg_loc, text in _strings(step.args, loc + ("args",)):
+            out.template((*loc, "when"), check_expression(env, step.when, scope))
+        for arg_loc, text in _strings(step.args, (*loc, "args")):
             out.template(arg_loc, check_text(env, text, scope))
         earlier.append(step.id)
 
@@ -143,7 +146,7 @@ def _check_foreach_target(workflow: Workflow, expression: str, loc: Loc, out: _C
     name = expression.strip().removeprefix("inputs.")
     spec = workflow.inputs.get(name) if expression.strip().startswith("inputs.") else None
     if spec is not None and spec.type != "jira_keys":
-        out.at(loc + ("foreach",), f"foreach needs a list, but input '{name}' is a single {spec.type}")
+        out.at((*loc, "foreach"), f"foreach needs a list, but input '{name}' is a single {spec.type}")
 
 
 def _strings(value: Any, loc: Loc) -> Iterable[tuple[Loc, str]]:
@@ -151,10 +154,10 @@ def _strings(value: Any, loc: Loc) -> Iterable[tuple[Loc, str]]:
         yield loc, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _strings(item, loc + (key,))
+            yield from _strings(item, (*loc, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _strings(item, loc + (index,))
+            yield from _strings(item, (*loc, index))
 
 
 def _check_writes(workflow: Workflow, out: _Collector, bundled_only: bool) -> None:
@@ -164,13 +167,18 @@ def _check_writes(workflow: Workflow, out: _Collector, bundled_only: bool) -> No
         out.at(("writes",), f"writes: none, but 'tools' lists write tools: {', '.join(write_tools)}")
     for tool in writes.limits:
         if tool not in workflow.tools:
-            out.at(("writes", "limits", tool), f"limit for '{tool}', which is not in 'tools'{did_you_mean(tool, workflow.tools)}")
+            out.at(
+                ("writes", "limits", tool),
+                f"limit for '{tool}', which is not in 'tools'{did_you_mean(tool, workflow.tools)}",
+            )
         elif bundled_only and tool not in catalog.WRITE_TOOLS:
             out.at(("writes", "limits", tool), f"limit for '{tool}', which is a read tool; limits apply to writes")
     if writes.mode == "auto":
         unlimited = [t for t in write_tools if t not in writes.limits]
         if unlimited:
-            out.at(("writes", "mode"), f"writes: auto needs a limit for every write tool; missing: {', '.join(unlimited)}")
+            out.at(
+                ("writes", "mode"), f"writes: auto needs a limit for every write tool; missing: {', '.join(unlimited)}"
+            )
 
 
 def _check_output_schema(workflow: Workflow, out: _Collector) -> None:
@@ -183,7 +191,10 @@ def _check_output_schema(workflow: Workflow, out: _Collector) -> None:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path)
-        out.at(loc + tuple(exc.path), f"output schema is not a valid JSON schema{' at ' + where if where else ''}: {exc.message}")
+        out.at(
+            loc + tuple(exc.path),
+            f"output schema is not a valid JSON schema{' at ' + where if where else ''}: {exc.message}",
+        )
         return
     if schema.get("type") != "object":
         out.at(loc, "output schema must have 'type: object' (it is the input schema of the submit_result tool)")

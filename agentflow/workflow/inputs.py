@@ -58,7 +58,9 @@ def coerce(spec: InputSpec, value: Any, base_dir: Path | None = None) -> Any:
             raise ValueError(f"expected text, got {type(value).__name__}")
         result = str(value)
     if kind == "enum" and result not in (spec.choices or []):
-        raise ValueError(f"'{result}' is not one of {', '.join(spec.choices or [])}{did_you_mean(result, spec.choices or [])}")
+        raise ValueError(
+            f"'{result}' is not one of {', '.join(spec.choices or [])}{did_you_mean(result, spec.choices or [])}"
+        )
     if spec.pattern is not None:
         for item in result if isinstance(result, list) else [result]:
             if not re.fullmatch(spec.pattern, item):

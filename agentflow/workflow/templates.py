@@ -137,8 +137,6 @@ def check_file(env: SandboxedEnvironment, name: str, scope: Scope) -> dict[str, 
     return found
 
 
-
-
 def _check_tree(env: SandboxedEnvironment, tree: nodes.Template, scope: Scope) -> list[TemplateProblem]:
     problems = []
     known = scope.roots | set(env.globals)
@@ -235,4 +233,3 @@ def _template_line(exc: BaseException, filename: str | None) -> int | None:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
-

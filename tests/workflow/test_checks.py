@@ -21,14 +21,19 @@ def workflow(project, body: str, name: str = "x"):
 
 def test_the_name_must_match_the_file(project):
     path = project.workflow("other", HEAD + TAIL)
-    assert problems_of(path) == ["workflows/other.yaml:1: name 'x' does not match the file name 'other.yaml' (expected 'other')"]
+    assert problems_of(path) == [
+        "workflows/other.yaml:1: name 'x' does not match the file name 'other.yaml' (expected 'other')"
+    ]
 
 
 def test_tools_must_exist_on_the_bundled_server_and_not_be_host_tools(project):
     path = workflow(project, "tools:\n  - get_jira_issue\n  - get_jira_issue\n  - submit_result\n  - get_jira_isue\n")
     problems = problems_of(path)
     assert problems[0] == "workflows/x.yaml:5: tool 'get_jira_issue' is listed twice"
-    assert problems[1] == "workflows/x.yaml:6: 'submit_result' is provided to every agent by agentflow; do not list it in 'tools'"
+    assert (
+        problems[1]
+        == "workflows/x.yaml:6: 'submit_result' is provided to every agent by agentflow; do not list it in 'tools'"
+    )
     assert problems[2].startswith("workflows/x.yaml:7: unknown tool 'get_jira_isue'; did you mean 'get_jira_issue'?")
 
 
@@ -156,12 +161,19 @@ def test_writes_none_cannot_list_write_tools(project):
 
 
 def test_the_output_schema_must_be_a_valid_object_schema(project):
-    bad = project.workflow("bad", HEAD.replace("x", "bad") + "agent: {prompt: minimal.md.j2}\noutput:\n  schema:\n    type: object\n    minProperties: -1\n")
+    bad = project.workflow(
+        "bad",
+        HEAD.replace("x", "bad")
+        + "agent: {prompt: minimal.md.j2}\noutput:\n  schema:\n    type: object\n    minProperties: -1\n",
+    )
     [problem] = problems_of(bad)
     assert problem.startswith("workflows/bad.yaml:7: output schema is not a valid JSON schema at minProperties")
-    array = project.workflow("arr", HEAD.replace("x", "arr") + "agent: {prompt: minimal.md.j2}\noutput:\n  schema: {type: array}\n")
+    array = project.workflow(
+        "arr", HEAD.replace("x", "arr") + "agent: {prompt: minimal.md.j2}\noutput:\n  schema: {type: array}\n"
+    )
     assert problems_of(array) == [
-        "workflows/arr.yaml:5: output schema must have 'type: object' (it is the input schema of the submit_result tool)"
+        "workflows/arr.yaml:5: output schema must have 'type: object' "
+        "(it is the input schema of the submit_result tool)"
     ]
 
 

@@ -46,7 +46,11 @@ def test_values_are_coerced_to_their_type(spec, raw, expected):
         ({"type": "jira_key"}, "P-1", "'P-1' is not a Jira issue key (expected something like PAY-429)"),
         ({"type": "jira_keys"}, " , ", "expected one or more Jira issue keys, such as PAY-429,PAY-431"),
         ({"type": "jira_keys"}, "PAY-1,oops", "'oops' is not a Jira issue key (expected something like PAY-429)"),
-        ({"type": "jira_keys", "pattern": "PAY-[0-9]+"}, "PAY-1,OPS-2", "'OPS-2' does not match the pattern PAY-[0-9]+"),
+        (
+            {"type": "jira_keys", "pattern": "PAY-[0-9]+"},
+            "PAY-1,OPS-2",
+            "'OPS-2' does not match the pattern PAY-[0-9]+",
+        ),
         ({"type": "file"}, "missing.txt", "no such file: missing.txt"),
     ],
 )
@@ -66,9 +70,9 @@ def test_a_file_input_reads_utf8_text_relative_to_the_base_dir(tmp_path):
 def test_a_file_input_refuses_binary_and_oversized_files(tmp_path):
     (tmp_path / "b.bin").write_bytes(b"\xff\xfe\x00")
     (tmp_path / "big.txt").write_bytes(b"a" * (MAX_FILE_BYTES + 1))
-    with pytest.raises(ValueError, match="b.bin is not UTF-8 text"):
+    with pytest.raises(ValueError, match=r"b\.bin is not UTF-8 text"):
         coerce(InputSpec(type="file"), "b.bin", base_dir=tmp_path)
-    with pytest.raises(ValueError, match="big.txt is 2048 KiB; the limit is 2048 KiB"):
+    with pytest.raises(ValueError, match=r"big\.txt is 2048 KiB; the limit is 2048 KiB"):
         coerce(InputSpec(type="file"), "big.txt", base_dir=tmp_path)
 
 

@@ -2,7 +2,15 @@
 
 import pytest
 
-from agentflow.workflow.templates import Scope, TemplateProblem, check_text, environment, evaluate, render_file, render_value
+from agentflow.workflow.templates import (
+    Scope,
+    TemplateProblem,
+    check_text,
+    environment,
+    evaluate,
+    render_file,
+    render_value,
+)
 
 CONTEXT = {"inputs": {"keys": ["PAY-1", "PAY-2"], "limit": 5, "alert": 'pool "db" exhausted'}, "steps": {}}
 
@@ -53,7 +61,9 @@ def test_render_file_errors_carry_the_template_line(tmp_path):
 
 
 def test_render_file_renders_with_filters(tmp_path):
-    (tmp_path / "p.md.j2").write_text("{% for k in inputs.keys %}- {{ k }}\n{% endfor %}{{ inputs.keys | to_json(None) }}\n")
+    (tmp_path / "p.md.j2").write_text(
+        "{% for k in inputs.keys %}- {{ k }}\n{% endfor %}{{ inputs.keys | to_json(None) }}\n"
+    )
     assert render_file(environment([tmp_path]), "p.md.j2", CONTEXT) == '- PAY-1\n- PAY-2\n["PAY-1", "PAY-2"]\n'
 
 
