@@ -1,0 +1,324 @@
+"""Jira wiki markup -> ADF, the way Jira Cloud converts text that a REST v2 client writes.
+
+Blocks are recognised line by line (headings, lists, tables, `{code}`-style macros, rules, quotes); the rest of a
+run of lines is a paragraph whose line ends become hard breaks. Inline markup is parsed recursively so marks nest.
+Markup that does not match a construct stays literal text: user input never makes this raise.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agentflow.sandbox import adf_build as b
+from agentflow.sandbox.adf_build import Mark, Node
+
+_BLOCK_MACRO = re.compile(r"\s*\{(code|noformat|quote|panel|info|note|warning|tip|expand)(?::([^}]*))?\}", re.I)
+_HEADING = re.compile(r"\s*h([1-6])\.(?:\s+|$)(.*)")
+_BQ = re.compile(r"\s*bq\.\s+(.*)")
+_RULE = re.compile(r"\s*-{4,}\s*$")
+_LIST = re.compile(r"\s*([*#]+|-)\s+(\S.*)")
+_TABLE = re.compile(r"\s*\|")
+
+PANEL_TYPES = {"panel": "info", "info": "info", "note": "note", "warning": "warning", "tip": "success"}
+
+_URL = re.compile(r"(?:https?|ftp)://[^\s\[\]|<>\"{}]+")
+_TARGET = re.compile(r"(?:(?:https?|ftp|sftp|mailto|file|tel):|/|#)\S*$", re.I)
+_SIMPLE_MARKS: dict[str, Mark] = {
+    "*": {"type": "strong"},
+    "_": {"type": "em"},
+    "-": {"type": "strike"},
+    "+": {"type": "underline"},
+    "^": {"type": "subsup", "attrs": {"type": "sup"}},
+    "~": {"type": "subsup", "attrs": {"type": "sub"}},
+}
+_ESCAPABLE = set("*_-+^~?{}[]|!#\\")
+_EMOTICONS = sorted(((token, short) for token, _n, short, _i, _t in b.EMOTICONS), key=lambda pair: -len(pair[0]))
+_CARD_TITLES = {"smart-link", "smart-card", "smart-embed"}
+
+
+def wiki_to_adf(text: str) -> Node:
+    """An ADF document for Jira wiki markup."""
+    return b.doc(_blocks(text.replace("\r\n", "\n").replace("\r", "\n").split("\n")))
+
+
+def _blocks(lines: list[str]) -> list[Node]:
+    lines = list(lines)
+    out: list[Node] = []
+    para: list[str] = []
+
+    def flush() -> None:
+        if para:
+            out.append(_paragraph(para))
+            para.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        macro = _BLOCK_MACRO.match(line)
+        found = _macro(lines, i, macro) if macro else None
+        if found is not None:
+            flush()
+            node, i = found
+            out.extend(node)
+        elif not line.strip():
+            flush()
+            i += 1
+        elif heading := _HEADING.match(line):
+            flush()
+            out.append(b.heading(int(heading.group(1)), _inline(heading.group(2).strip())))
+            i += 1
+        elif quote := _BQ.match(line):
+            flush()
+            out.append(b.blockquote([b.paragraph(_inline(quote.group(1).strip()))]))
+            i += 1
+        elif _RULE.match(line):
+            flush()
+            out.append(b.rule())
+            i += 1
+        elif _LIST.match(line) or _TABLE.match(line):
+            flush()
+            pattern = _LIST if _LIST.match(line) else _TABLE
+            start = i
+            while i < len(lines) and pattern.match(lines[i]) and not _RULE.match(lines[i]):
+                i += 1
+            out.extend(_lists(lines[start:i]) if pattern is _LIST else _table(lines[start:i]))
+        else:
+            para.append(line)
+            i += 1
+    flush()
+    return out
+
+
+def _paragraph(lines: list[str]) -> Node:
+    content: list[Node] = []
+    for n, line in enumerate(lines):
+        if n:
+            content.append(b.hard_break())
+        content.extend(_inline(line.strip()))
+    return b.paragraph(content)
+
+
+def _macro(lines: list[str], i: int, opening: re.Match[str]) -> tuple[list[Node], int] | None:
+    """The nodes of the macro opened on line i and the line to go on from; None when it is never closed.
+
+    Text after the closing tag on its line is put back into `lines` to be parsed as the start of a new block.
+    """
+    name = opening.group(1).lower()
+    closing = re.compile(r"\{" + name + r"\}", re.I)
+    parts = [lines[i][opening.end() :]]
+    j = i
+    while (end := closing.search(parts[-1])) is None:
+        j += 1
+        if j >= len(lines):
+            return None
+        parts.append(lines[j])
+    tail = parts[-1][end.end() :]
+    parts[-1] = parts[-1][: end.start()]
+    body = "\n".join(parts).removeprefix("\n").removesuffix("\n")
+    if tail.strip():
+        lines[j] = tail
+    else:
+        j += 1
+    return _macro_nodes(name, _params(opening.group(2) or ""), body), j
+
+
+def _params(raw: str) -> dict[str, str]:
+    """`{code:java|title=x}` parameters; a bare first value is keyed by the empty string."""
+    params: dict[str, str] = {}
+    for part in raw.split("|"):
+        key, sep, value = part.partition("=")
+        if sep:
+            params[key.strip().lower()] = value.strip()
+        elif part.strip():
+            params.setdefault("", part.strip())
+    return params
+
+
+def _macro_nodes(name: str, params: dict[str, str], body: str) -> list[Node]:
+    if name == "code":
+        return [b.code_block(body, params.get("language") or params.get("") or None)]
+    if name == "noformat":
+        return [b.code_block(body)]
+    inner = _blocks(body.split("\n"))
+    title = params.get("title") or params.get("", "")
+    if name == "quote":
+        return [b.blockquote(inner)]
+    if name == "expand":
+        return [b.expand(title, inner)]
+    heading = [b.paragraph(b.text(title, [{"type": "strong"}]))] if title else []
+    return [b.panel(PANEL_TYPES[name], heading + inner)]
+
+
+def _lists(lines: list[str]) -> list[Node]:
+    """Top-level lists for consecutive list lines; `#*` style prefixes nest a list in the previous item."""
+    roots: list[Node] = []
+    stack: list[tuple[str, Node]] = []
+    for line in lines:
+        match = _LIST.match(line)
+        assert match is not None
+        kinds = ["#" if c == "#" else "*" for c in match.group(1)]
+        keep = 0
+        while keep < min(len(stack), len(kinds)) and stack[keep][0] == kinds[keep]:
+            keep += 1
+        item: Node = {"type": "listItem", "content": [b.paragraph(_inline(match.group(2).strip()))]}
+        if keep == len(kinds):
+            del stack[keep:]
+            stack[-1][1]["content"].append(item)
+            continue
+        del stack[keep:]
+        # A level deeper than the one before opens one new level only: an item needs a parent item to nest in.
+        kind = kinds[-1]
+        new_list = b.ordered_list([item]) if kind == "#" else b.bullet_list([item])
+        if stack:
+            stack[-1][1]["content"][-1]["content"].append(new_list)
+        else:
+            roots.append(new_list)
+        stack.append((kind, new_list))
+    return roots
+
+
+def _table(lines: list[str]) -> list[Node]:
+    return b.table(
+        [[(header, [b.paragraph(_inline(cell.strip()))]) for header, cell in _cells(line)] for line in lines]
+    )
+
+
+def _cells(line: str) -> list[tuple[bool, str]]:
+    """(is_header, markup) per cell; separators inside links and macros (`[a|b]`, `{x:a|b}`) do not split."""
+    cells: list[tuple[bool, str]] = []
+    header: bool | None = None
+    buf: list[str] = []
+    line = line.strip()
+    pos = 0
+    while pos < len(line):
+        if line[pos] == "|":
+            if header is not None:
+                cells.append((header, "".join(buf)))
+            header = line.startswith("||", pos)
+            buf = []
+            pos += 2 if header else 1
+            continue
+        step = 1
+        if line[pos] == "\\":
+            step = 2
+        elif line[pos] in "[{" and (end := line.find("]" if line[pos] == "[" else "}", pos)) != -1:
+            step = end + 1 - pos
+        buf.append(line[pos : pos + step])
+        pos += step
+    if header is not None and "".join(buf).strip():
+        cells.append((header, "".join(buf)))
+    return cells
+
+
+def _inline(s: str, marks: list[Mark] | None = None) -> list[Node]:
+    marks = marks or []
+    out: list[Node] = []
+    buf: list[str] = []
+    i = 0
+    while i < len(s):
+        token = _token(s, i, marks)
+        if token is None:
+            buf.append(s[i])
+            i += 1
+            continue
+        out.extend(b.text("".join(buf), marks))
+        buf.clear()
+        nodes, i = token
+        out.extend(nodes)
+    out.extend(b.text("".join(buf), marks))
+    return b.inline(out)
+
+
+def _token(s: str, i: int, marks: list[Mark]) -> tuple[list[Node], int] | None:
+    """The nodes of an inline construct starting at s[i] and the index after it, or None for a literal char."""
+    ch = s[i]
+    if ch == "\\" and i + 1 < len(s):
+        if s[i + 1] == "\\":
+            return [b.hard_break()], i + 2
+        if s[i + 1] in _ESCAPABLE:
+            return b.text(s[i + 1], marks), i + 2
+    if ch == "{":
+        return _brace(s, i, marks)
+    if ch == "[" and (end := s.find("]", i + 1)) != -1:
+        nodes = _bracket(s[i + 1 : end], marks)
+        return None if nodes is None else (nodes, end + 1)
+    if ch in "hf" and (i == 0 or not s[i - 1].isalnum()) and (url := _URL.match(s, i)):
+        href = url.group().rstrip(".,;:!?)'")
+        return b.text(href, [*marks, {"type": "link", "attrs": {"href": href}}]), i + len(href)
+    if ch in ":;(":
+        for token, short in _EMOTICONS:
+            if s.startswith(token, i) and _emoticon_fits(s, i, token):
+                return [b.emoji(short)], i + len(token)
+    if ch == "?" and s.startswith("??", i):
+        end = _closing(s, i, "??")
+        if end is not None:
+            return _inline(s[i + 2 : end], [*marks, {"type": "em"}]), end + 2
+    if ch in _SIMPLE_MARKS and (ch in "^~" or i == 0 or not s[i - 1].isalnum()):
+        end = _closing(s, i, ch, inside_words=ch in "^~")
+        if end is not None:
+            return _inline(s[i + 1 : end], [*marks, _SIMPLE_MARKS[ch]]), end + 1
+    return None
+
+
+def _emoticon_fits(s: str, i: int, token: str) -> bool:
+    """Emoticons stand apart from words, so that `f(x)`, `ID:D1` or `a:(b` stay text."""
+    if token[0] == "(":
+        return i == 0 or not s[i - 1].isalnum()
+    after = i + len(token)
+    return (i == 0 or s[i - 1].isspace()) and (after == len(s) or not s[after].isalnum())
+
+
+def _closing(s: str, i: int, delim: str, inside_words: bool = False) -> int | None:
+    """Where the mark opened at s[i] closes: after non-space content, before a non-word char.
+
+    Superscript and subscript sit inside words (`x^2^`, `H~2~O`), so for them a word char may follow.
+    """
+    start = i + len(delim)
+    if start >= len(s) or s[start].isspace() or s.startswith(delim, start):
+        return None
+    end = s.find(delim, start + 1)
+    while end != -1:
+        after = end + len(delim)
+        if not s[end - 1].isspace() and (inside_words or after == len(s) or not s[after].isalnum()):
+            return end
+        end = s.find(delim, end + 1)
+    return None
+
+
+def _brace(s: str, i: int, marks: list[Mark]) -> tuple[list[Node], int] | None:
+    if s.startswith("{{", i) and (end := s.find("}}", i + 3)) != -1:
+        return b.text(s[i + 2 : end], [*marks, {"type": "code"}]), end + 2
+    colour = re.compile(r"\{colou?r:([^}]*)\}", re.I).match(s, i)
+    if colour and (end := s.lower().find("{color}", colour.end())) != -1:
+        value = b.hex_colour(colour.group(1))
+        inner = [*marks, {"type": "textColor", "attrs": {"color": value}}] if value else marks
+        return _inline(s[colour.end() : end], inner), end + len("{color}")
+    status = re.compile(r"\{status(?::([^}]*))?\}", re.I).match(s, i)
+    if status:
+        params = _params(status.group(1) or "")
+        return b.status(params.get("title", ""), params.get("colour", params.get("color", ""))), status.end()
+    return None
+
+
+def _bracket(content: str, marks: list[Mark]) -> list[Node] | None:
+    """A mention or a link for `[...]`; None when the brackets are just text."""
+    if content.startswith("~"):
+        user = content[1:].strip()
+        if user.lower().startswith("accountid:") and user[10:]:
+            return [b.mention(user[10:])]
+        if user and not any(c.isspace() for c in user):
+            return [b.mention(user, "@" + user)]
+        return None
+    label, _sep, rest = content.partition("|")
+    target, _sep, title = rest.partition("|") if _sep else (label, "", "")
+    target = target.strip()
+    if not _TARGET.match(target):
+        return None
+    if title.strip() in _CARD_TITLES:
+        return [{"type": "inlineCard", "attrs": {"url": target}}]
+    attrs = {"href": target}
+    if title.strip():
+        attrs["title"] = title.strip()
+    if not rest or not label.strip():
+        label = target.removeprefix("mailto:")
+    return _inline(label, [*marks, {"type": "link", "attrs": attrs}])
