@@ -8,6 +8,8 @@ commands so that `agentflow --help` stays fast.
 from __future__ import annotations
 
 import json
+from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import click
@@ -224,6 +226,100 @@ def validate(
         _console(stderr=True).print(f"{invalid} of {total} invalid")
         raise typer.Exit(EXIT_USAGE)
     console.print(f"{total} valid")
+
+
+sandbox_app = typer.Typer(
+    cls=_ErrorsToExitCodes,
+    help="The embedded Atlassian site: a local Jira (Cloud or Data Center), Confluence and Compass.",
+    no_args_is_help=True,
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+class Flavor(str, Enum):
+    cloud = "cloud"
+    dc = "dc"
+
+
+FLAVOR_OPTION = typer.Option(help="Jira Cloud (REST v3 with ADF; v2 too) or Data Center (REST v2, wiki markup).")
+DB_OPTION = typer.Option("--db", help="The site's database file (default: sandbox.db in the state directory).")
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    port: Annotated[int, typer.Option(help="Port on the host; 0 picks a free one.")] = 8990,
+    host: Annotated[str, typer.Option(help="Interface to bind; loopback unless you mean otherwise.")] = "127.0.0.1",
+    flavor: Annotated[Flavor, FLAVOR_OPTION] = Flavor.cloud,
+    db: Annotated[str | None, DB_OPTION] = None,
+    rate_limit: Annotated[
+        str | None, typer.Option("--rate-limit", help="Answer 429 after N requests in a sliding hour, e.g. 500/h.")
+    ] = None,
+    faults: Annotated[
+        str | None, typer.Option(help="Inject faults at random, e.g. 429=0.2,503=0.05,latency=50ms (seeded).")
+    ] = None,
+    scale: Annotated[int, typer.Option(help="Add N generated issues when the database is created.")] = 0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line with the URL, users and tokens.")
+    ] = False,
+) -> None:
+    """Serve the sandbox on HTTP: prints its URL, the seeded users with their tokens, and the env vars to use."""
+    from agentflow.sandbox import limits, site
+
+    try:
+        per_hour = limits.parse_rate_limit(rate_limit) if rate_limit else None
+        injected = limits.Faults.parse(faults) if faults else None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    path = _sandbox_path(db)
+    sandbox = site.Site.open(flavor.value, path, per_hour=per_hour, faults=injected, scale=scale)
+
+    def announce(base_url: str) -> None:
+        info = sandbox.describe(base_url)
+        if as_json:
+            typer.echo(json.dumps({**info, "db": str(path)}), nl=True)
+            return
+        console = _console()
+        console.print(f"[bold]agentflow sandbox[/] ({flavor.value}) at [bold]{base_url}[/]  database: {_escape(str(path))}")
+        table = _table("user", "name", "email", "token")
+        for user in info["users"]:
+            table.add_row(*(_text(user[k]) for k in ("username", "name", "email", "token")))
+        console.print(table)
+        console.print("\nPoint a client at it (as sre):")
+        for name, value in info["env"].items():
+            console.print(f"  export {name}={_escape(value)}")
+        console.print("\nCtrl+C stops it.")
+
+    try:
+        site.serve(sandbox, host, port, announce)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; try another --port") from None
+
+
+@sandbox_app.command("reset")
+def sandbox_reset(db: Annotated[str | None, DB_OPTION] = None) -> None:
+    """Delete the sandbox database and seed a fresh one (new tokens, nothing you created is kept)."""
+    from agentflow.sandbox import site
+
+    path = _sandbox_path(db)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    sandbox = site.Site.open("cloud", path)
+    issues = sandbox.store.query_one("SELECT COUNT(*) FROM issues")[0]
+    pages = sandbox.store.query_one("SELECT COUNT(*) FROM pages")[0]
+    sandbox.store.close()
+    _console().print(f"sandbox reset: {_escape(str(path))} ({issues} issues, {pages} pages)")
+
+
+def _sandbox_path(db: str | None) -> Path:
+    if db == ":memory:":
+        return Path(db)
+    from agentflow import config
+
+    path = Path(db).expanduser() if db else config.sandbox_db()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
+    return path
 
 
 def main() -> None:

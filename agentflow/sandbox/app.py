@@ -1,0 +1,119 @@
+"""The sandbox's ASGI app: authentication, routing and error shapes for one Atlassian site.
+
+Cloud accepts HTTP Basic `email:api-token`; Data Center a `Bearer` personal access token. Requests with no
+credentials are anonymous (only `serverInfo` answers them); wrong credentials are 401 everywhere, as on the
+real services. Every error leaves in the API's own JSON shape, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from agentflow.sandbox import compass, confluence_api, jira_api, jira_writes, query
+from agentflow.sandbox.errors import NOT_AUTHENTICATED, SandboxError
+from agentflow.sandbox.limits import Faults, LimitsMiddleware
+from agentflow.sandbox.store import Store, User
+
+FLAVORS = ("cloud", "dc")
+log = logging.getLogger(__name__)
+
+
+def _credentials_user(store: Store, flavor: str, header: str) -> User | None:
+    """The user the Authorization header proves, or None when it proves nobody."""
+    scheme, _, value = header.partition(" ")
+    if flavor == "cloud" and scheme.lower() == "basic":
+        try:
+            email, _, token = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user = store.user_by_token(token)
+        return user if user is not None and user.email.lower() == email.lower() else None
+    if flavor == "dc" and scheme.lower() == "bearer":
+        return store.user_by_token(value.strip())
+    return None
+
+
+class AuthMiddleware(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        state = request.app.state
+        header = request.headers.get("authorization")
+        request.state.user = None
+        if header:
+            request.state.user = _credentials_user(state.store, state.flavor, header)
+            if request.state.user is None:
+                challenge = 'Basic realm="atlassian"' if state.flavor == "cloud" else 'Bearer realm="atlassian"'
+                return _unauthorized(request, challenge)
+        return await call_next(request)
+
+
+def _unauthorized(request: Request, challenge: str) -> Response:
+    if request.url.path.startswith("/wiki"):
+        body: dict[str, Any] = {"statusCode": 401, "message": "This request requires authentication."}
+    else:
+        body = {"errorMessages": [NOT_AUTHENTICATED], "errors": {}}
+    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": challenge})
+
+
+async def graphql(request: Request) -> Response:
+    if request.state.user is None:
+        return JSONResponse({"errors": [{"message": "Unauthorized", "extensions": {"statusCode": 401}}]}, 401)
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    state = request.app.state
+    return JSONResponse(compass.execute(state.store, body, cloud_id=state.cloud_id, host_name=request.url.hostname))
+
+
+async def _sandbox_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SandboxError)
+    return exc.response()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods, in the shape of the API the path belongs to."""
+    assert isinstance(exc, HTTPException)
+    message = "null for uri: " + str(request.url) if exc.status_code == 404 else exc.detail
+    if request.url.path.startswith("/wiki"):
+        return JSONResponse({"statusCode": exc.status_code, "message": message}, exc.status_code)
+    return JSONResponse({"errorMessages": [message], "errors": {}}, exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("sandbox bug while serving %s %s", request.method, request.url.path)
+    return JSONResponse({"errorMessages": ["Internal server error"], "errors": {}}, 500)
+
+
+def create_app(store: Store, flavor: str, *, per_hour: int | None = None, faults: Faults | None = None) -> Starlette:
+    """An ASGI app serving `store` as a Jira (`cloud` or `dc`) + Confluence + Compass site."""
+    if flavor not in FLAVORS:
+        raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
+    query.register_functions(store.conn)
+    routes = [
+        *jira_api.routes(),
+        *jira_writes.routes(),
+        *confluence_api.routes(),
+        Route("/gateway/api/graphql", graphql, methods=["POST"]),
+    ]
+    middleware = [Middleware(LimitsMiddleware, clock=store.clock, per_hour=per_hour, faults=faults)]
+    middleware.append(Middleware(AuthMiddleware))
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={SandboxError: _sandbox_error, HTTPException: _http_error, Exception: _unexpected},
+    )
+    app.state.store = store
+    app.state.flavor = flavor
+    app.state.cloud_id = store.meta("cloud_id") or "00000000-0000-4000-8000-000000000000"
+    return app

@@ -1,0 +1,145 @@
+"""A running sandbox site: a store (seeded on first use), its ASGI app, and how to reach it.
+
+`Site.open()` is what tests, the bundled server's default site and `agentflow sandbox serve` use. In-process
+clients talk to `site.app` through an ASGI transport and need no port; `serve()` binds one on loopback.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from agentflow.sandbox.app import create_app
+from agentflow.sandbox.limits import Faults
+from agentflow.sandbox.seed import seed
+from agentflow.sandbox.store import Clock, Store, User
+
+
+@dataclass
+class Site:
+    store: Store
+    flavor: str
+    app: Starlette
+
+    @classmethod
+    def open(
+        cls,
+        flavor: str = "cloud",
+        db: str | Path = ":memory:",
+        *,
+        clock: Clock = time.time,
+        per_hour: int | None = None,
+        faults: Faults | None = None,
+        scale: int = 0,
+    ) -> Site:
+        """Open the site in `db` (seeding it when new) and build its app for `flavor`."""
+        store = Store.open(db, clock)
+        if store.is_empty():
+            seed(store, scale)
+        return cls(store, flavor, create_app(store, flavor, per_hour=per_hour, faults=faults))
+
+    def users(self) -> list[User]:
+        return self.store.users()
+
+    def user(self, username: str) -> User:
+        found = self.store.find_user(username)
+        if found is None:
+            raise KeyError(username)
+        return found
+
+    def auth_header(self, username: str) -> dict[str, str]:
+        """The Authorization header this flavor expects for a seeded user."""
+        user = self.user(username)
+        if self.flavor == "cloud":
+            pair = base64.b64encode(f"{user.email}:{user.token}".encode()).decode()
+            return {"Authorization": f"Basic {pair}"}
+        return {"Authorization": f"Bearer {user.token}"}
+
+    def env(self, base_url: str, username: str) -> dict[str, str]:
+        """The environment variables that point a client (and agentflow) at this site as `username`."""
+        user = self.user(username)
+        env = {"JIRA_URL": base_url, "CONFLUENCE_URL": f"{base_url}/wiki"}
+        if self.flavor == "cloud":
+            env |= {
+                "JIRA_USERNAME": user.email,
+                "JIRA_API_TOKEN": user.token,
+                "CONFLUENCE_USERNAME": user.email,
+                "CONFLUENCE_API_TOKEN": user.token,
+            }
+        else:
+            env |= {"JIRA_PERSONAL_TOKEN": user.token, "CONFLUENCE_PERSONAL_TOKEN": user.token}
+        return env
+
+    def describe(self, base_url: str) -> dict[str, Any]:
+        """What `agentflow sandbox serve` prints: the URL, the users and their tokens, and env vars."""
+        return {
+            "url": base_url,
+            "flavor": self.flavor,
+            "users": [
+                {
+                    "username": u.username,
+                    "name": u.display_name,
+                    "email": u.email,
+                    "account_id": u.account_id,
+                    "token": u.token,
+                }
+                for u in self.users()
+            ],
+            "env": self.env(base_url, "sre"),
+        }
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, telling a waiting thread the moment it is listening."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def serve(site: Site, host: str, port: int, on_ready: Callable[[str], None]) -> None:
+    """Serve until interrupted; `on_ready(base_url)` runs once the port is bound (port 0 picks a free one)."""
+    sock = _bind(host, port)
+    base_url = f"http://{host}:{sock.getsockname()[1]}"
+    server = _Server(uvicorn.Config(site.app, log_level="warning", lifespan="off"))
+    on_ready(base_url)
+    server.run(sockets=[sock])
+
+
+@contextmanager
+def running(site: Site, host: str = "127.0.0.1", timeout: float = 10.0) -> Iterator[str]:
+    """Serve `site` on a free loopback port in a background thread; yields the base URL."""
+    sock = _bind(host, 0)
+    server = _Server(uvicorn.Config(site.app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    if not server.ready.wait(timeout):
+        server.should_exit = True
+        raise RuntimeError(f"the sandbox did not start listening within {timeout} s")
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+        sock.close()
