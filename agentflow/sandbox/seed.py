@@ -42,6 +42,10 @@ from agentflow.sandbox.seed_data import (
 from agentflow.sandbox.store import Store
 
 
+# Jira numbers issues and comments from 10000; clients and people recognise ids of that shape.
+FIRST_ID = 10000
+
+
 def _account_id(username: str) -> str:
     return "712020:" + str(uuid.UUID(hashlib.sha256(username.encode()).hexdigest()[:32]))
 
@@ -113,7 +117,7 @@ def _seed_issues(conn: sqlite3.Connection, users: dict[str, int], now: float) ->
     projects = dict(conn.execute("SELECT key, id FROM projects").fetchall())
     ids: dict[str, int] = {}
     issues = sorted(ISSUES, key=lambda i: (i.key.split("-")[0], int(i.key.split("-")[1])))
-    for issue in issues:
+    for index, issue in enumerate(issues):
         project_key, number = issue.key.split("-")
         project_id = projects[project_key]
         created = now - issue.age
@@ -121,10 +125,11 @@ def _seed_issues(conn: sqlite3.Connection, users: dict[str, int], now: float) ->
         description, description_text = _adf(issue.description, users)
         resolved = updated if issue.resolution else None
         cursor = conn.execute(
-            "INSERT INTO issues (project_id, number, key, issue_type_id, status_id, priority_id, summary, description,"
-            " description_text, assignee_id, reporter_id, parent_id, resolution, story_points, created, updated,"
-            " resolved, seeded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            "INSERT INTO issues (id, project_id, number, key, issue_type_id, status_id, priority_id, summary,"
+            " description, description_text, assignee_id, reporter_id, parent_id, resolution, story_points, created,"
+            " updated, resolved, seeded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
             (
+                FIRST_ID + index,
                 project_id,
                 int(number),
                 issue.key,
@@ -154,10 +159,11 @@ def _seed_issues(conn: sqlite3.Connection, users: dict[str, int], now: float) ->
             )
         for author, body, age in issue.comments:
             stored, text = _adf(body, users)
+            comment_id = max(FIRST_ID, conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM comments").fetchone()[0])
             conn.execute(
-                "INSERT INTO comments (issue_id, author_id, body, body_text, created, updated, seeded) "
-                "VALUES (?, ?, ?, ?, ?, ?, 1)",
-                (issue_id, users[author], stored, text, now - age, now - age),
+                "INSERT INTO comments (id, issue_id, author_id, body, body_text, created, updated, seeded) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+                (comment_id, issue_id, users[author], stored, text, now - age, now - age),
             )
     for key, project_id in projects.items():
         conn.execute(
