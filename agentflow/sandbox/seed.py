@@ -41,7 +41,6 @@ from agentflow.sandbox.seed_data import (
 )
 from agentflow.sandbox.store import Store
 
-
 # Jira numbers issues and comments from 10000; clients and people recognise ids of that shape.
 FIRST_ID = 10000
 
