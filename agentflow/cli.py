@@ -8,7 +8,7 @@ commands so that `agentflow --help` stays fast.
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -235,7 +235,8 @@ sandbox_app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 
-class Flavor(str, Enum):
+
+class Flavor(StrEnum):
     cloud = "cloud"
     dc = "dc"
 
@@ -278,7 +279,8 @@ def sandbox_serve(
             typer.echo(json.dumps({**info, "db": str(path)}), nl=True)
             return
         console = _console()
-        console.print(f"[bold]agentflow sandbox[/] ({flavor.value}) at [bold]{base_url}[/]  database: {_escape(str(path))}")
+        where = _escape(str(path))
+        console.print(f"[bold]agentflow sandbox[/] ({flavor.value}) at [bold]{base_url}[/]  database: {where}")
         table = _table("user", "name", "email", "token")
         for user in info["users"]:
             table.add_row(*(_text(user[k]) for k in ("username", "name", "email", "token")))

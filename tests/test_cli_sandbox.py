@@ -1,0 +1,56 @@
+"""`agentflow sandbox`: serving a real port, resetting the database, and refusing bad options."""
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+
+import httpx2
+from typer.testing import CliRunner
+
+from agentflow.cli import app
+
+runner = CliRunner()
+
+
+def test_serve_prints_one_json_line_then_answers_on_its_port(tmp_path):
+    env = {**os.environ, "AGENTFLOW_STATE_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "agentflow", "sandbox", "serve", "--port", "0", "--flavor", "dc", "--json"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True) as server:
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(server.stdout, selectors.EVENT_READ)
+                assert selector.select(timeout=30), "the sandbox printed nothing within 30 s"
+            info = json.loads(server.stdout.readline())
+            assert info["flavor"] == "dc" and info["db"] == str(tmp_path / "sandbox.db")
+            sre = next(user for user in info["users"] if user["username"] == "sre")
+            assert info["env"]["JIRA_PERSONAL_TOKEN"] == sre["token"]
+            headers = {"Authorization": f"Bearer {sre['token']}"}
+            server_info = httpx2.get(info["url"] + "/rest/api/2/serverInfo", timeout=10).json()
+            assert server_info["deploymentType"] == "Server"
+            me = httpx2.get(info["url"] + "/rest/api/2/myself", headers=headers, timeout=10).json()
+            assert me["name"] == "sre"
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def test_reset_seeds_a_fresh_database(tmp_path):
+    db = tmp_path / "site.db"
+    result = runner.invoke(app, ["sandbox", "reset", "--db", str(db)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"sandbox reset: {db} (")
+    assert "issues" in result.stdout and db.exists()
+
+
+def test_bad_options_exit_2_with_a_reason(tmp_path):
+    for option, message in [
+        (["--rate-limit", "lots"], "rate limit must look like 500/h, not 'lots'"),
+        (["--faults", "418=1"], "unknown fault '418'"),
+    ]:
+        result = runner.invoke(app, ["sandbox", "serve", "--db", str(tmp_path / "x.db"), *option])
+        assert result.exit_code == 2
+        assert message in result.stderr
+    flavor = runner.invoke(app, ["sandbox", "serve", "--flavor", "server"])
+    assert flavor.exit_code == 2 and "server" in flavor.stderr
