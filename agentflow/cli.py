@@ -281,10 +281,10 @@ def sandbox_serve(
         console = _console()
         where = _escape(str(path))
         console.print(f"[bold]agentflow sandbox[/] ({flavor.value}) at [bold]{base_url}[/]  database: {where}")
-        table = _table("user", "name", "email", "token")
+        # Plain padded lines, not a table: a table squeezed to the terminal's width would cut the tokens.
         for user in info["users"]:
-            table.add_row(*(_text(user[k]) for k in ("username", "name", "email", "token")))
-        console.print(table)
+            line = f"  {user['username']:<5} {user['name']:<14} {user['email']:<27} token {user['token']}"
+            console.print(_escape(line))
         console.print("\nPoint a client at it (as sre):")
         for name, value in info["env"].items():
             console.print(f"  export {name}={_escape(value)}")
