@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agentflow.sandbox import compass, confluence_api, jira_api, jira_writes, query
+from agentflow.sandbox import compass, confluence_api, confluence_v2, jira_api, jira_writes, query
 from agentflow.sandbox.errors import NOT_AUTHENTICATED, SandboxError
 from agentflow.sandbox.limits import Faults, LimitsMiddleware
 from agentflow.sandbox.store import Store, User
@@ -104,6 +104,7 @@ def create_app(store: Store, flavor: str, *, per_hour: int | None = None, faults
         *jira_api.routes(),
         *jira_writes.routes(),
         *confluence_api.routes(),
+        *confluence_v2.routes(),
         Route("/gateway/api/graphql", graphql, methods=["POST"]),
     ]
     middleware = [Middleware(LimitsMiddleware, clock=store.clock, per_hour=per_hour, faults=faults)]

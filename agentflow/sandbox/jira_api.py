@@ -48,6 +48,7 @@ VERSIONS = {"cloud": {"2", "3", "latest"}, "dc": {"2", "latest"}}
 DC_MAX_RESULTS = 1000
 CLOUD_MAX_RESULTS = 100
 CLOUD_MAX_ID_RESULTS = 5000
+SEARCH_LEVEL_EXPAND = {"names", "schema"}
 
 
 def api_for(request: Request) -> Api:
@@ -265,15 +266,14 @@ async def search_dc(request: Request) -> Response:
     rows, total, _ = run_jql(api, query["jql"], start, limit)
     fields = select_fields(query["fields"], api.cloud, "*navigable")
     expand = set(query["expand"])
-    return JSONResponse(
-        {
-            "expand": "schema,names",
-            "startAt": start,
-            "maxResults": limit,
-            "total": total,
-            "issues": [issue_json(api, r, fields, expand) for r in rows],
-        }
-    )
+    body = {
+        "expand": "schema,names",
+        "startAt": start,
+        "maxResults": limit,
+        "total": total,
+        "issues": [issue_json(api, r, fields, expand - SEARCH_LEVEL_EXPAND) for r in rows],
+    }
+    return JSONResponse(body | _search_level_expansions(api, fields, expand))
 
 
 async def search_jql(request: Request) -> Response:
@@ -289,16 +289,28 @@ async def search_jql(request: Request) -> Response:
     rows, total, bounded = run_jql(api, jql, offset, limit)
     if not bounded:
         raise JiraError(400, UNBOUNDED)
+    expand = set(query["expand"])
+    fields = select_fields(query["fields"], api.cloud, "*navigable") if query["fields"] else set()
     if query["fields"]:
-        fields = select_fields(query["fields"], api.cloud, "*navigable")
-        issues = [issue_json(api, r, fields, set(query["expand"])) for r in rows]
+        issues = [issue_json(api, r, fields, expand - SEARCH_LEVEL_EXPAND) for r in rows]
     else:
         issues = [{"id": str(r["id"])} for r in rows]
     is_last = offset + len(rows) >= total
-    body: dict[str, Any] = {"issues": issues, "isLast": is_last}
+    body: dict[str, Any] = {"issues": issues, "isLast": is_last, **_search_level_expansions(api, fields, expand)}
     if not is_last:
         body["nextPageToken"] = _encode_token(offset + len(rows), jql)
     return JSONResponse(body)
+
+
+def _search_level_expansions(api: Api, fields: set[str], expand: set[str]) -> dict[str, Any]:
+    """`names` and `schema` describe the fields once for the whole page of a search, not per issue."""
+    shown = [f for f in field_defs(api.cloud) if f.id in fields]
+    body: dict[str, Any] = {}
+    if "names" in expand:
+        body["names"] = {f.id: f.name for f in shown}
+    if "schema" in expand:
+        body["schema"] = {f.id: f.schema for f in shown}
+    return body
 
 
 def _encode_token(offset: int, jql: str) -> str:
@@ -376,7 +388,9 @@ async def project_statuses(request: Request) -> Response:
     visible_project(api, request.path_params["key"])
     statuses = [status_json(api, s) for s in api.store.query("SELECT * FROM statuses ORDER BY id")]
     types = api.store.query("SELECT * FROM issue_types ORDER BY id")
-    return JSONResponse([{**issue_type_json(api, t), "statuses": statuses} for t in types])
+    # Each issue type as IssueTypeWithStatus: only its id, name, self, subtask flag and statuses.
+    shown = ("self", "id", "name", "subtask")
+    return JSONResponse([{**{k: issue_type_json(api, t)[k] for k in shown}, "statuses": statuses} for t in types])
 
 
 async def list_fields(request: Request) -> Response:
