@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agentflow.sandbox import compass, confluence_api, confluence_v2, jira_api, jira_writes, query
-from agentflow.sandbox.errors import NOT_AUTHENTICATED, SandboxError
+from agentflow.sandbox.errors import NOT_AUTHENTICATED, ConfluenceError, JiraError, SandboxError
 from agentflow.sandbox.limits import Faults, LimitsMiddleware
 from agentflow.sandbox.store import Store, User
 
@@ -58,11 +57,10 @@ class AuthMiddleware(BaseHTTPMiddleware):
 
 
 def _unauthorized(request: Request, challenge: str) -> Response:
+    headers = {"WWW-Authenticate": challenge}
     if request.url.path.startswith("/wiki"):
-        body: dict[str, Any] = {"statusCode": 401, "message": "This request requires authentication."}
-    else:
-        body = {"errorMessages": [NOT_AUTHENTICATED], "errors": {}}
-    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": challenge})
+        return ConfluenceError(401, "This request requires authentication.", headers).response()
+    return JiraError(401, NOT_AUTHENTICATED, headers=headers).response()
 
 
 async def graphql(request: Request) -> Response:

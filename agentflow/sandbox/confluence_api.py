@@ -28,6 +28,7 @@ from agentflow.sandbox.errors import ConfluenceError
 
 SEARCH_LIMIT_WITH_BODY = 50
 SEARCH_LIMIT = 200
+DC_SEARCH_LIMIT_BARE = 1000  # Data Center lets a search without expansions return up to 1000 results
 
 
 def _expand(request: Request) -> set[str]:
@@ -60,7 +61,12 @@ def _listing(wiki: Wiki, request: Request, path: str, results: list, offset: int
 async def content_search(request: Request) -> Response:
     wiki = Wiki(request)
     expand = _expand(request)
-    cap = SEARCH_LIMIT_WITH_BODY if any(e.startswith("body") for e in expand) else SEARCH_LIMIT
+    if any(e.startswith("body") for e in expand):
+        cap = SEARCH_LIMIT_WITH_BODY
+    elif expand or wiki.cloud:
+        cap = SEARCH_LIMIT
+    else:
+        cap = DC_SEARCH_LIMIT_BARE
     offset, limit = offset_param(request), _limit(request, cap)
     rows, total = wiki.run_cql(request.query_params.get("cql", ""), offset, limit)
     results = [wiki.content_json(r, expand) for r in rows]

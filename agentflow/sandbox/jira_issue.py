@@ -13,6 +13,7 @@ from agentflow.sandbox.jira_shapes import (
     STORY_POINTS_FIELD,
     Api,
     component_json,
+    display_time,
     field_defs,
     issue_ref_json,
     issue_type_json,
@@ -159,7 +160,7 @@ def _rendered_fields(api: Api, row: sqlite3.Row, fields: set[str]) -> dict[str, 
         result["comment"] = page
     for name, column in (("created", "created"), ("updated", "updated"), ("resolutiondate", "resolved")):
         if name in fields:
-            result[name] = jira_time(row[column])
+            result[name] = display_time(row[column])
     return result
 
 

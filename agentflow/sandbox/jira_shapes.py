@@ -58,6 +58,14 @@ def jira_time(epoch: float | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
+def display_time(epoch: float | None) -> str | None:
+    """How `renderedFields` shows a time: `26/Nov/26 8:06 AM`."""
+    if epoch is None:
+        return None
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return f"{moment:%d/%b/%y} {moment.hour % 12 or 12}:{moment:%M %p}"
+
+
 def rich_text(api: Api, stored: str | None) -> Any:
     """A stored ADF body as this API version carries it: ADF for v3, wiki markup for v2."""
     if stored is None:
