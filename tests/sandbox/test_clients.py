@@ -182,6 +182,7 @@ def test_atlassian_python_api_confluence_search_read_and_create(fresh):
     assert wiki.get_page_by_title("OPS", "Incident notes")["results"][0]["id"] == created["id"]
 
 
+@pytest.mark.filterwarnings("ignore:V1 methods are deprecated:DeprecationWarning")
 def test_atlassian_python_api_confluence_v2_on_cloud(cloud):
     user = cloud.site.user("pm")
     wiki = ConfluenceV2(url=cloud.url + "/wiki", username=user.email, password=user.token)
