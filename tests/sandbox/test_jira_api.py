@@ -307,3 +307,43 @@ def test_compass_graphql_over_http(cloud):
     names = {n["component"]["name"] for n in answer["data"]["compass"]["searchComponents"]["nodes"]}
     assert "payment-gateway" in names
     assert cloud.client(as_user=None).post("/gateway/api/graphql", json=query).status_code == 401
+
+
+def test_the_restricted_project_is_invisible_to_a_non_member_everywhere(served):
+    client, api = served.client("dev"), f"/rest/api/{v(served)}"
+    for path in (
+        "issue/SEC-7",
+        "issue/SEC-7/comment",
+        "issue/SEC-7/transitions",
+        "project/SEC",
+        "project/SEC/components",
+    ):
+        assert client.get(f"{api}/{path}").status_code == 404, path
+    assert "SEC" not in {p["key"] for p in client.get(f"{api}/project").json()}
+    assert client.put(f"{api}/issue/SEC-7", json={"fields": {"summary": "x"}}).status_code == 404
+    assert client.post(f"{api}/issue/SEC-7/comment", json={"body": ADF if v(served) == "3" else "x"}).status_code == 404
+    link = {"type": {"name": "Relates"}, "inwardIssue": {"key": "SEC-7"}, "outwardIssue": {"key": "PAY-429"}}
+    assert client.post(f"{api}/issueLink", json=link).status_code == 404
+    search = "/search/jql" if served.site.flavor == "cloud" else "/search"
+    found = client.post(f"{api}{search}", json={"jql": "text ~ login ORDER BY key", "fields": ["summary"]}).json()
+    assert all(not issue["key"].startswith("SEC-") for issue in found["issues"])
+    member = served.client("sec").post(f"{api}{search}", json={"jql": "text ~ login", "fields": ["summary"]}).json()
+    assert "SEC-7" in [issue["key"] for issue in member["issues"]]
+
+
+def test_in_process_clients_need_no_port():
+    import asyncio
+
+    import httpx2
+
+    from agentflow.sandbox.site import Site
+
+    site = Site.open("cloud")
+
+    async def fetch() -> dict:
+        transport = httpx2.ASGITransport(app=site.app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+            response = await client.get("/rest/api/3/issue/OPS-141", headers=site.auth_header("sre"))
+            return response.json()
+
+    assert asyncio.run(fetch())["fields"]["summary"].startswith("Deploy payment-gateway 2.14.0")
