@@ -311,6 +311,52 @@ def sandbox_reset(db: Annotated[str | None, DB_OPTION] = None) -> None:
     _console().print(f"sandbox reset: {_escape(str(path))} ({issues} issues, {pages} pages)")
 
 
+mcp_app = typer.Typer(
+    cls=_ErrorsToExitCodes,
+    help="The bundled Atlassian MCP server (Jira, Confluence, Compass; Cloud and Data Center).",
+    no_args_is_help=True,
+)
+app.add_typer(mcp_app, name="mcp")
+
+
+@mcp_app.command("serve")
+def mcp_serve(
+    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at /mcp instead of stdio.")] = False,
+    port: Annotated[int, typer.Option(help="Port for --http; 0 picks a free one.")] = 8765,
+    host: Annotated[str, typer.Option(help="Interface for --http (loopback; DNS-rebinding protection on).")] = (
+        "127.0.0.1"
+    ),
+    site: Annotated[
+        str | None, typer.Option(help="A site from the config file, 'env', or 'sandbox' (default: see README).")
+    ] = None,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Hide and refuse the write tools (also AGENTFLOW_READ_ONLY=1).")
+    ] = False,
+) -> None:
+    """Serve the Atlassian tools over stdio (for MCP clients that start it) or streamable HTTP."""
+    import sys
+
+    from agentflow.atlassian.server import AtlassianServer, read_only_from_env
+    from agentflow.atlassian.sites import resolve_site
+
+    chosen = resolve_site(site)
+    server = AtlassianServer(chosen, read_only=read_only or read_only_from_env())
+    mode = "read-only" if server.read_only else "read-write"
+    if not http:
+        print(f"agentflow MCP server on stdio: site '{chosen.name}' ({chosen.flavor}), {mode}", file=sys.stderr)
+        server.run("stdio")
+        return
+    from agentflow import serving
+
+    def announce(base_url: str) -> None:
+        print(f"agentflow MCP server at {base_url}/mcp: site '{chosen.name}' ({chosen.flavor}), {mode}", flush=True)
+
+    try:
+        serving.serve(server.streamable_http_app(host=host), host, port, announce)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; try another --port") from None
+
+
 def _sandbox_path(db: str | None) -> Path:
     if db == ":memory:":
         return Path(db)

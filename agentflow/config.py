@@ -1,15 +1,21 @@
-"""Where agentflow keeps its state, and (as later parts arrive) the settings read from env and config file.
+"""Where agentflow keeps its state, and the config file every part reads its settings from.
 
-The state directory holds the sandbox database, run records, the budget ledger and the audit log:
-`$AGENTFLOW_STATE_DIR`, else the platform's user state directory (e.g. `~/.local/state/agentflow`).
+State directory (sandbox database, run records, budget ledger, audit log): `$AGENTFLOW_STATE_DIR`, else the
+platform's user state directory (e.g. `~/.local/state/agentflow`). Config file (TOML): `$AGENTFLOW_CONFIG`,
+else `config.toml` in the user config directory (e.g. `~/.config/agentflow/config.toml`); it is optional.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
+from typing import Any
+
+from agentflow.errors import ConfigError, Problem
 
 STATE_DIR_VAR = "AGENTFLOW_STATE_DIR"
+CONFIG_VAR = "AGENTFLOW_CONFIG"
 
 
 def state_dir() -> Path:
@@ -24,3 +30,28 @@ def state_dir() -> Path:
 def sandbox_db() -> Path:
     """The embedded sandbox's database: the same file across restarts keeps users, tokens and changes."""
     return state_dir() / "sandbox.db"
+
+
+def config_path() -> Path:
+    configured = os.environ.get(CONFIG_VAR)
+    if configured:
+        return Path(configured).expanduser()
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("agentflow", appauthor=False)) / "config.toml"
+
+
+def load_config() -> dict[str, Any]:
+    """The config file's contents, or {} when there is none; a broken file is a `ConfigError` with its line."""
+    path = config_path()
+    if not path.is_file():
+        if os.environ.get(CONFIG_VAR):
+            raise ConfigError(f"{CONFIG_VAR} names {path}, which does not exist")
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise ConfigError(str(Problem(f"invalid TOML: {exc}", path, line))) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc}") from None

@@ -50,3 +50,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
 def _isolated_search_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own AGENTFLOW_WORKFLOWS must not change what the tests see."""
     monkeypatch.delenv("AGENTFLOW_WORKFLOWS", raising=False)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (`@pytest.mark.anyio`) run on asyncio, the loop agentflow itself uses."""
+    return "asyncio"

@@ -71,7 +71,23 @@ def rich_text(api: Api, stored: str | None) -> Any:
     if stored is None:
         return None
     doc = json.loads(stored)
-    return doc if api.adf else richtext.adf_to_wiki(doc)
+    if api.adf:
+        return doc
+    if not api.cloud:
+        doc = richtext.map_mentions(doc, lambda ident: _dc_mention(api.store, ident))
+    return richtext.adf_to_wiki(doc)
+
+
+def _dc_mention(store: Store, ident: str) -> tuple[str, str] | None:
+    """Data Center names people by username: `[~sre]`, not `[~accountid:...]`."""
+    user = store.find_user(ident)
+    return (user.username, "@" + user.username) if user else None
+
+
+def account_mention(store: Store, ident: str) -> tuple[str, str] | None:
+    """Stored mentions carry account ids and display names, whichever API wrote them."""
+    user = store.find_user(ident)
+    return (user.account_id, "@" + user.display_name) if user else None
 
 
 def rendered(stored: str | None) -> str | None:

@@ -20,7 +20,14 @@ from agentflow.sandbox import richtext
 from agentflow.sandbox.errors import FIELD_NOT_SETTABLE, JiraError
 from agentflow.sandbox.jira_api import api_for, json_body, require_user, visible_issue
 from agentflow.sandbox.jira_issue import comment_json
-from agentflow.sandbox.jira_shapes import EPIC_LINK_FIELD, STORY_POINTS_FIELD, Api, issue_ref_json, link_type_json
+from agentflow.sandbox.jira_shapes import (
+    EPIC_LINK_FIELD,
+    STORY_POINTS_FIELD,
+    Api,
+    account_mention,
+    issue_ref_json,
+    link_type_json,
+)
 from agentflow.sandbox.store import User
 
 NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
@@ -57,7 +64,10 @@ def rich_body(api: Api, value: Any) -> str | None:
         return json.dumps(value)
     if not isinstance(value, str):
         raise ValueError(NOT_STRING)
-    return json.dumps(richtext.wiki_to_adf(value)) if value.strip() else None
+    if not value.strip():
+        return None
+    doc = richtext.map_mentions(richtext.wiki_to_adf(value), lambda ident: account_mention(api.store, ident))
+    return json.dumps(doc)
 
 
 def _text_of(stored: str | None) -> str:

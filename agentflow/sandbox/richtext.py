@@ -8,6 +8,7 @@ search indexes plain text. The parsers and renderers live in sibling modules (`w
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from agentflow.sandbox import adf_build as b
 from agentflow.sandbox.adf_build import Node
@@ -21,6 +22,7 @@ __all__ = [
     "adf_to_text",
     "adf_to_wiki",
     "is_adf",
+    "map_mentions",
     "storage_to_adf",
     "storage_to_text",
     "text_to_adf",
@@ -39,6 +41,24 @@ _INLINE_TEXT = {
     "hardBreak": lambda node: "\n",
 }
 _INLINE_PARENTS = {"paragraph", "heading", "taskItem", "decisionItem", "codeBlock"}
+
+
+def map_mentions(doc: Node, mapper: Callable[[str], tuple[str, str] | None]) -> Node:
+    """A copy of `doc` whose mentions `mapper` rewrote: id -> (new id, new text), or None to keep one as is.
+
+    Cloud mentions carry account ids, Data Center ones usernames; the sandbox stores account ids and translates
+    at the edges of the v2 API on Data Center.
+    """
+    if isinstance(doc, list):
+        return [map_mentions(item, mapper) for item in doc]
+    if not isinstance(doc, dict):
+        return doc
+    copy = {key: map_mentions(value, mapper) if key == "content" else value for key, value in doc.items()}
+    if doc.get("type") == "mention" and isinstance(doc.get("attrs"), dict):
+        mapped = mapper(str(doc["attrs"].get("id", "")))
+        if mapped is not None:
+            copy["attrs"] = {**doc["attrs"], "id": mapped[0], "text": mapped[1]}
+    return copy
 
 
 def is_adf(value: object) -> bool:

@@ -104,7 +104,10 @@ def _adf(wiki: str | None, users: dict[str, int]) -> tuple[str | None, str]:
     if wiki is None:
         return None, ""
     filled = wiki.format(wiki="/wiki", **{name: _account_id(name) for name in users})
-    doc = richtext.wiki_to_adf(filled)
+    names = {_account_id(username): "@" + name for username, name, _, _ in USERS}
+    doc = richtext.map_mentions(
+        richtext.wiki_to_adf(filled), lambda ident: (ident, names[ident]) if ident in names else None
+    )
     return json.dumps(doc), richtext.adf_to_text(doc)
 
 

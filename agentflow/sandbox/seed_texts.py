@@ -12,7 +12,7 @@ amount.
 
 h3. Steps to reproduce
 # Create a refund through the back office without choosing a currency
-# Call {{{{GET /v2/refunds/{{id}}}}}}
+# Call {{{{GET /v2/refunds/:id}}}}
 # The API answers 500 instead of the refund
 
 h3. Impact

@@ -1,0 +1,247 @@
+"""Jira wiki markup (Jira Data Center bodies) to Markdown.
+
+A line-oriented block reader (headings, lists, tables, block macros such as {code} and {panel}) with a
+regex-based inline pass. Underline and colour are dropped; panels become quotes with a bold label, the way
+the ADF and storage readers render them; mentions become `@name` (`@accountid:...` when only the id is known).
+"""
+
+from __future__ import annotations
+
+import re
+
+from agentflow.atlassian import md_write as w
+
+PANEL_LABELS = {"info": "Info", "note": "Note", "warning": "Warning", "tip": "Tip"}
+_BLOCK_MACRO = re.compile(r"\{(code|noformat|quote|panel|info|note|warning|tip)(?::([^}]*))?\}", re.IGNORECASE)
+_HEADING = re.compile(r"^\s*h([1-6])\.\s*(.*)$")
+_QUOTE_LINE = re.compile(r"^\s*bq\.\s*(.*)$")
+_RULE = re.compile(r"^\s*-{4,}\s*$")
+_LIST_ITEM = re.compile(r"^\s*([*#]+|-)\s+(.*)$")
+_TABLE_ROW = re.compile(r"^\s*\|")
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]{1,31}:\S*$")
+
+# Inline markup. Wiki emphasis must start after a non-word character and end before one.
+_MONO = re.compile(r"\{\{(.+?)\}\}")
+_LINK = re.compile(r"(?<!\\)\[([^\[\]\n]+)\]")
+_IMAGE = re.compile(r"!([^\s!|][^!|\n]*?\.[a-zA-Z0-9]{2,5}|https?://[^!|\s]+)(?:\|[^!\n]*)?!")
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_DROPPED_MACRO = re.compile(r"\{(?:color(?::[^}]*)?|anchor(?::[^}]*)?)\}", re.IGNORECASE)
+_HOLE = re.compile("\ue001(\\d+)\ue002")
+
+
+def _emphasis(char: str) -> re.Pattern[str]:
+    c = re.escape(char)
+    return re.compile(rf"(?<![\w{c}]){c}(?=[^\s{c}])(.+?)(?<=[^\s{c}]){c}(?![\w{c}])")
+
+
+_SPANS = [
+    (_emphasis("*"), "**", "**"),
+    (_emphasis("_"), "*", "*"),
+    (re.compile(r"\?\?(?=\S)(.+?)(?<=\S)\?\?"), "*", "*"),
+    (_emphasis("-"), "~~", "~~"),
+    (_emphasis("+"), "", ""),
+    # Sub- and superscript are used inside words (H~2~O), so they need no word boundary.
+    (re.compile(r"\^([^\s^]+)\^"), "<sup>", "</sup>"),
+    (re.compile(r"~([^\s~]+)~"), "<sub>", "</sub>"),
+]
+
+
+def wiki_to_markdown(text: str | None) -> str:
+    if not text or not text.strip():
+        return ""
+    return w.join_blocks(_blocks(text.replace("\r\n", "\n").replace("\r", "\n")))
+
+
+def _starts_block(line: str) -> bool:
+    return bool(
+        _HEADING.match(line)
+        or _QUOTE_LINE.match(line)
+        or _RULE.match(line)
+        or _LIST_ITEM.match(line)
+        or _TABLE_ROW.match(line)
+        or _BLOCK_MACRO.match(line.strip())
+    )
+
+
+def _blocks(text: str) -> list[str]:
+    out: list[str] = []
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        macro = _BLOCK_MACRO.match(line.strip())
+        if not line.strip():
+            index += 1
+        elif macro:
+            block, lines, index = _block_macro(macro, lines, index)
+            out.append(block)
+        elif match := _HEADING.match(line):
+            title = _inline(match.group(2)).strip()
+            out.append(f"{'#' * int(match.group(1))} {title}" if title else "")
+            index += 1
+        elif match := _QUOTE_LINE.match(line):
+            out.append(w.blockquote(_inline(match.group(1))))
+            index += 1
+        elif _RULE.match(line):
+            out.append("---")
+            index += 1
+        elif _LIST_ITEM.match(line):
+            end = _run_end(lines, index, _LIST_ITEM)
+            out.append(_list(lines[index:end]))
+            index = end
+        elif _TABLE_ROW.match(line):
+            end = _run_end(lines, index, _TABLE_ROW)
+            out.append(_table(lines[index:end]))
+            index = end
+        else:
+            end = index + 1
+            while end < len(lines) and lines[end].strip() and not _starts_block(lines[end]):
+                end += 1
+            out.append(w.escape_block_starts(_inline("\n".join(lines[index:end]).strip())))
+            index = end
+    return out
+
+
+def _run_end(lines: list[str], start: int, pattern: re.Pattern[str]) -> int:
+    end = start + 1
+    while end < len(lines) and pattern.match(lines[end]) and not _RULE.match(lines[end]):
+        end += 1
+    return end
+
+
+def _block_macro(macro: re.Match[str], lines: list[str], index: int) -> tuple[str, list[str], int]:
+    """Render a {code}/{quote}/{panel}-style macro starting on lines[index]; returns the Markdown and where
+    to continue (text after the closing tag on its line is put back as a line of its own)."""
+    name = macro.group(1).lower()
+    rest = "\n".join(lines[index:]).strip()[macro.end() :]
+    close = re.search(r"\{" + name + r"\}", rest, re.IGNORECASE)
+    body, after = (rest[: close.start()], rest[close.end() :]) if close else (rest, "")
+    remaining = after.split("\n") if after.strip() else []
+    params = _params(macro.group(2) or "")
+    if name in ("code", "noformat"):
+        language = params.get("language", params.get("", "")) if name == "code" else ""
+        block = w.fence(body.strip("\n"), language)
+    else:
+        inner = w.join_blocks(_blocks(body))
+        label = f"{PANEL_LABELS[name]}:" if name in PANEL_LABELS else params.get("title", "")
+        if name in PANEL_LABELS and params.get("title"):
+            inner = w.join_blocks([f"**{_inline(params['title'])}**", inner])
+        if label:
+            inner = f"**{_inline(label)}** {inner}".rstrip()
+        block = w.blockquote(inner) if inner else ""
+    return block, remaining, 0
+
+
+def _params(text: str) -> dict[str, str]:
+    """`java|title=x` -> {"": "java", "title": "x"}: a bare first value is the macro's default parameter."""
+    params: dict[str, str] = {}
+    for part in text.split("|"):
+        key, sep, value = part.partition("=")
+        if sep:
+            params[key.strip().lower()] = value.strip()
+        elif part.strip():
+            params.setdefault("", part.strip())
+    return params
+
+
+def _list(lines: list[str]) -> str:
+    out: list[str] = []
+    markers: list[str] = []  # the Markdown marker of each open level, for indentation
+    counters: list[int] = []
+    kinds: list[str] = []
+    for line in lines:
+        match = _LIST_ITEM.match(line)
+        if match is None:
+            continue
+        symbols = "*" if match.group(1) == "-" else match.group(1)
+        depth = len(symbols)
+        del markers[depth:], counters[depth:], kinds[depth:]
+        for level in range(depth):
+            kind = "#" if symbols[level] == "#" else "*"
+            if level >= len(kinds) or kinds[level] != kind:
+                del markers[level:], counters[level:], kinds[level:]
+                kinds.append(kind)
+                counters.append(0)
+                markers.append("1. " if kind == "#" else "- ")
+        counters[-1] += 1
+        markers[-1] = f"{counters[-1]}. " if kinds[-1] == "#" else "- "
+        indent = "".join(" " * len(marker) for marker in markers[:-1])
+        out.append(w.indent(_inline(match.group(2).strip()), indent + markers[-1]))
+    return "\n".join(out)
+
+
+def _split_row(line: str) -> list[tuple[str, bool]]:
+    """A table row's cells as (text, is_header); pipes inside links, macros or escapes do not split."""
+    cells: list[tuple[str, bool]] = []
+    current, header, depth, index = "", False, 0, 0
+    line = line.strip()
+    while index < len(line):
+        char = line[index]
+        if char == "\\" and index + 1 < len(line):
+            current += line[index : index + 2]
+            index += 2
+            continue
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        if char == "|" and depth == 0:
+            if index > 0:
+                cells.append((current, header))
+            header = line.startswith("||", index)
+            index += 2 if header else 1
+            current = ""
+            continue
+        current += char
+        index += 1
+    if current.strip():
+        cells.append((current, header))
+    return cells
+
+
+def _table(lines: list[str]) -> str:
+    rows = [[w.table_cell(_inline(text.strip())) for text, _ in _split_row(line)] for line in lines]
+    return w.gfm_table(rows)
+
+
+def _inline(text: str) -> str:
+    """Convert inline wiki markup. Code, links and escapes are swapped out for numbered holes first so that
+    the emphasis and escaping passes cannot touch them."""
+    holes: list[str] = []
+
+    def hole(markdown: str) -> str:
+        holes.append(markdown)
+        return f"\ue001{len(holes) - 1}\ue002"
+
+    text = _MONO.sub(lambda m: hole(w.code_span(m.group(1))), text)
+    text = re.sub(r"\\\\\n?", lambda m: hole("\\\n"), text)
+    text = _ESCAPE.sub(lambda m: hole(w.escape_text(m.group(1))), text)
+    text = _DROPPED_MACRO.sub("", text)
+    text = _IMAGE.sub(lambda m: hole(_image(m.group(1))), text)
+    text = _LINK.sub(lambda m: hole(_link(m.group(1))), text)
+    for pattern, opening, closing in _SPANS:
+        # Only the delimiters are holes: the text between them still gets escaped below.
+        text = pattern.sub(lambda m, o=opening, c=closing: hole(o) + m.group(1) + hole(c), text)
+    text = w.escape_text(text)
+    while _HOLE.search(text):
+        text = _HOLE.sub(lambda m: holes[int(m.group(1))], text)
+    return text
+
+
+def _image(target: str) -> str:
+    return f"![]({target})" if _URL.match(target) else f"[attachment: {target}]"
+
+
+def _link(body: str) -> str:
+    if body.startswith("~"):
+        return "@" + body[1:].strip()
+    if body.startswith("^"):
+        return f"[attachment: {body[1:].strip()}]"
+    text, sep, target = body.partition("|")
+    target = target.split("|")[0].strip() if sep else text.strip()
+    if not _URL.match(target) and not target.startswith(("/", "#")):
+        return w.escape_text(f"[{body}]") if not sep else _inline(text)
+    if not sep:
+        return f"<{target}>" if _URL.match(target) else w.escape_text(target)
+    label = _inline(text.strip()) or w.escape_text(target)
+    return f"[{label}]({target.replace(' ', '%20')})"

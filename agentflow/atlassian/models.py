@@ -1,0 +1,135 @@
+"""The bundled server's results as data: what tools return as `structured_content`, the same for every site.
+
+Flavor differences (ADF vs wiki markup, `parent` vs "Epic Link", cursor vs offset paging) are resolved
+before these are built, so gather steps and templates see one shape. Rich text is Markdown.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class _Model(BaseModel):
+    model_config = {"frozen": True}
+
+
+class Link(_Model):
+    """A link from this issue: `relation` reads "this issue <relation> <key>" (e.g. "blocks", "duplicates")."""
+
+    relation: str
+    key: str
+    summary: str = ""
+    status: str = ""
+
+
+class Comment(_Model):
+    id: str
+    author: str
+    created: str
+    body: str
+
+
+class IssueSummary(_Model):
+    key: str
+    summary: str
+    type: str = ""
+    status: str = ""
+    status_category: str = ""
+    priority: str | None = None
+    assignee: str | None = None
+    created: str | None = None
+    updated: str | None = None
+    resolution: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    components: list[str] = Field(default_factory=list)
+    epic: str | None = None
+    parent: str | None = None
+    story_points: float | None = None
+    url: str = ""
+
+
+class Issue(IssueSummary):
+    reporter: str | None = None
+    resolved: str | None = None
+    description: str = ""
+    description_truncated: bool = False
+    links: list[Link] = Field(default_factory=list)
+    comments: list[Comment] = Field(default_factory=list)
+    comment_total: int = 0
+
+
+class IssueSearch(_Model):
+    jql: str
+    issues: list[IssueSummary]
+    total: int | None = None
+    next_page_token: str | None = None
+
+
+class PageHit(_Model):
+    id: str
+    title: str
+    space: str = ""
+    url: str = ""
+    excerpt: str = ""
+    last_modified: str | None = None
+    labels: list[str] = Field(default_factory=list)
+
+
+class PageSearch(_Model):
+    cql: str
+    pages: list[PageHit]
+    total: int | None = None
+
+
+class Page(_Model):
+    id: str
+    title: str
+    space: str
+    url: str
+    version: int
+    updated: str | None = None
+    author: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    ancestors: list[str] = Field(default_factory=list)
+    body: str = ""
+    body_truncated: bool = False
+
+
+class ComponentRef(_Model):
+    id: str
+    name: str
+    type: str = ""
+
+
+class ComponentLink(_Model):
+    name: str
+    type: str
+    url: str
+
+
+class ComponentSummary(ComponentRef):
+    description: str = ""
+    owner_team: str | None = None
+
+
+class Component(ComponentSummary):
+    on_call: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    links: list[ComponentLink] = Field(default_factory=list)
+    depends_on: list[ComponentRef] = Field(default_factory=list)
+    dependents: list[ComponentRef] = Field(default_factory=list)
+
+
+class ComponentSearch(_Model):
+    query: str
+    components: list[ComponentSummary]
+
+
+class Written(_Model):
+    """What a write did: the object it created or changed, and a sentence saying so."""
+
+    action: str
+    key: str | None = None
+    id: str | None = None
+    url: str | None = None
+    detail: str = ""
