@@ -20,6 +20,7 @@ def bind(host: str, port: int) -> socket.socket:
     # Inherited by accepted connections: without it, Nagle's algorithm and delayed ACKs stall each response.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
+    sock.listen(128)  # listening before we announce the URL: a client that connects at once must not be refused
     return sock
 
 

@@ -46,10 +46,22 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     return Project(tmp_path)
 
 
+LEAKY_VARIABLES = (
+    "AGENTFLOW_WORKFLOWS", "AGENTFLOW_SITE", "AGENTFLOW_SITE_FLAVOR", "AGENTFLOW_READ_ONLY", "AGENTFLOW_CA_BUNDLE",
+    "JIRA_URL", "JIRA_USERNAME", "JIRA_API_TOKEN", "JIRA_PERSONAL_TOKEN", "CONFLUENCE_URL", "CONFLUENCE_USERNAME",
+    "CONFLUENCE_API_TOKEN", "CONFLUENCE_PERSONAL_TOKEN", "ANTHROPIC_API_KEY",
+)  # fmt: skip
+
+
 @pytest.fixture(autouse=True)
-def _isolated_search_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's own AGENTFLOW_WORKFLOWS must not change what the tests see."""
-    monkeypatch.delenv("AGENTFLOW_WORKFLOWS", raising=False)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A developer's own sites, tokens, config file and state must not change (or leak into) what tests see."""
+    for name in LEAKY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("agentflow-home")
+    (home / "config.toml").write_text("")
+    monkeypatch.setenv("AGENTFLOW_CONFIG", str(home / "config.toml"))
+    monkeypatch.setenv("AGENTFLOW_STATE_DIR", str(home / "state"))
 
 
 @pytest.fixture

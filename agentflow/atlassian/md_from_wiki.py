@@ -27,6 +27,14 @@ _IMAGE = re.compile(r"!([^\s!|][^!|\n]*?\.[a-zA-Z0-9]{2,5}|https?://[^!|\s]+)(?:
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _DROPPED_MACRO = re.compile(r"\{(?:color(?::[^}]*)?|anchor(?::[^}]*)?)\}", re.IGNORECASE)
 _HOLE = re.compile("\ue001(\\d+)\ue002")
+# Jira's emoticons, written the way ADF's emoji short names read, so both flavors say the same thing.
+_EMOTICONS = {
+    ":)": ":slight_smile:", ":(": ":disappointed:", ":P": ":stuck_out_tongue:", ":D": ":smiley:", ";)": ":wink:",
+    "(y)": ":thumbsup:", "(n)": ":thumbsdown:", "(i)": ":information_source:", "(/)": ":white_check_mark:",
+    "(x)": ":x:", "(!)": ":warning:", "(+)": ":heavy_plus_sign:", "(-)": ":heavy_minus_sign:", "(?)": ":question:",
+    "(on)": ":bulb:", "(off)": ":bulb:", "(*)": ":star:",
+}  # fmt: skip
+_EMOTICON = re.compile("|".join(re.escape(e) for e in sorted(_EMOTICONS, key=len, reverse=True)))
 
 
 def _emphasis(char: str) -> re.Pattern[str]:
@@ -219,6 +227,7 @@ def _inline(text: str) -> str:
     text = _DROPPED_MACRO.sub("", text)
     text = _IMAGE.sub(lambda m: hole(_image(m.group(1))), text)
     text = _LINK.sub(lambda m: hole(_link(m.group(1))), text)
+    text = _EMOTICON.sub(lambda m: hole(_EMOTICONS[m.group(0)]), text)
     for pattern, opening, closing in _SPANS:
         # Only the delimiters are holes: the text between them still gets escaped below.
         text = pattern.sub(lambda m, o=opening, c=closing: hole(o) + m.group(1) + hole(c), text)

@@ -118,6 +118,7 @@ def _bind(host: str, port: int) -> socket.socket:
     # connections) Nagle's algorithm meets the client's delayed ACK and every keep-alive request waits ~40 ms.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
+    sock.listen(128)  # listening before we announce the URL: a client that connects at once must not be refused
     return sock
 
 

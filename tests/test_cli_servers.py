@@ -1,4 +1,4 @@
-"""`agentflow sandbox`: serving a real port, resetting the database, and refusing bad options."""
+"""`agentflow sandbox` and `agentflow mcp`: serving real ports, resetting the database, refusing bad options."""
 
 import json
 import os
@@ -54,3 +54,9 @@ def test_bad_options_exit_2_with_a_reason(tmp_path):
         assert message in result.stderr
     flavor = runner.invoke(app, ["sandbox", "serve", "--flavor", "server"])
     assert flavor.exit_code == 2 and "server" in flavor.stderr
+
+
+def test_mcp_serve_with_an_unknown_site_exits_2():
+    result = runner.invoke(app, ["mcp", "serve", "--site", "nope"])
+    assert result.exit_code == 2
+    assert "unknown site 'nope'; known sites: sandbox" in result.stderr
