@@ -32,9 +32,9 @@ def site_config(site: Site, user: str = "dev") -> SiteConfig:
     )
 
 
-def server_for(site: Site, user: str = "dev", read_only: bool = False, **options) -> AtlassianServer:
+def server_for(site: Site, user: str = "dev", read_only: bool = False, sleep=no_sleep) -> AtlassianServer:
     def connector(config: SiteConfig) -> Backend:
-        return connect(config, transport=httpx2.ASGITransport(app=site.app), sleep=no_sleep, **options)
+        return connect(config, transport=httpx2.ASGITransport(app=site.app), sleep=sleep)
 
     return AtlassianServer(site_config(site, user), read_only=read_only, connector=connector)
 

@@ -220,6 +220,20 @@ async def test_503s_are_retried_a_bounded_number_of_times_then_reported(client_f
     assert result.meta[REQUESTS_META] == 4
 
 
+async def test_injected_429s_are_waited_out_as_retry_after_says(client_for):
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    site = Site.open("dc", faults=Faults.parse("429=0.5", seed=3))
+    async with client_for(site, sleep=sleep) as client:
+        results = [await client.call_tool("search_jira_issues", {"jql": "project = PAY"}) for _ in range(6)]
+    assert all(not r.is_error for r in results)
+    assert waits and set(waits) == {1.0}  # the sandbox's injected 429s say Retry-After: 1
+    assert sum(r.meta[REQUESTS_META] for r in results) == 6 + 1 + len(waits)  # + the one /field lookup
+
+
 async def test_a_long_retry_after_is_reported_not_waited_for(client_for):
     class Clock:
         now = 1_800_000_000.0
