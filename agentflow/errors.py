@@ -4,11 +4,14 @@ Every error agentflow raises on purpose derives from `AgentflowError`; anything 
 edge (`agentflow.cli`) is the only place that maps these to exit codes:
 
     AgentflowError             base class; never raised itself
-    └── ConfigError            bad input or configuration (exit 2)
-        ├── WorkflowNotFound   no workflow of that name in any search directory
-        └── ProblemsError      carries `.problems`, one `Problem` per mistake
-            ├── WorkflowInvalid  a workflow file, or a template it names, is malformed
-            └── InputInvalid     run inputs missing, unknown, or not of their declared type
+    ├── ConfigError            bad input or configuration (exit 2)
+    │   ├── WorkflowNotFound   no workflow of that name in any search directory
+    │   ├── ServerStartError   an MCP server could not be started or connected (names it, with stderr's tail)
+    │   └── ProblemsError      carries `.problems`, one `Problem` per mistake
+    │       ├── WorkflowInvalid  a workflow file, or a template it names, is malformed
+    │       └── InputInvalid     run inputs missing, unknown, or not of their declared type
+    ├── ServerError            a connected MCP server failed mid-run: died, timed out, broke protocol (exit 1)
+    └── ModelError             the model API failed: auth, rate limit, overload, bad request, script exhausted (exit 1)
 
 Errors that concern a file carry one `Problem` per mistake, so that a user fixes them all in one pass
 instead of one per run.
@@ -77,3 +80,33 @@ class WorkflowInvalid(ProblemsError):
 
 class InputInvalid(ProblemsError):
     """Run inputs are missing, unknown or not of their declared type."""
+
+
+class ServerStartError(ConfigError):
+    """An MCP server that could not be started or connected; the message names it and quotes its stderr."""
+
+    def __init__(self, server: str, reason: str, stderr_tail: str = "") -> None:
+        self.server = server
+        self.reason = reason
+        self.stderr_tail = stderr_tail
+        tail = f"\n--- last lines of its stderr ---\n{stderr_tail.rstrip()}" if stderr_tail.strip() else ""
+        super().__init__(f"MCP server '{server}' did not start: {reason}{tail}")
+
+
+class ServerError(AgentflowError):
+    """A connected MCP server failed during a run (it exited, timed out or broke the protocol)."""
+
+    def __init__(self, server: str, reason: str) -> None:
+        self.server = server
+        self.reason = reason
+        super().__init__(f"MCP server '{server}' failed: {reason}")
+
+
+class ModelError(AgentflowError):
+    """The model could not produce a turn. `kind` is one of: auth, rate_limited, overloaded, bad_request,
+    connection, timeout, server, script (a scripted model ran out of turns or is malformed)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        self.message = message
+        super().__init__(f"model error ({kind}): {message}")
