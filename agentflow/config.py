@@ -1,7 +1,7 @@
 """Where agentflow keeps its state, and the config file every part reads its settings from.
 
-State directory (sandbox database, run records, budget ledger, audit log): `$AGENTFLOW_STATE_DIR`, else the
-platform's user state directory (e.g. `~/.local/state/agentflow`). Config file (TOML): `$AGENTFLOW_CONFIG`,
+State directory (sandbox database, run records, budget ledger, audit log): `$AGENTFLOW_STATE_DIR` (or its
+alias `$AGENTFLOW_HOME`), else the platform's user state directory (e.g. `~/.local/state/agentflow`). Config file (TOML): `$AGENTFLOW_CONFIG`,
 else `config.toml` in the user config directory (e.g. `~/.config/agentflow/config.toml`); it is optional.
 """
 
@@ -19,7 +19,7 @@ CONFIG_VAR = "AGENTFLOW_CONFIG"
 
 
 def state_dir() -> Path:
-    configured = os.environ.get(STATE_DIR_VAR)
+    configured = os.environ.get(STATE_DIR_VAR) or os.environ.get("AGENTFLOW_HOME")
     if configured:
         return Path(configured).expanduser()
     from platformdirs import user_state_dir

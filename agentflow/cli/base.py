@@ -1,0 +1,74 @@
+"""What every command shares: errors become messages and exit codes here, and nowhere else.
+
+Exit codes: 0 success, 1 run failed (or cut short by a limit), 2 bad input or configuration, 3 deferred or
+stopped by the rate budget. Output helpers import rich lazily so that `agentflow --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from agentflow.errors import AgentflowError, ConfigError, ProblemsError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+EXIT_CODES: list[tuple[type[AgentflowError], int]] = [(ConfigError, EXIT_USAGE), (AgentflowError, EXIT_FAILED)]
+
+
+def exit_code_for(error: AgentflowError) -> int:
+    return next(code for kind, code in EXIT_CODES if isinstance(error, kind))
+
+
+class ErrorsToExitCodes(TyperGroup):
+    """Every command's `AgentflowError` becomes a message on stderr and its exit code; no tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AgentflowError as error:
+            print_error(error)
+            ctx.exit(exit_code_for(error))
+
+
+def sub_app(help_text: str, **options: Any) -> typer.Typer:
+    """A command group that maps errors to exit codes like the root."""
+    options.setdefault("no_args_is_help", True)
+    return typer.Typer(cls=ErrorsToExitCodes, help=help_text, **options)
+
+
+def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def print_error(error: AgentflowError) -> None:
+    out = console(stderr=True)
+    lines = [str(p) for p in error.problems] if isinstance(error, ProblemsError) else [str(error)]
+    for line in lines:
+        out.print(f"[bold red]error:[/] {escape(line)}")
+
+
+def table(*headers: str) -> Any:
+    from rich.table import Table
+
+    return Table(*headers, box=None, pad_edge=False, header_style="bold")
+
+
+def text(value: str) -> Any:
+    """A table cell shown as written: user text may contain `[brackets]` that are not rich markup."""
+    from rich.text import Text
+
+    return Text(value)
+
+
+def escape(value: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(value)

@@ -1,0 +1,172 @@
+"""Running workflows and looking at past runs: `run`, `runs`, `runs show`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agentflow.cli import base as ui
+from agentflow.cli.base import EXIT_FAILED, sub_app
+from agentflow.errors import ConfigError
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.add_typer(runs_app, name="runs")
+
+
+def run(
+    workflow: Annotated[str, typer.Argument(help="A workflow name (see `agentflow list`) or a workflow file.")],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(help='Inputs as key=value, e.g. alert="DB pool exhausted".', show_default=False),
+    ] = None,
+    input_file: Annotated[
+        Path | None, typer.Option("--input-file", help="A YAML or JSON file of inputs (key=value wins).")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="none, script:PATH, or a Claude model id (default: $AGENTFLOW_MODEL, config, Sonnet)."),
+    ] = None,
+    site: Annotated[str | None, typer.Option(help="The Atlassian site for the bundled server (see README).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of the report.")] = False,
+    output: Annotated[Path | None, typer.Option(help="Also write the report (Markdown) to this file.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only the result.")] = False,
+) -> None:
+    """Run a workflow: gather, let the agent plan and act over the allowed tools, print the report.
+
+    Exit codes: 0 completed; 1 the run failed or a limit cut it short; 2 bad input or configuration.
+    """
+    import asyncio
+
+    from agentflow import report
+    from agentflow.live import LiveView
+    from agentflow.runner import Runner, RunRequest
+
+    values = _read_input_file(input_file) if input_file else {}
+    values.update(_parse_inputs(inputs or []))
+    request = RunRequest(workflow=workflow, inputs=values, model=model, site=site)
+    runner = Runner()
+    console, progress = ui.console(), ui.console(stderr=True)
+    view = LiveView(progress, workflow, model or "default")
+    try:
+        with view if not quiet else _nothing():
+            result = asyncio.run(runner.execute(request, view.events() if not quiet else None))
+    except KeyboardInterrupt:
+        progress.print("[yellow]cancelled[/]; the run was recorded (agentflow runs show last)")
+        raise typer.Exit(EXIT_FAILED) from None
+    record = result.record
+    for note in result.notes:
+        progress.print(f"[dim]{ui.escape(note)}[/]")
+    if output is not None:
+        output.writetext(report.markdown(record), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(report.summary(record, str(result.path)), indent=2, default=str))
+    else:
+        report.print_terminal(record, console)
+    if not record.succeeded:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _parse_inputs(pairs: list[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key.strip():
+            raise ConfigError(f"expected key=value, got '{pair}' (e.g. alert=\"DB pool exhausted\")")
+        values[key.strip()] = value
+    return values
+
+
+def _read_input_file(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.readtext(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the input file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"the input file {path} must hold a mapping of input names to values")
+    return data
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+runs_app = sub_app("Recorded runs: list them, or show one.", invoke_without_command=True, no_args_is_help=False)
+
+
+@runs_app.callback()
+def runs_list(
+    ctx: typer.Context,
+    workflow: Annotated[str | None, typer.Option(help="Only runs of this workflow.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only runs started by this actor (e.g. scheduler).")] = None,
+    limit: Annotated[int, typer.Option(help="How many of the newest runs.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List recent runs, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from agentflow import runs
+    from agentflow.report import describe_reason
+
+    records = runs.list_runs(limit=limit, workflow=workflow, actor=actor)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    r.model_dump(
+                        include={"id", "workflow", "actor", "trigger", "started_at", "terminal_reason", "model"}
+                    )
+                    for r in records
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not records:
+        ui.console().print("No runs recorded yet.")
+        return
+    table = ui.table("run", "workflow", "actor", "started", "model", "outcome")
+    for r in records:
+        cells = (
+            r.id,
+            r.workflow,
+            r.actor,
+            r.started_at.replace("T", " ")[:16],
+            r.model,
+            describe_reason(r.terminal_reason),
+        )
+        table.add_row(*(ui.text(c) for c in cells))
+    ui.console().print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="A run id, a unique prefix of one, or `last`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole record as JSON.")] = False,
+) -> None:
+    """Show one run: its report, then how it went (steps, plan, tool calls, usage)."""
+    from agentflow import report, runs
+
+    record = runs.load(run_id)
+    if as_json:
+        typer.echo(record.model_dump_json(indent=2))
+        return
+    console = ui.console()
+    report.print_terminal(record, console)
+    console.print(f"\n[bold]inputs[/] {ui.escape(json.dumps(record.inputs, default=str))}")
+    for step in record.steps:
+        console.print(ui.escape(f"gather {step.id}: {step.tool} {step.status} ({step.requests} requests)"))
+    for item in record.plan:
+        console.print(ui.escape(f"plan [{item.status}] {item.title}"))
+    for call in record.tool_calls:
+        console.print(ui.escape(f"turn {call.turn}: {call.tool} {call.status} {call.duration_ms:.0f} ms"))

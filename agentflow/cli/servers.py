@@ -1,0 +1,152 @@
+"""Serving commands: the embedded sandbox (`sandbox serve`, `sandbox reset`) and the bundled MCP server
+(`mcp serve`)."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agentflow.cli import base as ui
+from agentflow.cli.base import sub_app
+from agentflow.errors import ConfigError
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sandbox_app, name="sandbox")
+    app.add_typer(mcp_app, name="mcp")
+
+
+sandbox_app = sub_app("The embedded Atlassian site: a local Jira (Cloud or Data Center), Confluence and Compass.")
+
+
+class Flavor(StrEnum):
+    cloud = "cloud"
+    dc = "dc"
+
+
+FLAVOR_OPTION = typer.Option(help="Jira Cloud (REST v3 with ADF; v2 too) or Data Center (REST v2, wiki markup).")
+DB_OPTION = typer.Option("--db", help="The site's database file (default: sandbox.db in the state directory).")
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    port: Annotated[int, typer.Option(help="Port on the host; 0 picks a free one.")] = 8990,
+    host: Annotated[str, typer.Option(help="Interface to bind; loopback unless you mean otherwise.")] = "127.0.0.1",
+    flavor: Annotated[Flavor, FLAVOR_OPTION] = Flavor.cloud,
+    db: Annotated[str | None, DB_OPTION] = None,
+    rate_limit: Annotated[
+        str | None, typer.Option("--rate-limit", help="Answer 429 after N requests in a sliding hour, e.g. 500/h.")
+    ] = None,
+    faults: Annotated[
+        str | None, typer.Option(help="Inject faults at random, e.g. 429=0.2,503=0.05,latency=50ms (seeded).")
+    ] = None,
+    scale: Annotated[int, typer.Option(help="Add N generated issues when the database is created.")] = 0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line with the URL, users and tokens.")
+    ] = False,
+) -> None:
+    """Serve the sandbox on HTTP: prints its URL, the seeded users with their tokens, and the env vars to use."""
+    from agentflow.sandbox import limits, site
+
+    try:
+        per_hour = limits.parse_rate_limit(rate_limit) if rate_limit else None
+        injected = limits.Faults.parse(faults) if faults else None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    path = _sandbox_path(db)
+    sandbox = site.Site.open(flavor.value, path, per_hour=per_hour, faults=injected, scale=scale)
+
+    def announce(base_url: str) -> None:
+        info = sandbox.describe(base_url)
+        if as_json:
+            typer.echo(json.dumps({**info, "db": str(path)}), nl=True)
+            return
+        console = ui.console()
+        where = ui.escape(str(path))
+        console.print(f"[bold]agentflow sandbox[/] ({flavor.value}) at [bold]{base_url}[/]  database: {where}")
+        # Plain padded lines, not a table: a table squeezed to the terminal's width would cut the tokens.
+        for user in info["users"]:
+            line = f"  {user['username']:<5} {user['name']:<14} {user['email']:<27} token {user['token']}"
+            console.print(ui.escape(line))
+        console.print("\nPoint a client at it (as sre):")
+        for name, value in info["env"].items():
+            console.print(f"  export {name}={ui.escape(value)}")
+        console.print("\nCtrl+C stops it.")
+
+    try:
+        site.serve(sandbox, host, port, announce)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; try another --port") from None
+
+
+@sandbox_app.command("reset")
+def sandbox_reset(db: Annotated[str | None, DB_OPTION] = None) -> None:
+    """Delete the sandbox database and seed a fresh one (new tokens, nothing you created is kept)."""
+    from agentflow.sandbox import site
+
+    path = _sandbox_path(db)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    sandbox = site.Site.open("cloud", path)
+    issues = sandbox.store.query_one("SELECT COUNT(*) FROM issues")[0]
+    pages = sandbox.store.query_one("SELECT COUNT(*) FROM pages")[0]
+    sandbox.store.close()
+    ui.console().print(f"sandbox reset: {ui.escape(str(path))} ({issues} issues, {pages} pages)")
+
+
+mcp_app = sub_app("The bundled Atlassian MCP server (Jira, Confluence, Compass; Cloud and Data Center).")
+
+
+@mcp_app.command("serve")
+def mcp_serve(
+    http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at /mcp instead of stdio.")] = False,
+    port: Annotated[int, typer.Option(help="Port for --http; 0 picks a free one.")] = 8765,
+    host: Annotated[str, typer.Option(help="Interface for --http (loopback; DNS-rebinding protection on).")] = (
+        "127.0.0.1"
+    ),
+    site: Annotated[
+        str | None, typer.Option(help="A site from the config file, 'env', or 'sandbox' (default: see README).")
+    ] = None,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Hide and refuse the write tools (also AGENTFLOW_READ_ONLY=1).")
+    ] = False,
+) -> None:
+    """Serve the Atlassian tools over stdio (for MCP clients that start it) or streamable HTTP."""
+    import sys
+
+    from agentflow.atlassian.server import AtlassianServer, read_only_from_env
+    from agentflow.atlassian.sites import resolve_site
+
+    chosen = resolve_site(site)
+    server = AtlassianServer(chosen, read_only=read_only or read_only_from_env())
+    mode = "read-only" if server.read_only else "read-write"
+    if not http:
+        print(f"agentflow MCP server on stdio: site '{chosen.name}' ({chosen.flavor}), {mode}", file=sys.stderr)
+        server.run("stdio")
+        return
+    from agentflow import serving
+
+    def announce(base_url: str) -> None:
+        print(f"agentflow MCP server at {base_url}/mcp: site '{chosen.name}' ({chosen.flavor}), {mode}", flush=True)
+
+    try:
+        serving.serve(server.streamable_http_app(host=host), host, port, announce)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; try another --port") from None
+
+
+def _sandbox_path(db: str | None) -> Path:
+    if db == ":memory:":
+        return Path(db)
+    from agentflow import config
+
+    path = Path(db).expanduser() if db else config.sandbox_db()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
+    return path
