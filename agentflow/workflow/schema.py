@@ -70,12 +70,16 @@ class StepSpec(_Strict):
 
 
 class AgentSpec(_Strict):
-    """The plan/act loop: the prompt template (in `prompts/`) and the limits of one run."""
+    """The plan/act loop: the prompt template (in `prompts/`) and the limits of one run (turns, tool calls in
+    total and per tool, output tokens per turn, tokens in total, wall-clock seconds)."""
 
     prompt: str
     max_turns: PositiveInt = 12
     max_tool_calls: PositiveInt = 40
+    max_calls_per_tool: PositiveInt | None = None
     max_output_tokens: PositiveInt = 4096
+    max_total_tokens: PositiveInt | None = None
+    timeout_seconds: PositiveInt = 600
 
 
 class OutputSpec(_Strict):

@@ -1,0 +1,170 @@
+"""Run records: one JSON file per run in the state directory, written as the run goes and final at its end.
+
+A record says everything needed to trust or debug a run: workflow, inputs, actor, model, servers, the plan,
+every gather step, turn and tool call (arguments, status, duration, requests), token usage and cost, the
+terminal reason, the output and the report. Ids sort by time: `20261126-081502-incident-3f9a`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agentflow import config
+from agentflow.agent.models import Usage
+from agentflow.errors import ConfigError
+
+TERMINAL_OK = "completed"
+
+
+class PlanStep(BaseModel):
+    title: str
+    status: str = "pending"  # pending | in_progress | done | skipped
+
+
+class StepRecord(BaseModel):
+    """A gather step (one per item with `foreach`)."""
+
+    id: str
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    status: str = "ok"  # ok | error | skipped
+    error: str | None = None
+    requests: int = 0
+    duration_ms: float = 0.0
+
+
+class ToolCallRecord(BaseModel):
+    turn: int
+    id: str
+    tool: str
+    server: str | None = None
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    status: str = "ok"  # ok | error | cached | refused | invalid
+    requests: int = 0
+    duration_ms: float = 0.0
+    preview: str = ""
+
+
+class TurnRecord(BaseModel):
+    index: int
+    stop_reason: str
+    text: str = ""
+    tool_calls: int = 0
+    usage: Usage = Usage()
+    duration_ms: float = 0.0
+
+
+class RunRecord(BaseModel):
+    id: str
+    workflow: str
+    workflow_path: str = ""
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    actor: str = ""
+    trigger: str = "cli"
+    priority: str = "interactive"
+    model: str = "none"
+    site: str | None = None
+    servers: list[str] = Field(default_factory=list)
+    started_at: str
+    finished_at: str | None = None
+    duration_s: float | None = None
+    status: str = "running"  # running | finished
+    terminal_reason: str | None = None
+    error: str | None = None
+    plan: list[PlanStep] = Field(default_factory=list)
+    steps: list[StepRecord] = Field(default_factory=list)
+    turns: list[TurnRecord] = Field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    usage: Usage = Usage()
+    cost_usd: float | None = None
+    output: dict[str, Any] | None = None
+    report: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.terminal_reason == TERMINAL_OK
+
+    def requests(self) -> int:
+        return sum(s.requests for s in self.steps) + sum(c.requests for c in self.tool_calls)
+
+
+def runs_dir() -> Path:
+    return config.state_dir() / "runs"
+
+
+def now_iso(moment: datetime | None = None) -> str:
+    return (moment or datetime.now(UTC)).isoformat(timespec="seconds")
+
+
+def new_run_id(workflow: str, moment: datetime | None = None) -> str:
+    stamp = (moment or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{workflow}-{secrets.token_hex(2)}"
+
+
+def save(record: RunRecord) -> Path:
+    """Write atomically (a reader never sees half a record), readable only by the user."""
+    directory = runs_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{record.id}.json"
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(record.model_dump_json(indent=2), encoding="utf-8")
+    os.chmod(partial, 0o600)
+    partial.replace(path)
+    return path
+
+
+def load(run_id: str) -> RunRecord:
+    """A record by id or unique id prefix (or `last`); `ConfigError` when there is none or it is ambiguous."""
+    directory = runs_dir()
+    if run_id == "last":
+        records = list_runs(limit=1)
+        if not records:
+            raise ConfigError("no runs recorded yet")
+        return records[0]
+    matches = sorted(directory.glob(f"{run_id}*.json")) if directory.is_dir() else []
+    if not matches:
+        raise ConfigError(f"no run '{run_id}' in {directory}; `agentflow runs` lists them")
+    if len(matches) > 1 and not any(m.stem == run_id for m in matches):
+        listed = ", ".join(m.stem for m in matches[:5])
+        raise ConfigError(f"'{run_id}' matches several runs: {listed}")
+    exact = next((m for m in matches if m.stem == run_id), matches[0])
+    return _read(exact)
+
+
+def _read(path: Path) -> RunRecord:
+    try:
+        return RunRecord.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the run record {path}: {exc}") from None
+
+
+def list_runs(
+    limit: int = 20, workflow: str | None = None, actor: str | None = None, trigger: str | None = None
+) -> list[RunRecord]:
+    """The newest runs first, filtered; unreadable records are skipped rather than failing the listing."""
+    directory = runs_dir()
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(directory.glob("*.json"), reverse=True):
+        try:
+            record = _read(path)
+        except ConfigError:
+            continue
+        if workflow and record.workflow != workflow:
+            continue
+        if actor and record.actor != actor:
+            continue
+        if trigger and record.trigger != trigger:
+            continue
+        found.append(record)
+        if len(found) >= limit:
+            break
+    return found
