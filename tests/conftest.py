@@ -68,3 +68,32 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
 def anyio_backend() -> str:
     """Async tests (`@pytest.mark.anyio`) run on asyncio, the loop agentflow itself uses."""
     return "asyncio"
+
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "sandbox", "testserver"}
+
+
+def _is_local(host: object) -> bool:
+    text = str(host)
+    return text in _LOCAL_HOSTS or text.startswith("127.") or text.endswith(".localhost")
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests are offline: anything but loopback (a real model API above all) fails loudly instead of leaking."""
+    import socket
+
+    real_connect, real_getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def connect(sock: socket.socket, address: object) -> object:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):  # type: ignore[index]
+            raise RuntimeError(f"network access to {address} is blocked in tests")
+        return real_connect(sock, address)
+
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+        if host is not None and not _is_local(host):
+            raise RuntimeError(f"name lookup of {host} is blocked in tests")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)

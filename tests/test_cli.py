@@ -136,3 +136,14 @@ def test_importing_the_cli_loads_no_heavy_modules():
     code = f"import sys, agentflow.cli; print([m for m in {heavy!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_network_guard_blocks_real_model_calls():
+    """No test can reach a real model API: the connection is refused before it leaves the machine."""
+    import anthropic
+    import pytest
+
+    client = anthropic.Anthropic(api_key="sk-test", max_retries=0)
+    with pytest.raises(anthropic.APIConnectionError) as caught:
+        client.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+    assert "blocked in tests" in repr(caught.value.__cause__) or "blocked in tests" in str(caught.value.__context__)
