@@ -145,5 +145,5 @@ def test_the_network_guard_blocks_real_model_calls():
 
     client = anthropic.Anthropic(api_key="sk-test", max_retries=0)
     with pytest.raises(anthropic.APIConnectionError) as caught:
-        client.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+        client.messages.create(model="claude-sonnet-5-5", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
     assert "blocked in tests" in repr(caught.value.__cause__) or "blocked in tests" in str(caught.value.__context__)

@@ -1,0 +1,54 @@
+"""Which model a run uses: `model_from_spec` turns `--model`, `AGENTFLOW_MODEL` or the config into a `Model`.
+
+Accepted forms: `none` (no model: gather steps and the report template only), `script:PATH` (replay a YAML
+script), `anthropic:MODEL_ID` (any id, for gateways that name models their own way) and a bare `claude-...` id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from agentflow.agent.anthropic import DEFAULT_MODEL, AnthropicModel
+from agentflow.agent.models import Model
+from agentflow.agent.scripted import ScriptedModel
+from agentflow.errors import ConfigError
+
+ACCEPTED_FORMS = f"none, script:PATH, anthropic:MODEL_ID or a Claude model id such as {DEFAULT_MODEL}"
+
+
+def model_from_spec(spec: str | None, env: Mapping[str, str], config_model: str | None = None) -> Model | None:
+    """The model for `spec`; None means run without one.
+
+    Without a spec: `AGENTFLOW_MODEL`, then the config's model, then `DEFAULT_MODEL` when `ANTHROPIC_API_KEY`
+    is set, else None (the caller then runs in `none` mode and says how to enable a model).
+    """
+    origin = "--model"
+    if spec is None:
+        if env.get("AGENTFLOW_MODEL"):
+            spec, origin = env["AGENTFLOW_MODEL"], "AGENTFLOW_MODEL"
+        elif config_model:
+            spec, origin = config_model, "the config file's model"
+        elif env.get("ANTHROPIC_API_KEY"):
+            spec = DEFAULT_MODEL
+        else:
+            return None
+    spec = spec.strip()
+    if spec == "none":
+        return None
+    kind, _, rest = spec.partition(":")
+    if kind == "script" and rest.strip():
+        return ScriptedModel(Path(rest.strip()).expanduser())
+    if kind == "anthropic" and rest.strip():
+        return _anthropic(rest.strip(), env)
+    if not rest and spec.startswith("claude-"):
+        return _anthropic(spec, env)
+    raise ConfigError(f"unknown model {spec!r} (from {origin}); use one of: {ACCEPTED_FORMS}")
+
+
+def _anthropic(model: str, env: Mapping[str, str]) -> AnthropicModel:
+    # The key comes from `env`, not os.environ, so that callers and tests decide what is seen. Without a base
+    # URL in `env`, the SDK's own lookup applies (the process's ANTHROPIC_BASE_URL, then api.anthropic.com).
+    return AnthropicModel(
+        model, api_key=env.get("ANTHROPIC_API_KEY", ""), base_url=env.get("ANTHROPIC_BASE_URL") or None
+    )
