@@ -1,8 +1,9 @@
 """Where agentflow keeps its state, and the config file every part reads its settings from.
 
 State directory (sandbox database, run records, budget ledger, audit log): `$AGENTFLOW_STATE_DIR` (or its
-alias `$AGENTFLOW_HOME`), else the platform's user state directory (e.g. `~/.local/state/agentflow`). Config file (TOML): `$AGENTFLOW_CONFIG`,
-else `config.toml` in the user config directory (e.g. `~/.config/agentflow/config.toml`); it is optional.
+alias `$AGENTFLOW_HOME`), else the platform's user state directory (e.g. `~/.local/state/agentflow`).
+Config file (TOML): `$AGENTFLOW_CONFIG`, else `config.toml` in the user config directory (e.g.
+`~/.config/agentflow/config.toml`); it is optional.
 """
 
 from __future__ import annotations

@@ -1,0 +1,462 @@
+"""Connecting the MCP servers a workflow names, and calling their tools within a time box.
+
+Servers are described by `ServerSpec`s, read from `[servers.NAME]` tables of agentflow's config or from the
+`mcpServers` JSON shape other MCP hosts use (`load_server_specs`). `Host` connects them all concurrently, each
+within its `startup_timeout`: the bundled Atlassian server in-process, others as stdio children, streamable
+HTTP or legacy SSE. A server that cannot start is a `ServerStartError` that names it and quotes the end of its
+stderr; a server that fails mid-run (times out, dies, breaks the protocol) is a `ServerError`. A tool's own
+failure (`is_error`) is neither: it is an outcome the model reads.
+
+A stdio child gets only the variables its spec declares (plus the SDK's few safe ones: HOME, PATH, ...), with
+`${VAR}` references expanded from our environment: a server never sees secrets it was not given.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import anyio
+import httpx2
+from anyio.abc import TaskStatus
+from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED, CallToolResult, TextContent, Tool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agentflow.atlassian.server import REQUESTS_META, AtlassianServer
+from agentflow.atlassian.sites import resolve_site
+from agentflow.errors import ConfigError, ServerError, ServerStartError
+
+BUNDLED = "atlassian"
+STDERR_LINES = 20
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# What other hosts write in `type`/`transport` of an `mcpServers` entry, mapped to ours.
+_TRANSPORT_ALIASES = {
+    "stdio": "stdio",
+    "http": "http",
+    "streamable-http": "http",
+    "streamable_http": "http",
+    "streamableHttp": "http",
+    "sse": "sse",
+    "bundled": "bundled",
+}
+
+
+class ServerSpec(BaseModel):
+    """One MCP server: how to start or reach it, and how long to wait for it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    transport: Literal["bundled", "stdio", "http", "sse"]
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    bearer_token_env: str | None = None
+    startup_timeout: float = Field(default=20, gt=0)
+    call_timeout: float = Field(default=120, gt=0)
+
+    @model_validator(mode="after")
+    def _fits_transport(self) -> ServerSpec:
+        if not _NAME.match(self.name):
+            raise ValueError("a server name may use only letters, digits, '_' and '-' (and not start with _ or -)")
+        process = {"command": self.command, "args": self.args, "env": self.env, "cwd": self.cwd}
+        remote = {"url": self.url, "headers": self.headers, "bearer_token_env": self.bearer_token_env}
+        if self.transport == "stdio" and not self.command:
+            raise ValueError("a stdio server needs a command")
+        if self.transport in ("http", "sse") and not (self.url and self.url.startswith(("http://", "https://"))):
+            raise ValueError(f"{self.transport} servers need a url starting with http:// or https://")
+        misplaced = {
+            "bundled": [*process, *remote],
+            "stdio": list(remote),
+            "http": list(process),
+            "sse": list(process),
+        }[self.transport]
+        given = [key for key in misplaced if (process | remote)[key]]
+        if given:
+            verb = "is" if len(given) == 1 else "are"
+            raise ValueError(f"{', '.join(given)} {verb} not used by {self.transport} servers")
+        return self
+
+
+def load_server_specs(config: Mapping[str, Any]) -> dict[str, ServerSpec]:
+    """Every server the config describes, by name; `atlassian` is the bundled server unless defined here."""
+    specs: dict[str, ServerSpec] = {}
+    for key, convert in (("servers", _from_table), ("mcpServers", _from_json)):
+        entries = config.get(key)
+        if entries is None:
+            continue
+        if not isinstance(entries, Mapping):
+            raise ConfigError(f"'{key}' in the config must map server names to their settings")
+        for name, entry in entries.items():
+            where = f"server '{name}' ({key}.{name})"
+            if name in specs:
+                raise ConfigError(f"{where}: defined twice, in both 'servers' and 'mcpServers'")
+            if not isinstance(entry, Mapping):
+                raise ConfigError(f"{where}: must be a table/object of settings")
+            values = convert(name, entry, where)
+            if values is None:
+                continue
+            try:
+                specs[name] = ServerSpec(**values)
+            except ValidationError as exc:
+                raise ConfigError(f"{where}: {_validation_message(exc)}") from None
+    specs.setdefault(BUNDLED, ServerSpec(name=BUNDLED, transport="bundled"))
+    return specs
+
+
+def _from_table(name: str, table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A `[servers.NAME]` table: our own field names; the transport may be left to `command`/`url`."""
+    values = {**table, "name": name}
+    if "transport" in values:
+        values["transport"] = _transport(values["transport"], where)
+    elif "command" in values:
+        values["transport"] = "stdio"
+    elif "url" in values:
+        values["transport"] = "http"
+    else:
+        raise ConfigError(f'{where}: needs a command (stdio), a url (http/sse) or transport = "bundled"')
+    return values
+
+
+def _from_json(name: str, entry: Mapping[str, Any], where: str) -> dict[str, Any] | None:
+    """An `mcpServers` entry as other hosts write it; keys those hosts add for themselves are ignored."""
+    if entry.get("disabled") is True:
+        return None
+    kind = entry.get("type", entry.get("transport"))
+    if kind is not None:
+        transport = _transport(kind, where)
+    elif "command" in entry:
+        transport = "stdio"
+    elif "url" in entry:
+        transport = "http"
+    else:
+        raise ConfigError(f"{where}: needs a command (stdio) or a url (http/sse)")
+    ours = ("command", "args", "env", "cwd", "url", "headers", "bearer_token_env", "startup_timeout", "call_timeout")
+    return {"name": name, "transport": transport, **{key: entry[key] for key in ours if key in entry}}
+
+
+def _transport(kind: Any, where: str) -> str:
+    if kind not in _TRANSPORT_ALIASES:
+        known = ", ".join(sorted(_TRANSPORT_ALIASES))
+        raise ConfigError(f"{where}: unknown transport {kind!r}; use one of {known}")
+    return _TRANSPORT_ALIASES[kind]
+
+
+def _validation_message(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        field = ".".join(map(str, error["loc"]))
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{field}: {message}" if field else message)
+    return "; ".join(parts)
+
+
+class HostTool(BaseModel):
+    """A tool one connected server offers; annotations are None where the server says nothing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    server: str
+    name: str
+    description: str = ""
+    input_schema: dict[str, Any]
+    read_only: bool | None = None
+    destructive: bool | None = None
+    idempotent: bool | None = None
+
+
+class ToolOutcome(BaseModel):
+    """What one tool call returned. `is_error` is the tool's own verdict, for the model to read."""
+
+    text: str
+    structured: dict[str, Any] | None = None
+    is_error: bool = False
+    requests: int = 1
+    duration_ms: int = 0
+
+
+class _Connection:
+    """One live server: its client, its tools, where its stderr goes, and why its session ended if it did."""
+
+    def __init__(self, spec: ServerSpec, client: Client, tools: list[HostTool], stderr: IO[str] | None) -> None:
+        self.spec = spec
+        self.client = client
+        self.tools = tools
+        self.stderr = stderr
+        self.failure: str | None = None
+
+
+class Host:
+    """`async with Host(specs) as host:` — every server connected on enter, every one closed on exit.
+
+    Use it from one task: each server's session lives in a task of the host's task group, which spans the
+    `async with` body, so that every session is opened and closed by the same task, as anyio requires.
+    """
+
+    def __init__(
+        self,
+        specs: list[ServerSpec],
+        *,
+        site: str | None = None,
+        read_only: bool = False,
+        bundled: Callable[[], MCPServer] | None = None,
+    ) -> None:
+        names = [spec.name for spec in specs]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ConfigError(f"MCP server(s) named twice: {', '.join(repeated)}")
+        self._specs = list(specs)
+        self._site = site
+        self._read_only = read_only
+        self._bundled = bundled
+        self._connections: dict[str, _Connection] = {}
+        self._closing = anyio.Event()
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Host:
+        await self._stack.__aenter__()
+        try:
+            group = await self._stack.enter_async_context(anyio.create_task_group())
+            # Unwinding sets this first: every session task leaves its client, then the group waits for them.
+            self._stack.callback(self._closing.set)
+            failures: dict[str, ConfigError] = {}
+
+            async def start(spec: ServerSpec) -> None:
+                try:
+                    self._connections[spec.name] = await group.start(self._serve, spec)
+                except ConfigError as error:
+                    failures[spec.name] = error
+
+            async with anyio.create_task_group() as starting:
+                for spec in self._specs:
+                    starting.start_soon(start, spec)
+            # Every start has ended (each is time-boxed); report the first failure in the order given.
+            for spec in self._specs:
+                if spec.name in failures:
+                    raise failures[spec.name]
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # The body's exception is not handed to the task group, which would wrap it in an ExceptionGroup:
+        # it propagates unchanged once every session is closed.
+        await self._stack.aclose()
+
+    def tools(self) -> list[HostTool]:
+        """Every connected server's tools, servers in the order given."""
+        return [tool for spec in self._specs for tool in self._connections[spec.name].tools]
+
+    async def call(self, server: str, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+        """Call one tool within the server's `call_timeout`; only the server's own failure raises `ServerError`."""
+        connection = self._connections.get(server)
+        if connection is None:
+            raise ServerError(server, "no server of that name is connected")
+        if connection.failure is not None:
+            raise ServerError(server, connection.failure)
+        timeout = connection.spec.call_timeout
+        started = time.monotonic()
+        try:
+            with anyio.fail_after(timeout):
+                result = await connection.client.call_tool(name, arguments)
+        except TimeoutError:
+            raise ServerError(server, f"{name} did not answer within {timeout:g} s") from None
+        except (
+            MCPError,
+            ValidationError,
+            httpx2.HTTPError,
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+            OSError,
+        ) as error:
+            reason = f"calling {name}: {_describe(error)}"
+            raise ServerError(server, _with_stderr(reason, connection.stderr)) from None
+        return _outcome(result, round((time.monotonic() - started) * 1000))
+
+    async def _serve(self, spec: ServerSpec, *, task_status: TaskStatus[_Connection]) -> None:
+        """Own one server's session from connect to close, in one task; a failure to start is raised."""
+        with _stderr_file(spec) as stderr:
+            connected: _Connection | None = None
+            # The deadline covers the start only; once connected it is lifted, as the session outlives it.
+            with anyio.CancelScope(deadline=anyio.current_time() + spec.startup_timeout) as startup:
+                try:
+                    async with self._client(spec, stderr) as client:
+                        tools = await _list_tools(client, spec.name)
+                        startup.deadline = math.inf
+                        connected = _Connection(spec, client, tools, stderr)
+                        task_status.started(connected)
+                        await self._closing.wait()
+                except ConfigError:
+                    raise
+                except Exception as error:  # whatever broke, it is this server's failure, not the host's
+                    if connected is not None:
+                        # Raising now would cancel the whole host; the next call to this server reports it.
+                        connected.failure = _with_stderr(f"its session ended: {_describe(error)}", stderr)
+                    elif not startup.cancel_called:
+                        raise ServerStartError(spec.name, _start_failure(spec, error), _tail(stderr)) from None
+            if connected is None:
+                reason = f"it did not complete the MCP handshake within {spec.startup_timeout:g} s"
+                raise ServerStartError(spec.name, reason, _tail(stderr))
+
+    def _client(self, spec: ServerSpec, stderr: IO[str] | None) -> Client:
+        if spec.transport == "bundled":
+            if self._bundled is not None:
+                return Client(self._bundled())
+            return Client(AtlassianServer(resolve_site(self._site), read_only=self._read_only))
+        if spec.transport == "stdio":
+            env = _expand(spec.env, spec.name)
+            params = StdioServerParameters(command=spec.command or "", args=spec.args, env=env, cwd=spec.cwd)
+            return Client(stdio_client(params, errlog=stderr or sys.stderr))
+        headers = _expand(spec.headers, spec.name)
+        if spec.bearer_token_env:
+            token = os.environ.get(spec.bearer_token_env)
+            if not token:
+                raise ServerStartError(spec.name, f"the variable {spec.bearer_token_env} (bearer_token_env) is not set")
+            headers["Authorization"] = f"Bearer {token}"
+        if spec.transport == "sse":
+            # An idle session must not end between calls: `call_timeout` is what boxes each call.
+            idle = 24 * 3600.0
+            transport = sse_client(spec.url or "", headers=headers, timeout=spec.startup_timeout, sse_read_timeout=idle)
+            return Client(transport)
+        return Client(_streamable_http(spec.url or "", headers, spec.startup_timeout))
+
+
+@asynccontextmanager
+async def _streamable_http(url: str, headers: dict[str, str], connect_timeout: float) -> AsyncIterator[Any]:
+    """Streamable HTTP with our headers on every request; the HTTP client lives as long as the transport.
+
+    No read timeout: the server's event stream stays open between calls, and `call_timeout` boxes each call.
+    """
+    timeout = httpx2.Timeout(connect_timeout, read=None)
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=timeout) as http,
+        streamable_http_client(url, http_client=http) as streams,
+    ):
+        yield streams
+
+
+async def _list_tools(client: Client, server: str) -> list[HostTool]:
+    tools: list[HostTool] = []
+    cursor: str | None = None
+    while True:
+        page = await client.list_tools(cursor=cursor)
+        tools.extend(_host_tool(server, tool) for tool in page.tools)
+        cursor = page.next_cursor
+        if cursor is None:
+            return tools
+
+
+def _host_tool(server: str, tool: Tool) -> HostTool:
+    hints = tool.annotations
+    return HostTool(
+        server=server,
+        name=tool.name,
+        description=tool.description or "",
+        input_schema=tool.input_schema,
+        read_only=hints.read_only_hint if hints else None,
+        destructive=hints.destructive_hint if hints else None,
+        idempotent=hints.idempotent_hint if hints else None,
+    )
+
+
+def _outcome(result: CallToolResult, duration_ms: int) -> ToolOutcome:
+    # Non-text blocks are named, not dropped, so the model knows something came back that it cannot see.
+    text = "\n".join(
+        block.text if isinstance(block, TextContent) else f"[{block.type} content not shown]"
+        for block in result.content
+    )
+    structured = result.structured_content if isinstance(result.structured_content, dict) else None
+    requests = (result.meta or {}).get(REQUESTS_META)
+    return ToolOutcome(
+        text=text,
+        structured=structured,
+        is_error=bool(result.is_error),
+        requests=requests if isinstance(requests, int) else 1,
+        duration_ms=duration_ms,
+    )
+
+
+def _expand(values: Mapping[str, str], server: str) -> dict[str, str]:
+    """`${VAR}` references resolved from our environment; an unset one is an error rather than an empty secret."""
+
+    def value(match: re.Match[str]) -> str:
+        found = os.environ.get(match.group(1))
+        if found is None:
+            raise ServerStartError(server, f"its settings reference ${{{match.group(1)}}}, which is not set")
+        return found
+
+    return {key: _VARIABLE.sub(value, text) for key, text in values.items()}
+
+
+@contextmanager
+def _stderr_file(spec: ServerSpec) -> Iterator[IO[str] | None]:
+    """A stdio child writes its stderr to a file we can quote from; a pipe nobody reads could block it.
+
+    The child shares the file's offset with us; append mode makes its writes land at the end wherever we read.
+    """
+    if spec.transport != "stdio":
+        yield None
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="agentflow-mcp-") as folder,
+        open(Path(folder) / "stderr.log", "a+", encoding="utf-8", errors="replace") as file,
+    ):
+        yield file
+
+
+def _tail(stderr: IO[str] | None) -> str:
+    if stderr is None:
+        return ""
+    stderr.seek(0)
+    return "\n".join(stderr.read().splitlines()[-STDERR_LINES:])
+
+
+def _with_stderr(reason: str, stderr: IO[str] | None) -> str:
+    tail = _tail(stderr)
+    return f"{reason}\n--- last lines of its stderr ---\n{tail}" if tail.strip() else reason
+
+
+def _start_failure(spec: ServerSpec, error: BaseException) -> str:
+    error = _innermost(error)
+    if isinstance(error, FileNotFoundError | PermissionError) and spec.transport == "stdio":
+        return f"cannot run {spec.command!r}: {error.strerror}"
+    if _closed(error):
+        return "it closed the connection before completing the MCP handshake (did it exit?)"
+    return f"{spec.url}: {_describe(error)}" if spec.url else _describe(error)
+
+
+def _describe(error: BaseException) -> str:
+    error = _innermost(error)
+    if _closed(error):
+        return "the connection closed (did the server exit?)"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _closed(error: BaseException) -> bool:
+    return isinstance(error, MCPError) and error.code == CONNECTION_CLOSED
+
+
+def _innermost(error: BaseException) -> BaseException:
+    """Task groups wrap what failed in exception groups; the one inside is what a person needs to read."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error

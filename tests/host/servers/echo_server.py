@@ -1,0 +1,61 @@
+"""A tiny MCP server for the host's stdio tests; the first argument picks a misbehaviour.
+
+echo_server.py           serve the tools below
+echo_server.py broken    complain on stderr and exit 1 before any handshake
+echo_server.py silent    read requests and never answer them
+"""
+
+import os
+import sys
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+
+server = MCPServer("echo")
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True))
+def echo(text: str) -> str:
+    """Say it back."""
+    return text
+
+
+@server.tool()
+def fail(why: str) -> str:
+    """Fail the way a tool fails: an is_error result."""
+    raise ToolError(why)
+
+
+@server.tool()
+async def slow(seconds: float) -> str:
+    """Take its time."""
+    await anyio.sleep(seconds)
+    return "done"
+
+
+@server.tool()
+def crash() -> str:
+    """Die mid-call, as a crashing server does."""
+    print("about to crash: out of cheese", file=sys.stderr, flush=True)
+    os._exit(3)
+
+
+@server.tool()
+def environment() -> dict[str, str]:
+    """The environment this process was given."""
+    return dict(os.environ)
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1] if len(sys.argv) > 1 else "serve"
+    if mode == "broken":
+        print("starting echo", file=sys.stderr)
+        print("fatal: ECHO_TOKEN is not set", file=sys.stderr)
+        sys.exit(1)
+    if mode == "silent":
+        for _request in sys.stdin:  # reads until its stdin closes, answers nothing
+            pass
+        sys.exit(0)
+    server.run()

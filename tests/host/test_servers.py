@@ -1,0 +1,336 @@
+"""The host connects MCP servers in-process, over stdio and over HTTP, and fails fast and loudly when one breaks."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+
+from agentflow.errors import ConfigError, ServerError, ServerStartError
+from agentflow.host.servers import Host, ServerSpec, load_server_specs
+from agentflow.sandbox.site import Site
+from agentflow.serving import bind
+from tests.atlassian.conftest import server_for
+
+pytestmark = pytest.mark.anyio
+
+ECHO = str(Path(__file__).parent / "servers" / "echo_server.py")
+WAIT = 5  # seconds any one test may take to connect or fail; the specs' own timeouts are smaller
+
+
+def echo_spec(*args: str, **settings) -> ServerSpec:
+    return ServerSpec(name="echo", transport="stdio", command=sys.executable, args=[ECHO, *args], **settings)
+
+
+def bundled_spec(**settings) -> ServerSpec:
+    return ServerSpec(name="atlassian", transport="bundled", **settings)
+
+
+def sandbox_server() -> MCPServer:
+    return server_for(Site.open("cloud"))
+
+
+# --- config --------------------------------------------------------------------------------------------------
+
+
+def test_servers_tables_infer_the_transport_and_keep_the_bundled_default():
+    specs = load_server_specs(
+        {
+            "servers": {
+                "files": {"command": "npx", "args": ["-y", "files"], "env": {"ROOT": "${HOME}"}, "call_timeout": 30},
+                "docs": {"url": "https://docs.example.com/mcp", "bearer_token_env": "DOCS_TOKEN"},
+                "legacy": {"transport": "sse", "url": "http://127.0.0.1:9000/sse"},
+            }
+        }
+    )
+    assert list(specs) == ["files", "docs", "legacy", "atlassian"]
+    assert specs["files"].transport == "stdio" and specs["files"].env == {"ROOT": "${HOME}"}
+    assert specs["files"].call_timeout == 30 and specs["files"].startup_timeout == 20
+    assert specs["docs"].transport == "http" and specs["docs"].bearer_token_env == "DOCS_TOKEN"
+    assert specs["legacy"].transport == "sse"
+    assert specs["atlassian"].transport == "bundled"
+
+
+def test_mcp_servers_json_shape_as_other_hosts_write_it():
+    specs = load_server_specs(
+        {
+            "mcpServers": {
+                "git": {"command": "uvx", "args": ["mcp-server-git"], "env": {"GIT_DIR": "/repo"}, "autoApprove": []},
+                "remote": {"url": "https://mcp.example.com/mcp", "headers": {"X-Team": "sre"}},
+                "events": {"type": "sse", "url": "https://mcp.example.com/sse"},
+                "streamed": {"type": "streamable-http", "url": "https://mcp.example.com/v2"},
+                "off": {"command": "nothing", "disabled": True},
+                "atlassian": {"command": "uvx", "args": ["mcp-atlassian"]},
+            }
+        }
+    )
+    assert {name: spec.transport for name, spec in specs.items()} == {
+        "git": "stdio",
+        "remote": "http",
+        "events": "sse",
+        "streamed": "http",
+        "atlassian": "stdio",
+    }
+    assert specs["git"].env == {"GIT_DIR": "/repo"} and specs["remote"].headers == {"X-Team": "sre"}
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"servers": {"x": {"args": ["a"]}}}, "server 'x' (servers.x): needs a command"),
+        ({"servers": {"x": {"transport": "carrier-pigeon", "url": "http://a"}}}, "unknown transport 'carrier-pigeon'"),
+        ({"servers": {"x": {"url": "ftp://files.example.com"}}}, "server 'x' (servers.x): http servers need a url"),
+        ({"servers": {"x": {"command": "run", "url": "http://a"}}}, "url is not used by stdio servers"),
+        ({"servers": {"x": {"command": "run", "timeout": 3}}}, "timeout: Extra inputs are not permitted"),
+        ({"servers": {"x": {"command": "run", "startup_timeout": 0}}}, "startup_timeout: Input should be greater"),
+        ({"servers": {"x": {"command": "run", "args": "--fast"}}}, "args: Input should be a valid list"),
+        ({"servers": {"x": "run"}}, "server 'x' (servers.x): must be a table"),
+        ({"servers": ["x"]}, "'servers' in the config must map server names"),
+        ({"mcpServers": {"x y": {"command": "run"}}}, "server 'x y' (mcpServers.x y): a server name may use only"),
+        ({"mcpServers": {"x": {"env": {}}}}, "server 'x' (mcpServers.x): needs a command (stdio) or a url"),
+        (
+            {"servers": {"x": {"command": "a"}}, "mcpServers": {"x": {"command": "b"}}},
+            "server 'x' (mcpServers.x): defined twice",
+        ),
+    ],
+)
+def test_malformed_server_entries_name_the_server_and_the_problem(config, expected):
+    with pytest.raises(ConfigError) as caught:
+        load_server_specs(config)
+    assert expected in str(caught.value)
+
+
+def test_a_server_named_twice_is_refused():
+    with pytest.raises(ConfigError, match="named twice: echo"):
+        Host([echo_spec(), echo_spec()])
+
+
+# --- the bundled server, in-process ---------------------------------------------------------------------------
+
+
+async def test_bundled_server_in_process_lists_annotated_tools_and_returns_outcomes():
+    with anyio.fail_after(WAIT):
+        async with Host([bundled_spec()], bundled=sandbox_server) as host:
+            tools = {tool.name: tool for tool in host.tools()}
+            found = await host.call("atlassian", "get_jira_issue", {"key": "OPS-141"})
+            missing = await host.call("atlassian", "get_jira_issue", {"key": "OPS-99999"})
+    assert len(tools) == 13 and {tool.server for tool in tools.values()} == {"atlassian"}
+    search = tools["search_jira_issues"]
+    assert (search.read_only, search.destructive, search.idempotent) == (True, False, True)
+    assert tools["create_jira_issue"].read_only is False and "properties" in search.input_schema
+    assert not found.is_error and found.structured["summary"].startswith("Deploy payment-gateway 2.14.0")
+    assert "OPS-141" in found.text and found.requests >= 1 and found.duration_ms >= 0
+    # A tool's own failure is an outcome for the model to read, not an exception.
+    assert missing.is_error and missing.structured is None and "does not exist" in missing.text
+
+
+async def test_bundled_server_by_default_reads_the_embedded_sandbox_and_honours_read_only():
+    with anyio.fail_after(WAIT * 2):
+        async with Host([bundled_spec()], read_only=True) as host:
+            names = {tool.name for tool in host.tools()}
+    assert "search_jira_issues" in names and "create_jira_issue" not in names
+
+
+# --- a real stdio child ---------------------------------------------------------------------------------------
+
+
+async def test_stdio_server_gets_only_the_declared_environment(monkeypatch):
+    monkeypatch.setenv("HOST_TEST_GREETING", "hello from the parent")
+    monkeypatch.setenv("HOST_TEST_SECRET", "must-not-leak")
+    spec = echo_spec(env={"GREETING": "${HOST_TEST_GREETING}!", "PLAIN": "as is"})
+    with anyio.fail_after(WAIT):
+        async with Host([spec]) as host:
+            tools = {tool.name: tool for tool in host.tools()}
+            echoed = await host.call("echo", "echo", {"text": "ping"})
+            failed = await host.call("echo", "fail", {"why": "no such runbook"})
+            env = (await host.call("echo", "environment", {})).structured
+    assert set(tools) == {"echo", "fail", "slow", "crash", "environment"}
+    assert tools["echo"].read_only is True and tools["fail"].read_only is None
+    assert echoed.text == "ping" and not echoed.is_error and echoed.requests == 1
+    assert failed.is_error and "no such runbook" in failed.text
+    assert env["GREETING"] == "hello from the parent!" and env["PLAIN"] == "as is"
+    assert "HOST_TEST_SECRET" not in env and "AGENTFLOW_STATE_DIR" not in env
+
+
+async def test_a_call_over_its_time_box_is_a_server_error_and_the_server_stays_usable():
+    with anyio.fail_after(WAIT):
+        async with Host([echo_spec(call_timeout=0.5)]) as host:
+            with pytest.raises(ServerError, match=r"'echo' failed: slow did not answer within 0\.5 s"):
+                await host.call("echo", "slow", {"seconds": 30})
+            assert (await host.call("echo", "echo", {"text": "still here"})).text == "still here"
+
+
+async def test_a_server_dying_mid_call_is_a_server_error_quoting_its_stderr():
+    with anyio.fail_after(WAIT):
+        async with Host([echo_spec()]) as host:
+            with pytest.raises(ServerError) as died:
+                await host.call("echo", "crash", {})
+            with pytest.raises(ServerError):
+                await host.call("echo", "echo", {"text": "anyone?"})
+    assert died.value.server == "echo" and "out of cheese" in str(died.value)
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason", "stderr"),
+    [
+        (
+            ServerSpec(name="ghost", transport="stdio", command="agentflow-no-such-command", startup_timeout=2),
+            "cannot run 'agentflow-no-such-command'",
+            "",
+        ),
+        (echo_spec("broken", startup_timeout=2), "closed the connection before completing", "ECHO_TOKEN is not set"),
+        (echo_spec("silent", startup_timeout=2), "did not complete the MCP handshake within 2 s", ""),
+    ],
+    ids=["command-not-found", "exits-at-start", "never-answers"],
+)
+async def test_a_server_that_cannot_start_is_named_with_its_stderr(spec, reason, stderr):
+    with anyio.fail_after(WAIT), pytest.raises(ServerStartError) as caught:
+        async with Host([spec]):
+            pytest.fail("the host should not have started")
+    assert caught.value.server == spec.name and reason in caught.value.reason
+    assert stderr in caught.value.stderr_tail and stderr in str(caught.value)
+
+
+async def test_unset_variables_are_refused_rather_than_passed_empty(monkeypatch):
+    monkeypatch.delenv("HOST_TEST_UNSET", raising=False)
+    with anyio.fail_after(WAIT), pytest.raises(ServerStartError, match=r"reference \$\{HOST_TEST_UNSET\}"):
+        async with Host([echo_spec(env={"TOKEN": "${HOST_TEST_UNSET}"})]):
+            pass
+
+
+# --- closing, whatever happens --------------------------------------------------------------------------------
+
+
+class Probe:
+    """An in-process server that records whether its session is open."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.closed = False
+
+    def server(self) -> MCPServer:
+        @asynccontextmanager
+        async def lifespan(server: MCPServer) -> AsyncIterator[None]:
+            self.open = True
+            try:
+                yield
+            finally:
+                self.closed = True
+
+        probe = MCPServer("probe", lifespan=lifespan)
+
+        @probe.tool()
+        def ping() -> str:
+            """Answer."""
+            return "pong"
+
+        return probe
+
+
+async def test_when_one_server_fails_to_start_the_others_are_closed():
+    probe = Probe()
+    specs = [bundled_spec(), echo_spec("broken", startup_timeout=2)]
+    with anyio.fail_after(WAIT), pytest.raises(ServerStartError, match="'echo'"):
+        async with Host(specs, bundled=probe.server):
+            pass
+    assert probe.open and probe.closed
+
+
+async def test_an_error_in_the_body_propagates_unwrapped_after_closing():
+    probe = Probe()
+    with anyio.fail_after(WAIT), pytest.raises(ServerError, match="'elsewhere' failed: no server"):
+        async with Host([bundled_spec()], bundled=probe.server) as host:
+            assert (await host.call("atlassian", "ping", {})).text == "pong"
+            await host.call("elsewhere", "ping", {})
+    assert probe.closed
+
+
+async def test_cancelling_closes_every_session_including_one_still_starting():
+    probe = Probe()
+    with anyio.fail_after(WAIT):
+        with anyio.move_on_after(1) as scope:
+            async with Host([bundled_spec(), echo_spec("silent", startup_timeout=30)], bundled=probe.server):
+                pytest.fail("the silent server never finishes starting")
+    assert scope.cancelled_caught and probe.open and probe.closed
+
+
+# --- HTTP -------------------------------------------------------------------------------------------------------
+
+
+class Served:
+    """The bundled server on a loopback port, recording the headers of each request it receives."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        server = sandbox_server()
+        app = server.sse_app() if kind == "sse" else server.streamable_http_app()
+        self.headers: list[dict[str, str]] = []
+
+        async def recording(scope, receive, send):
+            if scope["type"] == "http":
+                self.headers.append({k.decode().lower(): v.decode() for k, v in scope["headers"]})
+            await app(scope, receive, send)
+
+        sock = bind("127.0.0.1", 0)  # already listening: a client connecting before uvicorn is up just waits
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/{'sse' if kind == 'sse' else 'mcp'}"
+        self.uvicorn = uvicorn.Server(uvicorn.Config(recording, log_level="warning"))
+        self.thread = threading.Thread(target=self.uvicorn.run, kwargs={"sockets": [sock]}, daemon=True)
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.uvicorn.should_exit = True
+        self.thread.join(timeout=WAIT)
+
+
+@pytest.fixture(params=["http", "sse"])
+def served(request) -> Iterator[Served]:
+    with Served(request.param) as served:
+        yield served
+
+
+async def test_http_and_sse_servers_get_our_bearer_token_and_headers(served, monkeypatch):
+    monkeypatch.setenv("HOST_TEST_TOKEN", "s3cret")
+    monkeypatch.setenv("HOST_TEST_TEAM", "sre")
+    spec = ServerSpec(
+        name="remote",
+        transport=served.kind,
+        url=served.url,
+        headers={"X-Team": "${HOST_TEST_TEAM}"},
+        bearer_token_env="HOST_TEST_TOKEN",
+        startup_timeout=WAIT,
+    )
+    with anyio.fail_after(WAIT * 2):
+        async with Host([spec]) as host:
+            assert len(host.tools()) == 13
+            found = await host.call("remote", "search_confluence_pages", {"cql": 'label = "runbook"'})
+    assert not found.is_error and len(found.structured["pages"]) >= 3
+    assert served.headers and all(h.get("authorization") == "Bearer s3cret" for h in served.headers)
+    assert all(h.get("x-team") == "sre" for h in served.headers)
+
+
+async def test_a_refused_http_connection_is_a_start_error():
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    sock.close()  # a port nobody listens on
+    spec = ServerSpec(name="remote", transport="http", url=f"http://127.0.0.1:{port}/mcp", startup_timeout=2)
+    with anyio.fail_after(WAIT), pytest.raises(ServerStartError, match=r"'remote' did not start: .*ConnectError"):
+        async with Host([spec]):
+            pass
+
+
+async def test_a_missing_bearer_token_is_a_start_error(monkeypatch):
+    monkeypatch.delenv("HOST_TEST_TOKEN", raising=False)
+    spec = ServerSpec(name="remote", transport="http", url="http://127.0.0.1:9/mcp", bearer_token_env="HOST_TEST_TOKEN")
+    with anyio.fail_after(WAIT), pytest.raises(ServerStartError, match=r"HOST_TEST_TOKEN .* is not set"):
+        async with Host([spec]):
+            pass
