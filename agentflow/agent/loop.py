@@ -310,9 +310,7 @@ class Loop:
             return Outcome(cached.text, cached.is_error, requests=0, server=cached.server, status="cached")
         self.calls_per_tool[name] = used + 1
         outcome = await self.dispatch(name, arguments)
-        framed = Outcome(
-            _frame(name, outcome.text), outcome.is_error, outcome.requests, outcome.server, outcome.status
-        )
+        framed = Outcome(_frame(name, outcome.text), outcome.is_error, outcome.requests, outcome.server, outcome.status)
         if name in self.read_only_tools and not outcome.is_error:
             self.cache[key] = framed
         return framed
@@ -360,4 +358,3 @@ def _terminal_for(stop_reason: str) -> str:
 def _frame(tool: str, text: str) -> str:
     """Mark a result as data, so that text inside it cannot pass for the user's or the system's words."""
     return f'<tool_result tool="{tool}" trust="untrusted data">\n{text}\n</tool_result>'
-

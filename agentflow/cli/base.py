@@ -42,10 +42,11 @@ def sub_app(help_text: str, **options: Any) -> typer.Typer:
     return typer.Typer(cls=ErrorsToExitCodes, help=help_text, **options)
 
 
-def console(stderr: bool = False) -> Console:
+def console(stderr: bool = False, wrap: bool = False) -> Console:
+    """Plain lines are not wrapped (paths and tokens stay whole); `wrap=True` for rendered Markdown."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=not wrap)
 
 
 def print_error(error: AgentflowError) -> None:

@@ -50,7 +50,7 @@ def run(
     values.update(_parse_inputs(inputs or []))
     request = RunRequest(workflow=workflow, inputs=values, model=model, site=site)
     runner = Runner()
-    console, progress = ui.console(), ui.console(stderr=True)
+    console, progress = ui.console(wrap=True), ui.console(stderr=True)
     view = LiveView(progress, workflow, model or "default")
     try:
         with view if not quiet else _nothing():
@@ -59,10 +59,8 @@ def run(
         progress.print("[yellow]cancelled[/]; the run was recorded (agentflow runs show last)")
         raise typer.Exit(EXIT_FAILED) from None
     record = result.record
-    for note in result.notes:
-        progress.print(f"[dim]{ui.escape(note)}[/]")
     if output is not None:
-        output.writetext(report.markdown(record), encoding="utf-8")
+        output.write_text(report.markdown(record), encoding="utf-8")
     if as_json:
         typer.echo(json.dumps(report.summary(record, str(result.path)), indent=2, default=str))
     else:
@@ -85,7 +83,7 @@ def _read_input_file(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(path.readtext(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read the input file {path}: {exc}") from None
     if not isinstance(data, dict):
@@ -136,6 +134,7 @@ def runs_list(
         ui.console().print("No runs recorded yet.")
         return
     table = ui.table("run", "workflow", "actor", "started", "model", "outcome")
+    table.columns[0].no_wrap = True
     for r in records:
         cells = (
             r.id,
@@ -161,7 +160,7 @@ def runs_show(
     if as_json:
         typer.echo(record.model_dump_json(indent=2))
         return
-    console = ui.console()
+    console = ui.console(wrap=True)
     report.print_terminal(record, console)
     console.print(f"\n[bold]inputs[/] {ui.escape(json.dumps(record.inputs, default=str))}")
     for step in record.steps:

@@ -1,0 +1,105 @@
+"""What `agentflow run` shows while it works: the phase, the plan checklist, gather steps and tool calls.
+
+On a terminal it is a live panel that redraws in place; elsewhere (CI logs, pipes) one plain line per event
+goes to stderr, so that a long run is never silent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentflow.runner import RunEvents
+from agentflow.runs import PlanStep, StepRecord, ToolCallRecord, TurnRecord
+
+MARKS = {"done": "[green]✔[/]", "in_progress": "[yellow]▶[/]", "pending": "[dim]○[/]", "skipped": "[dim]-[/]"}
+SHOWN_CALLS = 8
+
+
+class LiveView:
+    """Builds `RunEvents` for a console; use as a context manager around the run."""
+
+    def __init__(self, console: Any, workflow: str, model: str) -> None:
+        self.console = console
+        self.title = f"{workflow} · model {model}"
+        self.phase = "starting"
+        self.plan: list[PlanStep] = []
+        self.lines: list[str] = []
+        self.turns = 0
+        self.tokens = 0
+        self.requests = 0
+        self.live: Any = None
+
+    def __enter__(self) -> LiveView:
+        if self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def events(self) -> RunEvents:
+        return RunEvents(
+            on_phase=self._phase,
+            on_step=self._step,
+            on_plan=self._plan,
+            on_turn=self._turn,
+            on_tool_start=lambda call: None,
+            on_tool_end=self._tool,
+        )
+
+    def _update(self, line: str | None = None) -> None:
+        if line is not None:
+            self.lines.append(line)
+        if self.live is not None:
+            self.live.update(self._render())
+        elif line is not None:
+            self.console.print(line, highlight=False)
+
+    def _render(self) -> Any:
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.text import Text
+
+        parts: list[Any] = [Text.from_markup(f"[bold]{self.phase}[/]  [dim]{self._stats()}[/]")]
+        if self.plan:
+            parts += [Text.from_markup(f"{MARKS.get(s.status, '·')} ") + Text(s.title) for s in self.plan]
+        parts += [Text.from_markup(line) for line in self.lines[-SHOWN_CALLS:]]
+        return Panel(Group(*parts), title=self.title, title_align="left", border_style="dim")
+
+    def _stats(self) -> str:
+        return f"turns {self.turns} · tokens {self.tokens} · Atlassian requests {self.requests}"
+
+    def _phase(self, phase: str) -> None:
+        self.phase = phase
+        self._update(None if self.live else f"[dim]… {phase}[/]")
+
+    def _step(self, step: StepRecord) -> None:
+        self.requests += step.requests
+        status = {"ok": "[green]ok[/]", "error": "[red]failed[/]", "skipped": "[dim]skipped[/]"}[step.status]
+        self._update(f"gather [bold]{step.id}[/] {step.tool} {status} [dim]{step.duration_ms:.0f} ms[/]")
+
+    def _plan(self, plan: list[PlanStep]) -> None:
+        self.plan = list(plan)
+        if self.live is None:
+            from rich.markup import escape
+
+            self._update(escape("plan: " + "; ".join(f"[{s.status}] {s.title}" for s in plan)))
+        else:
+            self._update()
+
+    def _turn(self, turn: TurnRecord) -> None:
+        self.turns = turn.index
+        self.tokens += turn.usage.input_tokens + turn.usage.output_tokens
+        self._update(None if self.live else f"[dim]turn {turn.index}: {turn.stop_reason}[/]")
+
+    def _tool(self, call: ToolCallRecord) -> None:
+        if call.tool in ("update_plan",):
+            return
+        self.requests += call.requests
+        colour = {"ok": "green", "cached": "blue", "error": "red", "refused": "yellow", "invalid": "yellow"}
+        status = f"[{colour.get(call.status, 'white')}]{call.status}[/]"
+        self._update(f"tool [bold]{call.tool}[/] {status} [dim]{call.duration_ms:.0f} ms[/]")

@@ -1,0 +1,89 @@
+"""Rendering a finished run: for the terminal (rich), as Markdown, and as a JSON summary.
+
+The workflow's report template already says what was found; this adds the facts about the run itself:
+how it ended, what it cost, where its record is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentflow.runs import RunRecord
+
+REASONS = {
+    "completed": "completed",
+    "max_turns": "stopped: turn limit reached",
+    "max_tool_calls": "stopped: tool-call limit reached",
+    "max_tokens_total": "stopped: token limit reached",
+    "timeout": "stopped: time limit reached",
+    "incomplete": "incomplete: the model ran out of output tokens",
+    "refused": "the model refused",
+    "no_output": "the model stopped without an answer",
+    "invalid_output": "the model's answers did not match the output schema",
+    "model_error": "failed: model error",
+    "server_error": "failed: MCP server error",
+    "budget": "stopped: rate budget exhausted",
+    "cancelled": "cancelled",
+}
+
+
+def describe_reason(reason: str | None) -> str:
+    return REASONS.get(reason or "", f"ended: {reason}")
+
+
+def footer_lines(record: RunRecord) -> list[str]:
+    """One short block: outcome, effort, cost, and where to look."""
+    usage = record.usage
+    parts = [f"**{describe_reason(record.terminal_reason)}**"]
+    if record.error and record.terminal_reason != "completed":
+        parts.append(f"({record.error})")
+    effort = [
+        f"{record.duration_s:.1f} s" if record.duration_s is not None else None,
+        f"model {record.model}",
+        f"{len(record.turns)} turns" if record.turns else None,
+        f"{len(record.tool_calls)} tool calls" if record.tool_calls else None,
+        f"{record.requests()} Atlassian requests",
+        f"{usage.input_tokens + usage.output_tokens} tokens" if record.turns else None,
+        f"~${record.cost_usd:.4f}" if record.cost_usd else None,
+    ]
+    return [" ".join(parts), " · ".join(p for p in effort if p), f"run {record.id}"]
+
+
+def markdown(record: RunRecord) -> str:
+    footer = "\n".join(f"_{line}_" if i else line for i, line in enumerate(footer_lines(record)))
+    return f"{(record.report or '').rstrip()}\n\n---\n{footer}\n"
+
+
+def summary(record: RunRecord, path: str | None = None) -> dict[str, Any]:
+    """What `--json` prints: enough for a script to decide what to do next."""
+    return {
+        "run_id": record.id,
+        "workflow": record.workflow,
+        "terminal_reason": record.terminal_reason,
+        "succeeded": record.succeeded,
+        "error": record.error,
+        "model": record.model,
+        "duration_s": record.duration_s,
+        "turns": len(record.turns),
+        "tool_calls": len(record.tool_calls),
+        "atlassian_requests": record.requests(),
+        "usage": record.usage.model_dump(),
+        "cost_usd": record.cost_usd,
+        "output": record.output,
+        "report": record.report,
+        "record": path,
+    }
+
+
+def print_terminal(record: RunRecord, console: Any) -> None:
+    from rich.markdown import Markdown
+    from rich.markup import escape
+    from rich.rule import Rule
+
+    console.print(Markdown(record.report or "(no report)"))
+    console.print(Rule(style="dim"))
+    colour = "green" if record.succeeded else "yellow" if record.terminal_reason != "model_error" else "red"
+    first, *rest = footer_lines(record)
+    console.print(f"[{colour}]{escape(first.replace('**', ''))}[/]", highlight=False, markup=True)
+    for line in rest:
+        console.print(line, style="dim", highlight=False, markup=False)

@@ -1,0 +1,308 @@
+"""The one entry point every trigger calls: `RunRequest` -> `RunResult`.
+
+load the workflow and coerce its inputs -> connect the servers it names -> build the tool catalogue from its
+allowlist -> run the gather steps -> (unless the model is `none`) run the plan/act loop -> render the report
+-> record the run. The CLI, the ChatOps server and the scheduler never orchestrate a run themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+from pydantic import BaseModel, Field
+
+from agentflow import runs
+from agentflow.agent.loop import Events, Limits, Loop, Outcome
+from agentflow.agent.models import Model
+from agentflow.config import load_config
+from agentflow.errors import AgentflowError, ConfigError, ModelError, ServerError, ServerStartError
+from agentflow.host.servers import Host, load_server_specs
+from agentflow.host.toolbox import Toolbox, build_toolbox
+from agentflow.workflow import loader
+from agentflow.workflow.inputs import FileInput
+from agentflow.workflow.loader import LoadedWorkflow
+from agentflow.workflow.schema import HOST_TOOLS, StepSpec
+
+NO_MODEL_NOTE = (
+    "No model ran: this report shows what the gather steps found. Set ANTHROPIC_API_KEY (or pass --model) "
+    "to let the agent read it and answer."
+)
+WRITES_NOT_YET = (
+    "{tool} is a write tool. agentflow does not execute writes inside the agent loop; staging them for a "
+    "person to approve is not available in this version, so nothing was written. Describe the change you "
+    "would make in your answer instead."
+)
+
+
+class RunRequest(BaseModel):
+    """What a trigger asks for. `inputs` values are text (as typed) or already typed values."""
+
+    workflow: str
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    actor: str = Field(default_factory=getpass.getuser)
+    trigger: Literal["cli", "chatops", "schedule"] = "cli"
+    priority: Literal["interactive", "batch"] | None = None
+    model: str | None = None
+    site: str | None = None
+    read_only: bool = False
+
+
+@dataclass
+class RunEvents(Events):
+    """Loop events plus the phases and gather steps of the run, for a live view."""
+
+    on_phase: Callable[[str], None] = lambda phase: None
+    on_step: Callable[[runs.StepRecord], None] = lambda step: None
+
+
+@dataclass
+class RunResult:
+    record: runs.RunRecord
+    path: Path
+    notes: list[str] = field(default_factory=list)
+
+
+_UNSET: Any = object()
+
+
+class Runner:
+    """Runs workflows; dependencies are injectable so tests run the real pipeline with doubles at the seams."""
+
+    def __init__(
+        self,
+        *,
+        model: Model | None = _UNSET,
+        bundled: Callable[[], Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.model = model
+        self.bundled = bundled
+        self.clock = clock
+        self.now = now
+
+    def _model(self, request: RunRequest) -> tuple[Model | None, list[str]]:
+        if self.model is not _UNSET:
+            return self.model, []
+        from agentflow.agent.select import model_from_spec
+
+        model = model_from_spec(request.model, os.environ, load_config().get("model"))
+        return model, ([] if model is not None or request.model == "none" else [NO_MODEL_NOTE])
+
+    async def execute(self, request: RunRequest, events: RunEvents | None = None) -> RunResult:
+        events = events or RunEvents()
+        loaded = loader.load(request.workflow)
+        workflow = loaded.workflow
+        inputs = loaded.coerce_inputs(request.inputs)
+        model, notes = self._model(request)
+        started = self.now()
+        began = self.clock()
+        record = runs.RunRecord(
+            id=runs.new_run_id(workflow.name, started),
+            workflow=workflow.name,
+            workflow_path=str(loaded.path),
+            inputs=_recordable(inputs),
+            actor=request.actor,
+            trigger=request.trigger,
+            priority=request.priority or workflow.budget.priority,
+            model=model.name if model else "none",
+            site=request.site,
+            servers=list(workflow.servers),
+            started_at=runs.now_iso(started),
+        )
+        runs.save(record)
+        try:
+            await self._run(request, loaded, inputs, model, record, events, notes)
+        except BaseException as error:
+            record.terminal_reason = record.terminal_reason or _reason_for(error)
+            record.error = record.error or (str(error) if isinstance(error, AgentflowError) else repr(error))
+            raise
+        finally:
+            record.status = "finished"
+            record.finished_at = runs.now_iso(self.now())
+            record.duration_s = round(self.clock() - began, 3)
+            path = runs.save(record)
+        return RunResult(record, path, notes)
+
+    async def _run(
+        self,
+        request: RunRequest,
+        loaded: LoadedWorkflow,
+        inputs: dict[str, Any],
+        model: Model | None,
+        record: runs.RunRecord,
+        events: RunEvents,
+        notes: list[str],
+    ) -> None:
+        workflow = loaded.workflow
+        specs = load_server_specs(load_config())
+        wanted = [specs.get(name) or _unknown_server(name, specs) for name in workflow.servers]
+        events.on_phase("connecting " + ", ".join(workflow.servers))
+        async with Host(wanted, site=request.site, read_only=request.read_only, bundled=self.bundled) as host:
+            toolbox = build_toolbox(host.tools(), workflow.tools, reserved=HOST_TOOLS)
+            context = {
+                "inputs": inputs,
+                "steps": {},
+                "workflow": {"name": workflow.name, "title": workflow.title},
+                "now": self.now().isoformat(timespec="minutes"),
+            }
+            events.on_phase("gathering")
+            await self._gather(loaded, toolbox, host, context, record, events)
+            if model is None:
+                record.terminal_reason = runs.TERMINAL_OK
+            else:
+                events.on_phase("thinking")
+                await self._loop(loaded, toolbox, host, model, context, record, events)
+        record.report = self._report(loaded, context, record, notes)
+
+    async def _gather(
+        self,
+        loaded: LoadedWorkflow,
+        toolbox: Toolbox,
+        host: Host,
+        context: dict[str, Any],
+        record: runs.RunRecord,
+        events: RunEvents,
+    ) -> None:
+        for step in loaded.workflow.steps:
+            if step.when is not None and not loaded.evaluate(step.when, context):
+                skipped = runs.StepRecord(id=step.id, tool=step.tool, status="skipped")
+                record.steps.append(skipped)
+                events.on_step(skipped)
+                context["steps"][step.id] = None
+                continue
+            tool = toolbox.by_tool_name(step.tool)
+            if step.foreach is None:
+                context["steps"][step.id] = await self._call_step(loaded, host, tool, step, context, record, events)
+                continue
+            items = loaded.evaluate(step.foreach, context)
+            if not isinstance(items, list | tuple):
+                raise loader.WorkflowInvalid(
+                    [loader.Problem(f"step '{step.id}': foreach gave {type(items).__name__}, not a list", loaded.path)]
+                )
+            context["steps"][step.id] = [
+                await self._call_step(loaded, host, tool, step, {**context, "item": item}, record, events)
+                for item in items
+            ]
+
+    async def _call_step(
+        self,
+        loaded: LoadedWorkflow,
+        host: Host,
+        tool: Any,
+        step: StepSpec,
+        context: dict[str, Any],
+        record: runs.RunRecord,
+        events: RunEvents,
+    ) -> Any:
+        arguments = loaded.render_value(step.args, context)
+        entry = runs.StepRecord(id=step.id, tool=step.tool, arguments=arguments)
+        record.steps.append(entry)
+        began = self.clock()
+        outcome = await host.call(tool.server, tool.name, arguments)
+        entry.duration_ms = (self.clock() - began) * 1000
+        entry.requests = outcome.requests
+        if outcome.is_error:
+            entry.status, entry.error = "error", outcome.text[:1000]
+        events.on_step(entry)
+        if outcome.is_error:
+            return None
+        return outcome.structured if outcome.structured is not None else outcome.text
+
+    async def _loop(
+        self,
+        loaded: LoadedWorkflow,
+        toolbox: Toolbox,
+        host: Host,
+        model: Model,
+        context: dict[str, Any],
+        record: runs.RunRecord,
+        events: RunEvents,
+    ) -> None:
+        workflow = loaded.workflow
+
+        async def dispatch(model_name: str, arguments: dict[str, Any]) -> Outcome:
+            tool = toolbox.resolve(model_name)
+            if toolbox.is_write(model_name):
+                return Outcome(
+                    WRITES_NOT_YET.format(tool=tool.name), is_error=True, server=tool.server, status="refused"
+                )
+            outcome = await host.call(tool.server, tool.name, arguments)
+            return Outcome(outcome.text, outcome.is_error, outcome.requests, tool.server)
+
+        agent = workflow.agent
+        limits = Limits(
+            max_turns=agent.max_turns,
+            max_tool_calls=agent.max_tool_calls,
+            max_calls_per_tool=agent.max_calls_per_tool,
+            max_output_tokens=agent.max_output_tokens,
+            max_total_tokens=agent.max_total_tokens,
+            timeout_seconds=agent.timeout_seconds,
+        )
+        read_only = frozenset(spec.name for spec in toolbox.specs() if not toolbox.is_write(spec.name))
+        loop = Loop(
+            model,
+            toolbox.specs(),
+            dispatch,
+            workflow.output.json_schema,
+            limits,
+            title=workflow.title,
+            persona=workflow.persona,
+            read_only_tools=read_only,
+            events=events,
+            clock=self.clock,
+        )
+        result = await loop.run(loaded.render_prompt(context))
+        record.terminal_reason, record.error = result.terminal_reason, result.error
+        record.plan, record.turns, record.tool_calls = result.plan, result.turns, result.tool_calls
+        record.usage, record.output = result.usage, result.output
+        record.cost_usd = model.cost(result.usage)
+
+    def _report(self, loaded: LoadedWorkflow, context: dict[str, Any], record: runs.RunRecord, notes: list[str]) -> str:
+        """The workflow's report template over what the run found; a template failure still leaves a report."""
+        failed = [s for s in record.steps if s.status == "error"]
+        header = [f"> {note}" for note in notes]
+        header += [f"> Gather step `{s.id}` ({s.tool}) failed: {s.error}" for s in failed]
+        try:
+            body = loaded.render_report({**context, "output": record.output})
+        except AgentflowError as error:
+            record.error = record.error or f"report template failed: {error}"
+            body = None
+        if body is None:
+            body = f"# {loaded.workflow.title}\n\n```json\n{json.dumps(record.output, indent=2)}\n```\n"
+        return ("\n".join(header) + "\n\n" if header else "") + body
+
+
+def _unknown_server(name: str, specs: dict[str, Any]) -> NoReturn:
+    known = ", ".join(sorted(specs)) or "none"
+    raise ConfigError(f"the workflow names the MCP server '{name}', which is not configured (configured: {known})")
+
+
+def _reason_for(error: BaseException) -> str:
+    """The terminal reason of a run that ended by an exception rather than by the loop."""
+    if isinstance(error, KeyboardInterrupt | asyncio.CancelledError):
+        return "cancelled"
+    if isinstance(error, ServerError | ServerStartError):
+        return "server_error"
+    if isinstance(error, ModelError):
+        return "model_error"
+    if isinstance(error, ConfigError):
+        return "config_error"
+    return "crashed"
+
+
+def _recordable(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Inputs as the record keeps them: a file input by its path and size, not its whole text."""
+    return {
+        name: {"file": value.path, "chars": len(value.text)} if isinstance(value, FileInput) else value
+        for name, value in inputs.items()
+    }

@@ -1,0 +1,135 @@
+"""The runner end to end: workflow -> bundled server -> sandbox -> scripted model -> report and record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentflow import runs
+from agentflow.agent.scripted import ScriptedModel
+from agentflow.errors import ConfigError, InputInvalid, ServerStartError
+from agentflow.runner import Runner, RunRequest
+from agentflow.sandbox.site import Site
+from tests.atlassian.conftest import server_for
+
+pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parent.parent
+ALERT = {"alert": "Database connection pool exhaustion"}
+
+
+def runner(model, flavor: str = "cloud") -> Runner:
+    site = Site.open(flavor)
+    return Runner(model=model, bundled=lambda: server_for(site, user="sre"))
+
+
+def tool(name: str, **arguments) -> dict:
+    return {"type": "tool_use", "name": name, "input": arguments}
+
+
+async def test_incident_with_the_scripted_model_names_the_runbook_and_the_pool_deployment():
+    model = ScriptedModel(ROOT / "examples" / "scripts" / "incident.yaml")
+    result = await runner(model).execute(RunRequest(workflow="incident", inputs=ALERT, actor="sam"))
+    record = result.record
+    assert record.terminal_reason == "completed", record.error
+    assert record.output["suspects"][0]["key"] == "OPS-141"
+    assert "Runbook: Database connection pool exhaustion" in record.report and "OPS-141" in record.report
+    assert [s.id for s in record.steps] == ["runbooks", "changes", "component"]
+    assert [s.status for s in record.steps] == ["ok", "ok", "skipped"]
+    assert [p.status for p in record.plan] == ["done", "done", "done"]
+    parallel = [c for c in record.tool_calls if c.turn == 2]
+    assert {c.tool for c in parallel} == {"get_confluence_page", "get_compass_component"}
+    assert record.requests() >= 4 and record.actor == "sam" and record.model.startswith("script:")
+    saved = json.loads(result.path.read_text())
+    assert saved["id"] == record.id and saved["terminal_reason"] == "completed" and saved["status"] == "finished"
+    # the model saw the gathered runbook and deployments in its prompt
+    first_prompt = model.calls[0].messages[0]["content"]
+    assert "OPS-141" in first_prompt and "Runbook: Database connection pool exhaustion" in first_prompt
+
+
+async def test_none_mode_runs_the_gather_steps_and_the_report_only():
+    result = await runner(None).execute(RunRequest(workflow="incident", inputs=ALERT, model="none"))
+    record = result.record
+    assert record.terminal_reason == "completed" and record.model == "none" and record.turns == []
+    assert "No model ran" in record.report
+    assert "Runbook: Database connection pool exhaustion" in record.report and "OPS-141" in record.report
+
+
+async def test_an_error_result_goes_back_to_the_model_and_writes_are_not_executed(tmp_path):
+    script = ScriptedModel.from_turns(
+        [
+            [tool("get_jira_issue", key="PAY-9999"), tool("add_jira_comment", key="PAY-429", body="triaged")],
+            [tool("submit_result", triage=[{
+                "key": "PAY-429", "summary": "NPE", "probable_cause": "null currency", "component": "Payments API",
+                "evidence": ["PAY-429 trace"], "similar": ["PAY-388"], "next_step": "default the currency",
+                "confidence": "high"}])],
+        ]
+    )  # fmt: skip
+    result = await runner(script).execute(RunRequest(workflow="bug-triage", inputs={"keys": "PAY-429"}))
+    record = result.record
+    assert record.terminal_reason == "completed"
+    statuses = {c.tool: c.status for c in record.tool_calls}
+    assert statuses["get_jira_issue"] == "error" and statuses["add_jira_comment"] == "refused"
+    sent = script.calls[1].messages[-1]["content"]
+    assert "Issue does not exist" in sent[0]["content"] and sent[0]["is_error"] is True
+    assert "nothing was written" in sent[1]["content"]
+    site_issue = [c for c in record.tool_calls if c.tool == "get_jira_issue"][0]
+    assert site_issue.server == "atlassian"
+
+
+async def test_a_limit_still_ends_with_a_report_and_its_reason(project):
+    project.prompt("p.md.j2", "Find PAY-429.\n")
+    project.workflow(
+        "limited",
+        """\
+        name: limited
+        title: Limited
+        tools: [get_jira_issue]
+        agent: {prompt: p.md.j2, max_turns: 1}
+        output: {schema: {type: object, properties: {answer: {type: string}}}}
+        """,
+    )
+    script = ScriptedModel.from_turns(
+        [[tool("get_jira_issue", key="PAY-429")], [tool("submit_result", answer="partial")]]
+    )
+    record = (await runner(script).execute(RunRequest(workflow="limited"))).record
+    assert record.terminal_reason == "max_turns" and record.output == {"answer": "partial"}
+    assert record.report and "partial" in record.report
+
+
+async def test_bad_inputs_and_missing_servers_are_configuration_errors(project):
+    with pytest.raises(InputInvalid, match="missing required input 'alert'"):
+        await runner(None).execute(RunRequest(workflow="incident"))
+    project.workflow(
+        "elsewhere",
+        """\
+        name: elsewhere
+        title: Needs GitHub
+        servers: [github]
+        agent: {prompt: minimal.md.j2}
+        output: {schema: {type: object}}
+        """,
+    )
+    with pytest.raises(ConfigError, match="names the MCP server 'github', which is not configured"):
+        await runner(None).execute(RunRequest(workflow="elsewhere"))
+
+
+async def test_a_server_that_cannot_start_is_recorded_and_named(project, tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text('[servers.broken]\ncommand = "/does/not/exist"\nstartup_timeout = 5\n')
+    monkeypatch.setenv("AGENTFLOW_CONFIG", str(config))
+    project.workflow(
+        "broken",
+        """\
+        name: broken
+        title: Broken server
+        servers: [broken]
+        agent: {prompt: minimal.md.j2}
+        output: {schema: {type: object}}
+        """,
+    )
+    with pytest.raises(ServerStartError, match="MCP server 'broken' did not start"):
+        await runner(None).execute(RunRequest(workflow="broken"))
+    [record] = runs.list_runs(workflow="broken")
+    assert record.terminal_reason == "server_error" and record.status == "finished"
