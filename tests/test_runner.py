@@ -74,7 +74,7 @@ async def test_an_error_result_goes_back_to_the_model_and_writes_are_not_execute
     sent = script.calls[1].messages[-1]["content"]
     assert "Issue does not exist" in sent[0]["content"] and sent[0]["is_error"] is True
     assert "nothing was written" in sent[1]["content"]
-    site_issue = [c for c in record.tool_calls if c.tool == "get_jira_issue"][0]
+    site_issue = next(c for c in record.tool_calls if c.tool == "get_jira_issue")
     assert site_issue.server == "atlassian"
 
 
