@@ -133,3 +133,73 @@ async def test_a_server_that_cannot_start_is_recorded_and_named(project, tmp_pat
         await runner(None).execute(RunRequest(workflow="broken"))
     [record] = runs.list_runs(workflow="broken")
     assert record.terminal_reason == "server_error" and record.status == "finished"
+
+
+async def test_the_real_anthropic_sdk_drives_a_run_over_its_wire_format():
+    """AnthropicModel through the SDK, the Messages API served by httpx2.MockTransport: the loop's history
+    (tool_use, tool_result, is_error) must be what the API accepts, turn after turn."""
+    import httpx2
+
+    from agentflow.agent.anthropic import AnthropicModel
+
+    seen: list[dict] = []
+
+    def reply(content: list[dict], stop: str) -> dict:
+        return {"id": f"msg_{len(seen)}", "type": "message", "role": "assistant", "model": "claude-sonnet-5-5",
+                "content": content, "stop_reason": stop, "stop_sequence": None,
+                "usage": {"input_tokens": 1200, "output_tokens": 80, "cache_read_input_tokens": 1000,
+                          "cache_creation_input_tokens": 0}}  # fmt: skip
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(request.content)
+        seen.append(body)
+        if len(seen) == 1:
+            return httpx2.Response(200, json=reply([
+                {"type": "text", "text": "Checking both issues."},
+                {"type": "tool_use", "id": "toolu_a", "name": "get_jira_issue", "input": {"key": "PAY-429"}},
+                {"type": "tool_use", "id": "toolu_b", "name": "get_jira_issue", "input": {"key": "NOPE-1"}},
+            ], "tool_use"))  # fmt: skip
+        answer = {"triage": [{"key": "PAY-429", "summary": "NPE", "probable_cause": "null currency",
+                              "component": "Payments API", "evidence": ["trace"], "similar": ["PAY-388"],
+                              "next_step": "default the currency", "confidence": "high"}]}  # fmt: skip
+        return httpx2.Response(
+            200,
+            json=reply([{"type": "tool_use", "id": "toolu_s", "name": "submit_result", "input": answer}], "tool_use"),
+        )
+
+    client = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+    model = AnthropicModel("claude-sonnet-5-5", api_key="sk-test", http_client=client, max_retries=0)
+    record = (await runner(model).execute(RunRequest(workflow="bug-triage", inputs={"keys": "PAY-429"}))).record
+    assert record.terminal_reason == "completed" and record.output["triage"][0]["key"] == "PAY-429"
+    history = seen[1]["messages"]
+    assert [m["role"] for m in history] == ["user", "assistant", "user"]
+    results = history[2]["content"]
+    assert [r["tool_use_id"] for r in results] == ["toolu_a", "toolu_b"]
+    assert results[1]["is_error"] is True and "Issue does not exist" in results[1]["content"]
+    assert seen[0]["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert {t["name"] for t in seen[0]["tools"]} >= {"get_jira_issue", "update_plan", "submit_result"}
+    assert record.usage.cache_read_input_tokens == 2000 and record.cost_usd is not None
+
+
+async def test_a_server_that_dies_mid_run_ends_it_with_server_error(project, tmp_path, monkeypatch):
+    import sys
+
+    echo = ROOT / "tests" / "host" / "servers" / "echo_server.py"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[servers.echo]\ncommand = "{sys.executable}"\nargs = ["{echo}"]\nstartup_timeout = 20\n')
+    monkeypatch.setenv("AGENTFLOW_CONFIG", str(config))
+    project.workflow(
+        "crashy",
+        """\
+        name: crashy
+        title: Crashes
+        servers: [echo]
+        tools: [crash]
+        agent: {prompt: minimal.md.j2}
+        output: {schema: {type: object}}
+        """,
+    )
+    script = ScriptedModel.from_turns([[tool("crash")], [tool("submit_result")]])
+    record = (await Runner(model=script).execute(RunRequest(workflow="crashy"))).record
+    assert record.terminal_reason == "server_error" and "echo" in record.error
+    assert record.report is not None

@@ -35,7 +35,8 @@ async def slow(seconds: float) -> str:
     return "done"
 
 
-@server.tool()
+# Read-only, so that a host that stages writes still calls it: it is meant to crash the server, not to write.
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
 def crash() -> str:
     """Die mid-call, as a crashing server does."""
     print("about to crash: out of cheese", file=sys.stderr, flush=True)
