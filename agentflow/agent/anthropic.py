@@ -99,8 +99,15 @@ class AnthropicModel(Model):
         max_retries: int = anthropic.DEFAULT_MAX_RETRIES,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         http_client: httpx2.AsyncClient | None = None,
+        client: anthropic.AsyncAnthropic | None = None,
     ) -> None:
+        """`client` replaces the default one, e.g. an `AsyncAnthropicBedrock` or `AsyncAnthropicVertex` client
+        for a regional endpoint; it brings its own credentials."""
         key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY", "")
+        if client is not None:
+            self.name, self._key, self._timeout, self._max_retries = model, "", timeout, max_retries
+            self._client = client
+            return
         if not key:
             raise ModelError(
                 "auth",

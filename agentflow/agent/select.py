@@ -14,7 +14,10 @@ from agentflow.agent.models import Model
 from agentflow.agent.scripted import ScriptedModel
 from agentflow.errors import ConfigError
 
-ACCEPTED_FORMS = f"none, script:PATH, anthropic:MODEL_ID or a Claude model id such as {DEFAULT_MODEL}"
+ACCEPTED_FORMS = (
+    f"none, script:PATH, anthropic:MODEL_ID, bedrock:MODEL_ID, vertex:MODEL_ID or a Claude model id such as "
+    f"{DEFAULT_MODEL}"
+)
 
 
 def model_from_spec(spec: str | None, env: Mapping[str, str], config_model: str | None = None) -> Model | None:
@@ -41,6 +44,8 @@ def model_from_spec(spec: str | None, env: Mapping[str, str], config_model: str 
         return ScriptedModel(Path(rest.strip()).expanduser())
     if kind == "anthropic" and rest.strip():
         return _anthropic(rest.strip(), env)
+    if kind in ("bedrock", "vertex") and rest.strip():
+        return _regional(kind, rest.strip(), env)
     if not rest and spec.startswith("claude-"):
         return _anthropic(spec, env)
     raise ConfigError(f"unknown model {spec!r} (from {origin}); use one of: {ACCEPTED_FORMS}")
@@ -52,3 +57,29 @@ def _anthropic(model: str, env: Mapping[str, str]) -> AnthropicModel:
     return AnthropicModel(
         model, api_key=env.get("ANTHROPIC_API_KEY", ""), base_url=env.get("ANTHROPIC_BASE_URL") or None
     )
+
+
+def _regional(cloud: str, model: str, env: Mapping[str, str]) -> AnthropicModel:
+    """Claude on AWS Bedrock or Google Vertex AI, for data that must stay in a region (EU, UK, ...).
+
+    Credentials and region come from the cloud's own settings: AWS_REGION and the AWS credential chain;
+    CLOUD_ML_REGION, ANTHROPIC_VERTEX_PROJECT_ID and Google application-default credentials.
+    """
+    import importlib.util
+
+    import anthropic
+
+    # The SDK imports the cloud's signing libraries only when the first request is made; check now instead.
+    needed = "botocore" if cloud == "bedrock" else "google.auth"
+    if importlib.util.find_spec(needed.split(".")[0]) is None:
+        raise ConfigError(f"--model {cloud}:... needs the {cloud} extra: pip install 'agentflow[{cloud}]'")
+    try:
+        if cloud == "bedrock":
+            client = anthropic.AsyncAnthropicBedrock(aws_region=env.get("AWS_REGION") or None)
+        else:
+            client = anthropic.AsyncAnthropicVertex(
+                region=env.get("CLOUD_ML_REGION") or None, project_id=env.get("ANTHROPIC_VERTEX_PROJECT_ID") or None
+            )
+    except Exception as exc:  # the SDKs raise plain errors for missing region/project settings
+        raise ConfigError(f"cannot set up Claude on {cloud}: {exc}") from None
+    return AnthropicModel(model, client=client)
