@@ -11,7 +11,8 @@ edge (`agentflow.cli`) is the only place that maps these to exit codes:
     │       ├── WorkflowInvalid  a workflow file, or a template it names, is malformed
     │       └── InputInvalid     run inputs missing, unknown, or not of their declared type
     ├── ServerError            a connected MCP server failed mid-run: died, timed out, broke protocol (exit 1)
-    └── ModelError             the model API failed: auth, rate limit, overload, bad request, script exhausted (exit 1)
+    ├── ModelError             the model API failed: auth, rate limit, overload, bad request, script exhausted (exit 1)
+    └── BudgetDeferred         a batch run does not fit in the hourly budget yet; says when it would (exit 3)
 
 Errors that concern a file carry one `Problem` per mistake, so that a user fixes them all in one pass
 instead of one per run.
@@ -110,3 +111,11 @@ class ModelError(AgentflowError):
         self.kind = kind
         self.message = message
         super().__init__(f"model error ({kind}): {message}")
+
+
+class BudgetDeferred(AgentflowError):
+    """A batch run whose `max_calls` does not fit in what batch work may use of the hourly budget now."""
+
+    def __init__(self, message: str, retry_at: float | None) -> None:
+        self.retry_at = retry_at
+        super().__init__(message)

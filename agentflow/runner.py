@@ -20,13 +20,16 @@ from typing import Any, Literal, NoReturn
 
 from pydantic import BaseModel, Field
 
-from agentflow import runs
+from agentflow import audit, runs
 from agentflow.agent.loop import Events, Limits, Loop, Outcome
 from agentflow.agent.models import Model
+from agentflow.atlassian.sites import SANDBOX, resolve_site
+from agentflow.budget import Budget, BudgetExhausted, open_budget
 from agentflow.config import load_config
-from agentflow.errors import AgentflowError, ConfigError, ModelError, ServerError, ServerStartError
-from agentflow.host.servers import Host, load_server_specs
+from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ModelError, ServerError, ServerStartError
+from agentflow.host.servers import BUNDLED, Host, load_server_specs
 from agentflow.host.toolbox import Toolbox, build_toolbox
+from agentflow.metering import Meter
 from agentflow.workflow import loader
 from agentflow.workflow.inputs import FileInput
 from agentflow.workflow.loader import LoadedWorkflow
@@ -82,13 +85,21 @@ class Runner:
         *,
         model: Model | None = _UNSET,
         bundled: Callable[[], Any] | None = None,
+        budget: Budget | None = _UNSET,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`budget=None` runs unmetered (e.g. against a sandbox in a benchmark); by default the machine's budget."""
         self.model = model
         self.bundled = bundled
+        self.budget = budget
         self.clock = clock
         self.now = now
+
+    def _budget(self) -> Budget | None:
+        if self.budget is _UNSET:
+            self.budget = open_budget(load_config())
+        return self.budget
 
     def _model(self, request: RunRequest) -> tuple[Model | None, list[str]]:
         if self.model is not _UNSET:
@@ -121,7 +132,8 @@ class Runner:
         )
         runs.save(record)
         try:
-            await self._run(request, loaded, inputs, model, record, events, notes)
+            allowance = self._allowance(request, loaded, record, notes)
+            await self._run(request, loaded, inputs, model, record, events, notes, allowance)
         except BaseException as error:
             record.terminal_reason = record.terminal_reason or _reason_for(error)
             record.error = record.error or (str(error) if isinstance(error, AgentflowError) else repr(error))
@@ -133,6 +145,31 @@ class Runner:
             path = runs.save(record)
         return RunResult(record, path, notes)
 
+    def _allowance(self, request: RunRequest, loaded: LoadedWorkflow, record: runs.RunRecord, notes: list[str]) -> int:
+        """How many Atlassian calls the run may make: its cap, or what the hourly budget has left. A batch run
+        that does not fit is deferred rather than started to die halfway."""
+        cap = loaded.workflow.budget.max_calls
+        budget = self._budget()
+        if budget is None or BUNDLED not in loaded.workflow.servers:
+            return cap
+        site = site_key(request.site)
+        priority = record.priority
+        available = budget.available(site, priority)
+        paused = budget.ledger.paused_until(site, budget.clock())
+        if priority == "batch" and (cap > available or paused):
+            retry_at = budget.fits_at(site, cap, "batch")
+            when = time.strftime("%H:%M", time.localtime(retry_at)) if retry_at != float("inf") else "never"
+            record.terminal_reason = "deferred"
+            raise BudgetDeferred(
+                f"deferred: {loaded.workflow.name} needs {cap} Atlassian calls and batch work may use {available} "
+                f"of {site}'s hourly budget now{' (the site is rate limited)' if paused else ''}; it would fit at "
+                f"{when}",
+                retry_at,
+            )
+        if available < cap:
+            notes.append(f"Started with {available} of its {cap} Atlassian calls: the hourly budget is nearly used up.")
+        return min(cap, available)
+
     async def _run(
         self,
         request: RunRequest,
@@ -142,12 +179,19 @@ class Runner:
         record: runs.RunRecord,
         events: RunEvents,
         notes: list[str],
+        allowance: int,
     ) -> None:
         workflow = loaded.workflow
         specs = load_server_specs(load_config())
         wanted = [specs.get(name) or _unknown_server(name, specs) for name in workflow.servers]
         events.on_phase("connecting " + ", ".join(workflow.servers))
         async with Host(wanted, site=request.site, read_only=request.read_only, bundled=self.bundled) as host:
+            who = audit.Actor(actor=request.actor, trigger=request.trigger, run_id=record.id, workflow=workflow.name)
+            budget = self._budget() if BUNDLED in workflow.servers else None
+            meter = Meter(
+                host, budget, site=site_key(request.site) if budget else "", priority=record.priority,
+                allowance=allowance, who=who,
+            )  # fmt: skip
             toolbox = build_toolbox(host.tools(), workflow.tools, reserved=HOST_TOOLS)
             context = {
                 "inputs": inputs,
@@ -156,19 +200,19 @@ class Runner:
                 "now": self.now().isoformat(timespec="minutes"),
             }
             events.on_phase("gathering")
-            await self._gather(loaded, toolbox, host, context, record, events)
+            await self._gather(loaded, toolbox, meter, context, record, events)
             if model is None:
-                record.terminal_reason = runs.TERMINAL_OK
+                record.terminal_reason = "budget" if meter.exhausted else runs.TERMINAL_OK
             else:
                 events.on_phase("thinking")
-                await self._loop(loaded, toolbox, host, model, context, record, events)
+                await self._loop(loaded, toolbox, meter, model, context, record, events)
         record.report = self._report(loaded, context, record, notes)
 
     async def _gather(
         self,
         loaded: LoadedWorkflow,
         toolbox: Toolbox,
-        host: Host,
+        meter: Meter,
         context: dict[str, Any],
         record: runs.RunRecord,
         events: RunEvents,
@@ -182,7 +226,7 @@ class Runner:
                 continue
             tool = toolbox.by_tool_name(step.tool)
             if step.foreach is None:
-                context["steps"][step.id] = await self._call_step(loaded, host, tool, step, context, record, events)
+                context["steps"][step.id] = await self._call_step(loaded, meter, tool, step, context, record, events)
                 continue
             items = loaded.evaluate(step.foreach, context)
             if not isinstance(items, list | tuple):
@@ -190,14 +234,14 @@ class Runner:
                     [loader.Problem(f"step '{step.id}': foreach gave {type(items).__name__}, not a list", loaded.path)]
                 )
             context["steps"][step.id] = [
-                await self._call_step(loaded, host, tool, step, {**context, "item": item}, record, events)
+                await self._call_step(loaded, meter, tool, step, {**context, "item": item}, record, events)
                 for item in items
             ]
 
     async def _call_step(
         self,
         loaded: LoadedWorkflow,
-        host: Host,
+        meter: Meter,
         tool: Any,
         step: StepSpec,
         context: dict[str, Any],
@@ -208,7 +252,12 @@ class Runner:
         entry = runs.StepRecord(id=step.id, tool=step.tool, arguments=arguments)
         record.steps.append(entry)
         began = self.clock()
-        outcome = await host.call(tool.server, tool.name, arguments)
+        try:
+            outcome = await meter.call(tool.server, tool.name, arguments)
+        except BudgetExhausted as exhausted:
+            entry.status, entry.error = "error", f"budget: {exhausted.message}"
+            events.on_step(entry)
+            return None
         entry.duration_ms = (self.clock() - began) * 1000
         entry.requests = outcome.requests
         if outcome.is_error:
@@ -222,7 +271,7 @@ class Runner:
         self,
         loaded: LoadedWorkflow,
         toolbox: Toolbox,
-        host: Host,
+        meter: Meter,
         model: Model,
         context: dict[str, Any],
         record: runs.RunRecord,
@@ -236,7 +285,11 @@ class Runner:
                 return Outcome(
                     WRITES_NOT_YET.format(tool=tool.name), is_error=True, server=tool.server, status="refused"
                 )
-            outcome = await host.call(tool.server, tool.name, arguments)
+            try:
+                outcome = await meter.call(tool.server, tool.name, arguments)
+            except BudgetExhausted as exhausted:
+                text = f"Budget: {exhausted.message}. No more Atlassian calls can be made; answer with what you have."
+                return Outcome(text, is_error=True, server=tool.server, status="budget")
             return Outcome(outcome.text, outcome.is_error, outcome.requests, tool.server)
 
         agent = workflow.agent
@@ -260,6 +313,12 @@ class Runner:
             read_only_tools=read_only,
             events=events,
             clock=self.clock,
+            should_stop=lambda: "budget" if meter.exhausted else None,
+            result_note=meter.note,
+            system_extra=(
+                f"This run may make {meter.allowance} Atlassian calls; the hourly rate budget is shared with other "
+                "people and jobs, so do not spend calls you do not need."
+            ),
         )
         result = await loop.run(loaded.render_prompt(context))
         record.terminal_reason, record.error = result.terminal_reason, result.error
@@ -295,6 +354,8 @@ def _reason_for(error: BaseException) -> str:
         return "server_error"
     if isinstance(error, ModelError):
         return "model_error"
+    if isinstance(error, BudgetDeferred):
+        return "deferred"
     if isinstance(error, ConfigError):
         return "config_error"
     return "crashed"
@@ -306,3 +367,14 @@ def _recordable(inputs: dict[str, Any]) -> dict[str, Any]:
         name: {"file": value.path, "chars": len(value.text)} if isinstance(value, FileInput) else value
         for name, value in inputs.items()
     }
+
+
+def site_key(site: str | None) -> str:
+    """The budget's name for a site: its host (so two config names for one site share a budget)."""
+    from urllib.parse import urlparse
+
+    config = resolve_site(site)
+    if config.sandbox:
+        return SANDBOX
+    url = config.jira_url or config.confluence_url or ""
+    return urlparse(url).hostname or config.name

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agentflow import config
+from agentflow import config, redact
 from agentflow.agent.models import Usage
 from agentflow.errors import ConfigError
 
@@ -114,7 +114,8 @@ def save(record: RunRecord) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{record.id}.json"
     partial = path.with_suffix(".json.partial")
-    partial.write_text(record.model_dump_json(indent=2), encoding="utf-8")
+    # A record quotes tool arguments, results and errors: any of them may carry a secret.
+    partial.write_text(redact.scrub(record.model_dump_json(indent=2)), encoding="utf-8")
     os.chmod(partial, 0o600)
     partial.replace(path)
     return path

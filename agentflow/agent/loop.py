@@ -152,7 +152,12 @@ class Loop:
         read_only_tools: frozenset[str] = frozenset(),
         events: Events | None = None,
         clock: Callable[[], float] = time.monotonic,
+        should_stop: Callable[[], str | None] = lambda: None,
+        result_note: Callable[[], str | None] = lambda: None,
+        system_extra: str = "",
     ) -> None:
+        """`should_stop` names a limit the host imposes (e.g. "budget"); `result_note` is appended to each tool
+        result (e.g. the budget left); `system_extra` is added to the system prompt."""
         self.model = model
         self.tools = tools + host_tools(output_schema)
         self.submit_only = [tool for tool in self.tools if tool.name == SUBMIT_RESULT]
@@ -160,6 +165,10 @@ class Loop:
         self.validator = Draft202012Validator(output_schema)
         self.limits = limits
         self.system = SYSTEM.format(title=title or "workflow", persona=persona or "user")
+        if system_extra:
+            self.system += "\n" + system_extra
+        self.should_stop = should_stop
+        self.result_note = result_note
         self.read_only_tools = read_only_tools
         self.events = events or Events()
         self.clock = clock
@@ -207,6 +216,9 @@ class Loop:
         return self.result
 
     def _check_limits(self, started: float) -> None:
+        imposed = self.should_stop()
+        if imposed:
+            raise _Limit(imposed)
         limits, result = self.limits, self.result
         if len(result.turns) >= limits.max_turns:
             raise _Limit("max_turns")
@@ -310,7 +322,9 @@ class Loop:
             return Outcome(cached.text, cached.is_error, requests=0, server=cached.server, status="cached")
         self.calls_per_tool[name] = used + 1
         outcome = await self.dispatch(name, arguments)
-        framed = Outcome(_frame(name, outcome.text), outcome.is_error, outcome.requests, outcome.server, outcome.status)
+        note = self.result_note()
+        text = _frame(name, outcome.text) + (f"\n{note}" if note else "")
+        framed = Outcome(text, outcome.is_error, outcome.requests, outcome.server, outcome.status)
         if name in self.read_only_tools and not outcome.is_error:
             self.cache[key] = framed
         return framed

@@ -3,7 +3,8 @@
 Each result has compact Markdown `content` for the model, `structured_content` (the `models` data) for gather
 steps and templates, and `_meta["agentflow/requests"]`, the number of HTTP requests the call made. A failure
 the model can act on (bad JQL, unknown key, missing permission, rate limit) is an `is_error` result quoting
-the site's own message. In read-only mode the write tools are not listed and are refused by name.
+the site's own message; a 429 also says in `_meta["agentflow/retry_after"]` how long the site asked to wait. In
+read-only mode the write tools are not listed and are refused by name.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from agentflow.atlassian.sites import SiteConfig
 
 READ_ONLY_VAR = "AGENTFLOW_READ_ONLY"
 REQUESTS_META = "agentflow/requests"
+RETRY_AFTER_META = "agentflow/retry_after"
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 INSTRUCTIONS = (
     "Jira, Confluence and Compass tools. Results are Markdown; keys like PAY-429 and page ids from one result "
@@ -99,7 +101,10 @@ class AtlassianServer(MCPServer):
                 result = await work()
             except AtlassianError as error:
                 text = error.message if error.status == 0 else f"{self.site.name} said: {error.message}"
-                return _result(text, None, counter[0], error=True)
+                result = _result(text, None, counter[0], error=True)
+                if error.status == 429 and error.retry_after is not None:
+                    result.meta[RETRY_AFTER_META] = error.retry_after
+                return result
             except ToolInputError as error:
                 return _result(str(error), None, counter[0], error=True)
         return _result(markdown(result), result.model_dump(mode="json"), counter[0])

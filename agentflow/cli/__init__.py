@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from agentflow import __version__
-from agentflow.cli import running, servers, workflows
+from agentflow.cli import oversight, running, servers, workflows
 from agentflow.cli.base import ErrorsToExitCodes
 
 
@@ -47,10 +47,13 @@ def _root(
     """Run agentic workflows over Jira, Confluence and Compass."""
 
 
-for module in (workflows, running, servers):
+for module in (workflows, running, oversight, servers):
     module.register(app)
 
 
 def main() -> None:
     """The console script."""
+    from agentflow.redact import install_logging
+
+    install_logging()
     app()

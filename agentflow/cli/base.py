@@ -12,13 +12,17 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from agentflow.errors import AgentflowError, ConfigError, ProblemsError
+from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ProblemsError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-EXIT_FAILED, EXIT_USAGE = 1, 2
-EXIT_CODES: list[tuple[type[AgentflowError], int]] = [(ConfigError, EXIT_USAGE), (AgentflowError, EXIT_FAILED)]
+EXIT_FAILED, EXIT_USAGE, EXIT_BUDGET = 1, 2, 3
+EXIT_CODES: list[tuple[type[AgentflowError], int]] = [
+    (ConfigError, EXIT_USAGE),
+    (BudgetDeferred, EXIT_BUDGET),
+    (AgentflowError, EXIT_FAILED),
+]
 
 
 def exit_code_for(error: AgentflowError) -> int:
@@ -50,10 +54,13 @@ def console(stderr: bool = False, wrap: bool = False) -> Console:
 
 
 def print_error(error: AgentflowError) -> None:
+    """One line per problem, secrets scrubbed: an error may quote a request or a server's stderr."""
+    from agentflow.redact import scrub
+
     out = console(stderr=True)
     lines = [str(p) for p in error.problems] if isinstance(error, ProblemsError) else [str(error)]
     for line in lines:
-        out.print(f"[bold red]error:[/] {escape(line)}")
+        out.print(f"[bold red]error:[/] {escape(scrub(line))}")
 
 
 def table(*headers: str) -> Any:

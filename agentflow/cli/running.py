@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from agentflow.cli import base as ui
-from agentflow.cli.base import EXIT_FAILED, sub_app
+from agentflow.cli.base import EXIT_BUDGET, EXIT_FAILED, sub_app
 from agentflow.errors import ConfigError
 
 
@@ -38,7 +38,8 @@ def run(
 ) -> None:
     """Run a workflow: gather, let the agent plan and act over the allowed tools, print the report.
 
-    Exit codes: 0 completed; 1 the run failed or a limit cut it short; 2 bad input or configuration.
+    Exit codes: 0 completed; 1 the run failed or a limit cut it short; 2 bad input or configuration; 3 deferred
+    or stopped by the hourly rate budget.
     """
     import asyncio
 
@@ -65,6 +66,8 @@ def run(
         typer.echo(json.dumps(report.summary(record, str(result.path)), indent=2, default=str))
     else:
         report.print_terminal(record, console)
+    if record.terminal_reason == "budget":
+        raise typer.Exit(EXIT_BUDGET)
     if not record.succeeded:
         raise typer.Exit(EXIT_FAILED)
 

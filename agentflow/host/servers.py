@@ -36,7 +36,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, CallToolResult, TextContent, Tool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agentflow.atlassian.server import REQUESTS_META, AtlassianServer
+from agentflow.atlassian.server import REQUESTS_META, RETRY_AFTER_META, AtlassianServer
 from agentflow.atlassian.sites import resolve_site
 from agentflow.errors import ConfigError, ServerError, ServerStartError
 
@@ -191,6 +191,7 @@ class ToolOutcome(BaseModel):
     is_error: bool = False
     requests: int = 1
     duration_ms: int = 0
+    retry_after: float | None = None  # the site asked to wait this long (a 429): the budget pauses it
 
 
 class _Connection:
@@ -385,13 +386,15 @@ def _outcome(result: CallToolResult, duration_ms: int) -> ToolOutcome:
         for block in result.content
     )
     structured = result.structured_content if isinstance(result.structured_content, dict) else None
-    requests = (result.meta or {}).get(REQUESTS_META)
+    meta = result.meta or {}
+    requests, retry_after = meta.get(REQUESTS_META), meta.get(RETRY_AFTER_META)
     return ToolOutcome(
         text=text,
         structured=structured,
         is_error=bool(result.is_error),
         requests=requests if isinstance(requests, int) else 1,
         duration_ms=duration_ms,
+        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
     )
 
 

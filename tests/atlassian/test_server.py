@@ -248,3 +248,4 @@ async def test_a_long_retry_after_is_reported_not_waited_for(client_for):
     assert throttled.is_error
     assert "HTTP 429" in text(throttled) and "the site asks to wait 3600 s" in text(throttled)
     assert throttled.meta[REQUESTS_META] == 1
+    assert throttled.meta["agentflow/retry_after"] == 3600

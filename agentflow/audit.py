@@ -1,0 +1,128 @@
+"""The audit trail: one JSON line per tool call and per applied write, so an AI-made change is never just
+another API call.
+
+Lines go to `audit.log` in the state directory (created with mode 0600), or where `AGENTFLOW_AUDIT_LOG`
+says (`-` for stdout, as containers want). Each line: time, run id, actor, trigger, workflow, server, tool,
+arguments, outcome, duration, requests, and the result's size and SHA-256 (not the result itself). Every
+line passes through the redactor first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agentflow import config, redact
+from agentflow.errors import ConfigError
+
+AUDIT_VAR = "AGENTFLOW_AUDIT_LOG"
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who a run acts for: a CLI user, a chat user, or the scheduler; and how it was started."""
+
+    actor: str
+    trigger: str
+    run_id: str
+    workflow: str
+
+
+def log_path() -> Path | None:
+    """Where audit lines go; None means standard output."""
+    configured = os.environ.get(AUDIT_VAR)
+    if configured == "-":
+        return None
+    return Path(configured).expanduser() if configured else config.state_dir() / "audit.log"
+
+
+def record(
+    who: Actor,
+    *,
+    server: str,
+    tool: str,
+    arguments: dict[str, Any],
+    outcome: str,
+    duration_ms: float,
+    requests: int,
+    result: str = "",
+    kind: str = "tool_call",
+) -> dict[str, Any]:
+    """Append one line; returns it (redacted) for callers that show it."""
+    scrub = redact.default()
+    line = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "kind": kind,
+        "run_id": who.run_id,
+        "actor": who.actor,
+        "trigger": who.trigger,
+        "workflow": who.workflow,
+        "server": server,
+        "tool": tool,
+        "arguments": scrub.data(arguments),
+        "outcome": outcome,
+        "duration_ms": round(duration_ms, 1),
+        "requests": requests,
+        "result_bytes": len(result.encode()),
+        "result_sha256": hashlib.sha256(result.encode()).hexdigest(),
+    }
+    text = scrub(json.dumps(line, ensure_ascii=False, default=str))
+    path = log_path()
+    with _lock:
+        if path is None:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        else:
+            _append(path, text)
+    return json.loads(text)
+
+
+def _append(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+
+
+def read(
+    run_id: str | None = None, since: timedelta | None = None, tool: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Lines of the log, oldest first, filtered; unreadable lines are skipped."""
+    path = log_path()
+    if path is None:
+        raise ConfigError(f"{AUDIT_VAR}=- sends the audit log to standard output; there is no file to read")
+    if not path.is_file():
+        return
+    cutoff = datetime.now(UTC) - since if since else None
+    with path.open(encoding="utf-8") as handle:
+        for raw in handle:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            if run_id and not str(line.get("run_id", "")).startswith(run_id):
+                continue
+            if tool and line.get("tool") != tool:
+                continue
+            if cutoff and datetime.fromisoformat(line["time"]) < cutoff:
+                continue
+            yield line
+
+
+def parse_since(text: str) -> timedelta:
+    """`30m`, `1h`, `2d`, `1w` -> a duration; `ConfigError` otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text)
+    if not match:
+        raise ConfigError(f"--since must look like 30m, 1h, 2d or 1w, not '{text}'")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
+    return timedelta(**{unit: int(match[1])})

@@ -1,0 +1,322 @@
+"""The hourly rate budget every agentflow process on a machine shares, per Atlassian site.
+
+Atlassian meters use per hour; when the quota is gone, the on-call engineer is locked out mid-incident. So
+every Atlassian call is reserved against a sliding 3,600 s window before it is made and committed with the
+real request count after. `interactive` work may use the whole window; `batch` work may not touch the last
+`reserve_interactive` share. A 429 with Retry-After pauses the site for every process.
+
+The ledger (`Ledger`) is an interface: `SQLiteLedger` shares one machine through a file in the state
+directory (WAL, short `BEGIN IMMEDIATE` transactions, so concurrent processes never together over-grant); a
+network store could implement the same methods to share a quota between hosts.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from agentflow.errors import ConfigError
+
+WINDOW = 3600.0
+PRESETS = {"standard": 500, "premium": 1000}
+PREMIUM_PER_USER = 20
+Priority = Literal["interactive", "batch"]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A reservation the ledger made; `id` is what commit and release refer to."""
+
+    id: int
+    site: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Consumer:
+    workflow: str
+    actor: str
+    requests: int
+
+
+class Ledger(Protocol):
+    """The shared store. Every method is atomic across processes."""
+
+    def try_reserve(
+        self, site: str, count: int, ceiling: int, now: float, *, run_id: str, workflow: str, actor: str
+    ) -> Grant | None:
+        """Reserve `count` if what the window holds plus `count` stays within `ceiling`; else None."""
+
+    def commit(self, grant_id: int, actual: int, now: float) -> None: ...
+
+    def release(self, grant_id: int) -> None: ...
+
+    def used(self, site: str, now: float) -> int: ...
+
+    def oldest(self, site: str, now: float) -> list[tuple[float, int]]:
+        """(time, count) of the window's entries, oldest first: when room frees up."""
+
+    def pause(self, site: str, until: float) -> None: ...
+
+    def paused_until(self, site: str, now: float) -> float | None: ...
+
+    def consumers(self, site: str, now: float) -> list[Consumer]: ...
+
+    def sites(self, now: float) -> list[str]: ...
+
+
+class SQLiteLedger:
+    """The machine-wide ledger: a SQLite file every agentflow process opens."""
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS entries (
+                id INTEGER PRIMARY KEY, site TEXT NOT NULL, at REAL NOT NULL, count INTEGER NOT NULL,
+                committed INTEGER NOT NULL DEFAULT 0, run_id TEXT, workflow TEXT, actor TEXT);
+            CREATE INDEX IF NOT EXISTS entries_site_at ON entries(site, at);
+            CREATE TABLE IF NOT EXISTS pauses (site TEXT PRIMARY KEY, until REAL NOT NULL);
+            """
+        )
+
+    def _in(self) -> Any:
+        return _Immediate(self.conn)
+
+    def try_reserve(
+        self, site: str, count: int, ceiling: int, now: float, *, run_id: str, workflow: str, actor: str
+    ) -> Grant | None:
+        with self._in() as conn:
+            used = _window_sum(conn, site, now)
+            if used + count > ceiling:
+                return None
+            cursor = conn.execute(
+                "INSERT INTO entries (site, at, count, run_id, workflow, actor) VALUES (?, ?, ?, ?, ?, ?)",
+                (site, now, count, run_id, workflow, actor),
+            )
+            return Grant(cursor.lastrowid, site, count)
+
+    def commit(self, grant_id: int, actual: int, now: float) -> None:
+        with self._in() as conn:
+            conn.execute("UPDATE entries SET count = ?, committed = 1 WHERE id = ?", (actual, grant_id))
+
+    def release(self, grant_id: int) -> None:
+        with self._in() as conn:
+            conn.execute("DELETE FROM entries WHERE id = ? AND committed = 0", (grant_id,))
+
+    def used(self, site: str, now: float) -> int:
+        return _window_sum(self.conn, site, now)
+
+    def oldest(self, site: str, now: float) -> list[tuple[float, int]]:
+        rows = self.conn.execute(
+            "SELECT at, count FROM entries WHERE site = ? AND at > ? ORDER BY at", (site, now - WINDOW)
+        )
+        return [(at, count) for at, count in rows]
+
+    def pause(self, site: str, until: float) -> None:
+        with self._in() as conn:
+            conn.execute(
+                "INSERT INTO pauses VALUES (?, ?) ON CONFLICT(site) DO UPDATE SET until = MAX(until, excluded.until)",
+                (site, until),
+            )
+
+    def paused_until(self, site: str, now: float) -> float | None:
+        row = self.conn.execute("SELECT until FROM pauses WHERE site = ? AND until > ?", (site, now)).fetchone()
+        return row[0] if row else None
+
+    def consumers(self, site: str, now: float) -> list[Consumer]:
+        rows = self.conn.execute(
+            "SELECT workflow, actor, SUM(count) FROM entries WHERE site = ? AND at > ? "
+            "GROUP BY workflow, actor ORDER BY SUM(count) DESC",
+            (site, now - WINDOW),
+        )
+        return [Consumer(workflow or "-", actor or "-", total) for workflow, actor, total in rows]
+
+    def sites(self, now: float) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT DISTINCT site FROM entries WHERE at > ? UNION SELECT site FROM pauses WHERE until > ?",
+            (now - WINDOW, now),
+        )
+        return sorted(site for (site,) in rows)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _Immediate:
+    """`BEGIN IMMEDIATE` ... `COMMIT`: takes the write lock up front so that check-then-insert is atomic."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self.conn.execute("ROLLBACK" if kind else "COMMIT")
+
+
+def _window_sum(conn: sqlite3.Connection, site: str, now: float) -> int:
+    row = conn.execute("SELECT COALESCE(SUM(count), 0) FROM entries WHERE site = ? AND at > ?", (site, now - WINDOW))
+    return int(row.fetchone()[0])
+
+
+# --- policy -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Limits per site: `per_hour` for every site unless `sites` says otherwise; `reserve_interactive` is the
+    share of the window batch work may not use."""
+
+    per_hour: int = PRESETS["standard"]
+    sites: Mapping[str, int] | None = None
+    reserve_interactive: float = 0.2
+
+    def limit(self, site: str) -> int:
+        return (self.sites or {}).get(site, self.per_hour)
+
+
+def settings_from(config: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
+    """`[budget]` in the config (`per_hour` = "standard" | "premium" | a number, `users` for premium,
+    `reserve_interactive`, `[budget.sites]` per-site limits); `AGENTFLOW_BUDGET_PER_HOUR` overrides all."""
+    table = config.get("budget") or {}
+    if not isinstance(table, Mapping):
+        raise ConfigError("[budget] in the config file must be a table")
+    per_hour = _limit(table.get("per_hour", "standard"), table.get("users", 0), "budget.per_hour")
+    sites = {
+        name: _limit(value, table.get("users", 0), f"budget.sites.{name}")
+        for name, value in (table.get("sites") or {}).items()
+    }
+    override = env.get("AGENTFLOW_BUDGET_PER_HOUR")
+    if override:
+        per_hour = _limit(override, table.get("users", 0), "AGENTFLOW_BUDGET_PER_HOUR")
+        sites = {}
+    share = table.get("reserve_interactive", 0.2)
+    if not isinstance(share, int | float) or not 0 <= share < 1:
+        raise ConfigError(f"budget.reserve_interactive must be a fraction between 0 and 1, not {share!r}")
+    return Settings(per_hour=per_hour, sites=sites, reserve_interactive=float(share))
+
+
+def _limit(value: Any, users: Any, where: str) -> int:
+    if isinstance(value, str) and value.strip().lower() in PRESETS:
+        preset = value.strip().lower()
+        if preset == "premium":
+            if not isinstance(users, int) or users < 0:
+                raise ConfigError(f"{where} = premium needs budget.users, the number of users (a whole number)")
+            return PRESETS["premium"] + PREMIUM_PER_USER * users
+        return PRESETS[preset]
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} must be standard, premium or a number of calls per hour, not {value!r}") from None
+    if limit < 1:
+        raise ConfigError(f"{where} must be at least 1, not {limit}")
+    return limit
+
+
+class BudgetExhausted(Exception):
+    """No room for a call: the window is full for this priority, the run's cap is spent, or the site is paused."""
+
+    def __init__(self, message: str, retry_at: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_at = retry_at
+
+
+class Budget:
+    """The policy over a ledger: limits, priorities, pauses, and when room frees up."""
+
+    def __init__(self, ledger: Ledger, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.ledger = ledger
+        self.settings = settings
+        self.clock = clock
+
+    def ceiling(self, site: str, priority: Priority) -> int:
+        limit = self.settings.limit(site)
+        if priority == "batch":
+            return int(limit * (1 - self.settings.reserve_interactive))
+        return limit
+
+    def available(self, site: str, priority: Priority) -> int:
+        return max(0, self.ceiling(site, priority) - self.ledger.used(site, self.clock()))
+
+    def reserve(
+        self, site: str, count: int, priority: Priority, *, run_id: str = "", workflow: str = "", actor: str = ""
+    ) -> Grant:
+        now = self.clock()
+        paused = self.ledger.paused_until(site, now)
+        if paused is not None:
+            raise BudgetExhausted(f"{site} is rate limited: paused until {_clock(paused)}", paused)
+        grant = self.ledger.try_reserve(
+            site, count, self.ceiling(site, priority), now, run_id=run_id, workflow=workflow, actor=actor
+        )
+        if grant is None:
+            retry_at = self.fits_at(site, count, priority)
+            raise BudgetExhausted(
+                f"the hourly budget for {site} is used up for {priority} work "
+                f"({self.ledger.used(site, now)} of {self.settings.limit(site)}); room again at {_clock(retry_at)}",
+                retry_at,
+            )
+        return grant
+
+    def commit(self, grant: Grant, actual: int) -> None:
+        self.ledger.commit(grant.id, actual, self.clock())
+
+    def release(self, grant: Grant) -> None:
+        self.ledger.release(grant.id)
+
+    def pause(self, site: str, seconds: float) -> None:
+        """A 429 said to wait: every process stops calling the site until then."""
+        self.ledger.pause(site, self.clock() + seconds)
+
+    def fits_at(self, site: str, count: int, priority: Priority) -> float:
+        """When `count` more calls fit for `priority`: now, or as the oldest entries slide out of the window."""
+        now = self.clock()
+        ceiling = self.ceiling(site, priority)
+        if count > ceiling:
+            return float("inf")
+        used = self.ledger.used(site, now)
+        moment = now
+        for at, entry in self.ledger.oldest(site, now):
+            if used + count <= ceiling:
+                break
+            used -= entry
+            moment = at + WINDOW
+        paused = self.ledger.paused_until(site, now)
+        return max(moment, paused or moment)
+
+    def status(self, site: str) -> dict[str, Any]:
+        now = self.clock()
+        return {
+            "site": site,
+            "used": self.ledger.used(site, now),
+            "limit": self.settings.limit(site),
+            "batch_ceiling": self.ceiling(site, "batch"),
+            "paused_until": self.ledger.paused_until(site, now),
+            "consumers": self.ledger.consumers(site, now),
+        }
+
+
+def _clock(moment: float) -> str:
+    if moment == float("inf"):
+        return "never (more than the limit)"
+    return time.strftime("%H:%M:%S", time.localtime(moment))
+
+
+def open_budget(config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Budget:
+    """The machine's budget: the ledger in the state directory and the limits from config and environment."""
+    from agentflow.config import state_dir
+
+    environment = os.environ if env is None else env
+    return Budget(SQLiteLedger(state_dir() / "budget.db"), settings_from(config, environment))
