@@ -162,3 +162,17 @@ async def test_a_canary_token_never_reaches_records_audit_errors_logs_or_the_mod
 
     print_error(ServerStartError("echo", "bad credentials", f"401 for token {CANARY}"))
     assert CANARY not in capsys.readouterr().err
+
+
+def test_budget_and_audit_commands_show_a_real_runs_calls():
+    script = ROOT / "examples" / "scripts" / "incident.yaml"
+    cli = CliRunner()
+    ran = cli.invoke(app, ["run", "incident", "alert=pool exhausted", "--model", f"script:{script}", "--quiet"])
+    assert ran.exit_code == 0, ran.stderr
+    [status] = json.loads(cli.invoke(app, ["budget", "--json"]).stdout)
+    assert status["site"] == "sandbox" and status["used"] >= 5 and status["limit"] == 500
+    assert status["consumers"][0]["workflow"] == "incident"
+    shown = cli.invoke(app, ["budget"])
+    assert "sandbox" in shown.stdout and "/ 500 calls in the last hour" in shown.stdout
+    calls = [json.loads(line) for line in cli.invoke(app, ["audit", "--json"]).stdout.splitlines()]
+    assert {c["tool"] for c in calls} >= {"search_confluence_pages", "get_confluence_page"}
