@@ -29,13 +29,16 @@ class Meter:
         priority: Priority,
         allowance: int,
         who: audit.Actor,
+        kind: str = "tool_call",
     ) -> None:
+        """`kind` labels the audit lines: "tool_call" inside a run, "apply" for an approved change."""
         self.host = host
         self.budget = budget
         self.site = site
         self.priority = priority
         self.allowance = allowance
         self.who = who
+        self.kind = kind
         self.used = 0
         self.exhausted: str | None = None
         self.scrub = redact.default()
@@ -100,4 +103,5 @@ class Meter:
             duration_ms=(time.monotonic() - began) * 1000,
             requests=requests,
             result=result,
+            kind=self.kind,
         )

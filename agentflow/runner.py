@@ -23,8 +23,10 @@ from pydantic import BaseModel, Field
 from agentflow import audit, runs
 from agentflow.agent.loop import Events, Limits, Loop, Outcome
 from agentflow.agent.models import Model
+from agentflow.apply import Applied, apply_plan, refuse_if_read_only
 from agentflow.atlassian.sites import SANDBOX, resolve_site
 from agentflow.budget import Budget, BudgetExhausted, open_budget
+from agentflow.changes import Stager, applied_table, plan_table
 from agentflow.config import load_config
 from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ModelError, ServerError, ServerStartError
 from agentflow.host.servers import BUNDLED, Host, load_server_specs
@@ -38,11 +40,6 @@ from agentflow.workflow.schema import HOST_TOOLS, StepSpec
 NO_MODEL_NOTE = (
     "No model ran: this report shows what the gather steps found. Set ANTHROPIC_API_KEY (or pass --model) "
     "to let the agent read it and answer."
-)
-WRITES_NOT_YET = (
-    "{tool} is a write tool. agentflow does not execute writes inside the agent loop; staging them for a "
-    "person to approve is not available in this version, so nothing was written. Describe the change you "
-    "would make in your answer instead."
 )
 
 
@@ -206,6 +203,12 @@ class Runner:
             else:
                 events.on_phase("thinking")
                 await self._loop(loaded, toolbox, meter, model, context, record, events)
+            if workflow.writes.mode == "auto" and record.changes and record.succeeded:
+                events.on_phase("applying (writes: auto)")
+                approver = f"{request.actor} (writes: auto)"
+                record.applied = await apply_plan(
+                    record, self._apply_call(host, budget, record, approver), actor=approver
+                )
         record.report = self._report(loaded, context, record, notes)
 
     async def _gather(
@@ -278,13 +281,15 @@ class Runner:
         events: RunEvents,
     ) -> None:
         workflow = loaded.workflow
+        stager = Stager(workflow.writes)
 
         async def dispatch(model_name: str, arguments: dict[str, Any]) -> Outcome:
             tool = toolbox.resolve(model_name)
-            if toolbox.is_write(model_name):
-                return Outcome(
-                    WRITES_NOT_YET.format(tool=tool.name), is_error=True, server=tool.server, status="refused"
-                )
+            if toolbox.is_write(model_name):  # the model never writes: the call joins the change plan
+                staged = stager.stage(tool.name, tool.server, tool.input_schema, arguments, len(record.turns))
+                record.changes = list(stager.plan)
+                status = "staged" if staged.change else "refused"
+                return Outcome(staged.message(), is_error=staged.change is None, server=tool.server, status=status)
             try:
                 outcome = await meter.call(tool.server, tool.name, arguments)
             except BudgetExhausted as exhausted:
@@ -338,7 +343,40 @@ class Runner:
             body = None
         if body is None:
             body = f"# {loaded.workflow.title}\n\n```json\n{json.dumps(record.output, indent=2)}\n```\n"
-        return ("\n".join(header) + "\n\n" if header else "") + body
+        plan = plan_table(record.changes, record.id) if not record.applied else applied_table(record.applied)
+        return ("\n".join(header) + "\n\n" if header else "") + body + ("\n\n" + plan if plan else "")
+
+    def _apply_call(self, host: Host, budget: Budget | None, record: runs.RunRecord, approver: str) -> Any:
+        """How apply reaches the servers: metered and audited as `apply` lines with the approving actor."""
+        who = audit.Actor(actor=approver, trigger="apply", run_id=record.id, workflow=record.workflow)
+        meter = Meter(
+            host, budget, site=site_key(record.site) if budget else "", priority="interactive",
+            allowance=10 * len(record.changes) + 10, who=who, kind="apply",
+        )  # fmt: skip
+        return meter.call
+
+    async def apply(
+        self, run_id: str, *, actor: str, only: set[int] | None = None, on_change: Callable[[Any], None] = print
+    ) -> tuple[runs.RunRecord, list[Applied]]:
+        """Apply a recorded run's change plan (all of it, or the changes in `only`), exactly once."""
+        refuse_if_read_only()
+        record = runs.load(run_id)
+        if not record.changes:
+            raise ConfigError(f"run {record.id} staged no changes; there is nothing to apply")
+        unknown = sorted((only or set()) - {c.index for c in record.changes})
+        if unknown:
+            raise ConfigError(
+                f"run {record.id} has changes 1 to {len(record.changes)}; there is no change {unknown[0]}"
+            )
+        specs = load_server_specs(load_config())
+        servers = sorted({change.server for change in record.changes})
+        wanted = [specs.get(name) or _unknown_server(name, specs) for name in servers]
+        async with Host(wanted, site=record.site, bundled=self.bundled) as host:
+            budget = self._budget() if BUNDLED in servers else None
+            results = await apply_plan(
+                record, self._apply_call(host, budget, record, actor), actor=actor, only=only, on_change=on_change
+            )
+        return record, results
 
 
 def _unknown_server(name: str, specs: dict[str, Any]) -> NoReturn:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from agentflow import config, redact
 from agentflow.agent.models import Usage
+from agentflow.changes import Change
 from agentflow.errors import ConfigError
 
 TERMINAL_OK = "completed"
@@ -86,6 +87,8 @@ class RunRecord(BaseModel):
     cost_usd: float | None = None
     output: dict[str, Any] | None = None
     report: str | None = None
+    changes: list[Change] = Field(default_factory=list)
+    applied: list[Any] = Field(default_factory=list)  # what `writes: auto` applied at the end of the run
 
     @property
     def succeeded(self) -> bool:

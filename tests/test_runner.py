@@ -56,7 +56,7 @@ async def test_none_mode_runs_the_gather_steps_and_the_report_only():
     assert "Runbook: Database connection pool exhaustion" in record.report and "OPS-141" in record.report
 
 
-async def test_an_error_result_goes_back_to_the_model_and_writes_are_not_executed(tmp_path):
+async def test_an_error_result_goes_back_to_the_model_and_writes_are_staged_not_executed(tmp_path):
     script = ScriptedModel.from_turns(
         [
             [tool("get_jira_issue", key="PAY-9999"), tool("add_jira_comment", key="PAY-429", body="triaged")],
@@ -70,10 +70,16 @@ async def test_an_error_result_goes_back_to_the_model_and_writes_are_not_execute
     record = result.record
     assert record.terminal_reason == "completed"
     statuses = {c.tool: c.status for c in record.tool_calls}
-    assert statuses["get_jira_issue"] == "error" and statuses["add_jira_comment"] == "refused"
+    assert statuses["get_jira_issue"] == "error" and statuses["add_jira_comment"] == "staged"
     sent = script.calls[1].messages[-1]["content"]
     assert "Issue does not exist" in sent[0]["content"] and sent[0]["is_error"] is True
-    assert "nothing was written" in sent[1]["content"]
+    assert (
+        "Staged as change $1" in sent[1]["content"]
+        and "Nothing is written until a person approves" in sent[1]["content"]
+    )
+    [change] = record.changes
+    assert (change.tool, change.target, change.summary) == ("add_jira_comment", "PAY-429", "comment: triaged")
+    assert "## Proposed changes" in record.report and f"agentflow apply {record.id}" in record.report
     site_issue = next(c for c in record.tool_calls if c.tool == "get_jira_issue")
     assert site_issue.server == "atlassian"
 

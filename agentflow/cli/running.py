@@ -15,6 +15,7 @@ from agentflow.errors import ConfigError
 
 def register(app: typer.Typer) -> None:
     app.command()(run)
+    app.command()(apply)
     app.add_typer(runs_app, name="runs")
 
 
@@ -35,6 +36,9 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of the report.")] = False,
     output: Annotated[Path | None, typer.Option(help="Also write the report (Markdown) to this file.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only the result.")] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Right after the run, show its change plan and ask to apply it.")
+    ] = False,
 ) -> None:
     """Run a workflow: gather, let the agent plan and act over the allowed tools, print the report.
 
@@ -66,9 +70,76 @@ def run(
         typer.echo(json.dumps(report.summary(record, str(result.path)), indent=2, default=str))
     else:
         report.print_terminal(record, console)
+    if apply and record.changes and not record.applied:
+        _confirm_and_apply(runner, record, only=None, yes=False)
     if record.terminal_reason == "budget":
         raise typer.Exit(EXIT_BUDGET)
     if not record.succeeded:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def apply(
+    run_id: Annotated[str, typer.Argument(help="The run whose change plan to apply (an id, a prefix, or `last`).")],
+    only: Annotated[str | None, typer.Option(help="Apply only these changes, e.g. 1,3 (default: all).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; for scripts.")] = False,
+) -> None:
+    """Apply a run's staged changes, in order and exactly once: re-running after an interruption skips what
+    is done and never creates anything twice. Everything created is labelled and notes the run."""
+    from agentflow import runs
+    from agentflow.runner import Runner
+
+    record = runs.load(run_id)
+    selected = _parse_only(only)
+    if not record.changes:
+        ui.console().print(f"Run {record.id} staged no changes; there is nothing to apply.")
+        return
+    _confirm_and_apply(Runner(), record, selected, yes)
+
+
+def _parse_only(text: str | None) -> set[int] | None:
+    if not text:
+        return None
+    try:
+        return {int(part.strip().lstrip("$")) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise ConfigError(f"--only takes change numbers separated by commas, e.g. 1,3 (got '{text}')") from None
+
+
+def _confirm_and_apply(runner: Any, record: Any, only: set[int] | None, yes: bool) -> None:
+    import asyncio
+    import getpass
+    import sys
+
+    from agentflow.apply import journal_lines, refuse_if_read_only
+
+    refuse_if_read_only()
+    out = ui.console()
+    table = ui.table("#", "tool", "target", "summary", "state")
+    lines = [line for line in journal_lines(record) if only is None or line["index"] in only]
+    for line in lines:
+        table.add_row(*(ui.text(str(c)) for c in (f"${line['index']}", line["tool"], line["target"], line["summary"],
+                                                   line["state"])))  # fmt: skip
+    out.print(table)
+    pending = [line for line in lines if line["state"] != "applied"]
+    if not pending:
+        out.print("Everything selected is already applied.")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ConfigError("applying changes needs a yes: run it in a terminal, or pass --yes")
+        typer.confirm(f"Apply {len(pending)} change{'s' if len(pending) != 1 else ''} to Atlassian?", abort=True)
+
+    def show(applied: Any) -> None:
+        colour = "green" if applied.state == "applied" else "red"
+        out.print(
+            f"[{colour}]{applied.state}[/] ${applied.index} {ui.escape(applied.summary)}: {ui.escape(applied.detail)}"
+        )
+
+    _, results = asyncio.run(runner.apply(record.id, actor=getpass.getuser(), only=only, on_change=show))
+    failed = [r for r in results if r.state != "applied"]
+    if failed:
+        out.print(f"[red]{len(failed)} change{'s' if len(failed) != 1 else ''} failed[/]; fix the cause and apply "
+                  f"again: what is applied is skipped.")  # fmt: skip
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -155,13 +226,32 @@ def runs_list(
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="A run id, a unique prefix of one, or `last`.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole record as JSON.")] = False,
+    changes: Annotated[
+        bool, typer.Option("--changes", help="Show the change plan in full: each change's target and body.")
+    ] = False,
 ) -> None:
     """Show one run: its report, then how it went (steps, plan, tool calls, usage)."""
     from agentflow import report, runs
+    from agentflow.apply import journal_lines
 
     record = runs.load(run_id)
     if as_json:
         typer.echo(record.model_dump_json(indent=2))
+        return
+    if changes:
+        out = ui.console(wrap=True)
+        if not record.changes:
+            out.print(f"Run {record.id} staged no changes.")
+        for line in journal_lines(record):
+            out.print(f"\n[bold]${line['index']} {ui.escape(line['tool'])}[/] → {ui.escape(line['target'])}  "
+                      f"[dim]({line['state']})[/]")  # fmt: skip
+            out.print(ui.escape(line["summary"]))
+            arguments = {k: v for k, v in line["arguments"].items() if k not in ("description", "body")}
+            out.print(ui.escape(json.dumps(arguments, ensure_ascii=False)), style="dim")
+            if line["preview"]:
+                from rich.markdown import Markdown
+
+                out.print(Markdown(line["preview"]))
         return
     console = ui.console(wrap=True)
     report.print_terminal(record, console)

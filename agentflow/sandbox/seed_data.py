@@ -209,6 +209,7 @@ ISSUES = [
         reporter="lead",
         labels=("reconciliation",),
         components=("Reconciliation",),
+        comments=[("lead", texts.PAY_431_INJECTION, 1 * DAY)],
     ),
     Issue(
         key="PAY-432",

@@ -70,6 +70,8 @@ class Site:
         user = self.user(username)
         env = {"JIRA_URL": base_url, "CONFLUENCE_URL": f"{base_url}/wiki"}
         if self.flavor == "cloud":
+            # A loopback URL does not look like Cloud (*.atlassian.net), so say which flavor it is.
+            env["AGENTFLOW_SITE_FLAVOR"] = "cloud"
             env |= {
                 "JIRA_USERNAME": user.email,
                 "JIRA_API_TOKEN": user.token,

@@ -1,0 +1,160 @@
+"""Staged writes: inside the agent loop, a write tool call becomes an entry of the run's change plan instead
+of a request to Atlassian.
+
+The model never writes. It gets back a result saying the change is staged, with a placeholder (`$1`, `$2`,
+...) for what the change would create, which later staged calls may pass as a whole argument value (e.g.
+`link_to_epic(issue="$3", epic="PROD-100")`). A call is refused, with a reason the model can read, when the
+workflow stages nothing (`writes: none`), when the input does not match the tool's schema, when the tool's
+`writes.limits` is reached, or when it names a placeholder no earlier change made.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel
+
+from agentflow.workflow.schema import WritesSpec
+
+PLACEHOLDER = re.compile(r"^\$(\d+)$")
+PREVIEW_FIELDS = ("description", "body")
+
+
+class Change(BaseModel):
+    """One staged write, as the person approving it reads it."""
+
+    index: int
+    tool: str
+    server: str
+    arguments: dict[str, Any]
+    target: str = ""
+    summary: str = ""
+    preview: str = ""
+    turn: int = 0
+
+    @property
+    def placeholder(self) -> str:
+        return f"${self.index}"
+
+    def depends_on(self) -> list[int]:
+        return sorted({int(m.group(1)) for value in _values(self.arguments) if (m := PLACEHOLDER.match(value))})
+
+
+def _values(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _values(item)]
+    if isinstance(value, list):
+        return [v for item in value for v in _values(item)]
+    return []
+
+
+def describe(tool: str, arguments: dict[str, Any]) -> tuple[str, str]:
+    """(target, summary) of a write, in the words a reviewer expects for the bundled server's tools."""
+    a = arguments
+    known = {
+        "create_jira_issue": (
+            f"project {a.get('project', '?')}", f"new {a.get('issue_type', 'issue')}: {a.get('summary', '')}"
+        ),
+        "update_jira_issue": (str(a.get("key", "?")), "change " + ", ".join(k for k in a if k not in ("key",))),
+        "add_jira_comment": (str(a.get("key", "?")), "comment: " + _first_line(a.get("body", ""))),
+        "link_jira_issues": (str(a.get("inward", "?")), f"{a.get('inward')} {a.get('link_type')} {a.get('outward')}"),
+        "link_to_epic": (str(a.get("issue", "?")), f"put under epic {a.get('epic')}"),
+        "transition_jira_issue": (str(a.get("key", "?")), f"move to {a.get('status')}"),
+        "create_confluence_page": (f"space {a.get('space', '?')}", f"new page: {a.get('title', '')}"),
+    }  # fmt: skip
+    if tool in known:
+        return known[tool]
+    first = next((str(v) for v in a.values() if isinstance(v, str)), "")
+    return first[:60], json.dumps(a, ensure_ascii=False)[:120]
+
+
+def _first_line(text: Any) -> str:
+    line = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    return line[:100]
+
+
+class Staged(BaseModel):
+    """What staging a call gave: the change, or why it was refused."""
+
+    change: Change | None = None
+    refusal: str | None = None
+
+    def message(self) -> str:
+        if self.change is None:
+            return f"Refused: {self.refusal}"
+        change = self.change
+        return (
+            f"Staged as change {change.placeholder} ({change.summary}). Nothing is written until a person approves "
+            f"the change plan. To refer to what this change will create in a later write, pass "
+            f'"{change.placeholder}" as the whole argument value.'
+        )
+
+
+class Stager:
+    """The run's change plan as it grows, and the rules each staged call must pass."""
+
+    def __init__(self, writes: WritesSpec) -> None:
+        self.writes = writes
+        self.plan: list[Change] = []
+        self.counts: dict[str, int] = {}
+
+    def stage(
+        self, tool: str, server: str, input_schema: dict[str, Any], arguments: dict[str, Any], turn: int = 0
+    ) -> Staged:
+        if self.writes.mode == "none":
+            return Staged(refusal="this workflow makes no changes (writes: none); describe the change in your answer")
+        errors = sorted(Draft202012Validator(input_schema).iter_errors(arguments), key=lambda e: list(e.path))
+        if errors:
+            problems = "; ".join(f"{'/'.join(map(str, e.path)) or '(input)'}: {e.message}" for e in errors[:5])
+            return Staged(refusal=f"the input of {tool} is invalid: {problems}")
+        limit = self.writes.limits.get(tool)
+        if limit is not None and self.counts.get(tool, 0) >= limit:
+            return Staged(refusal=f"the workflow allows at most {limit} {tool} changes per run, all already staged")
+        index = len(self.plan) + 1
+        target, summary = describe(tool, arguments)
+        change = Change(
+            index=index,
+            tool=tool,
+            server=server,
+            arguments=arguments,
+            target=target,
+            summary=summary,
+            preview="\n\n".join(str(arguments[f]) for f in PREVIEW_FIELDS if arguments.get(f)),
+            turn=turn,
+        )
+        unknown = [n for n in change.depends_on() if not 1 <= n < index]
+        if unknown:
+            return Staged(refusal=f"${unknown[0]} is not a change staged before this one (there are {index - 1})")
+        self.plan.append(change)
+        self.counts[tool] = self.counts.get(tool, 0) + 1
+        return Staged(change=change)
+
+
+def plan_table(changes: list[Change], run_id: str) -> str:
+    """The Markdown a run's report ends with: what would change, and how to apply it."""
+    if not changes:
+        return ""
+    lines = ["## Proposed changes", "", "| # | tool | target | summary |", "|---|---|---|---|"]
+    for change in changes:
+        cells = [change.placeholder, change.tool, change.target, change.summary]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    lines += [
+        "",
+        f"Nothing has been written. Review with `agentflow runs show {run_id} --changes`, then apply with "
+        f"`agentflow apply {run_id}` (or `--only 1,3`).",
+    ]
+    return "\n".join(lines)
+
+
+def applied_table(applied: list[Any]) -> str:
+    """What `writes: auto` applied right after the run."""
+    lines = ["## Changes applied (writes: auto)", "", "| # | tool | summary | result |", "|---|---|---|---|"]
+    for item in applied:
+        cells = [f"${item.index}", item.tool, item.summary, f"{item.state}: {item.detail}"]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,249 @@
+"""Applying change plans: in order, exactly once (also after a crash or a kill), attributed, only when asked."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agentflow import apply as applying
+from agentflow import runs
+from agentflow.agent.scripted import ScriptedModel
+from agentflow.cli import app
+from agentflow.errors import ConfigError
+from agentflow.runner import Runner, RunRequest
+from agentflow.sandbox.site import Site, running
+from tests.atlassian.conftest import server_for
+
+pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parent.parent
+TRANSCRIPT = {"transcript": str(ROOT / "examples" / "transcripts" / "acme-finance-interview.md"), "epic": "PROD-100"}
+
+
+def labelled(site: Site, run_id: str) -> list[dict]:
+    rows = site.store.query(
+        "SELECT i.key, i.summary, p.key AS epic FROM issues i LEFT JOIN issues p ON p.id = i.parent_id "
+        "WHERE i.id IN (SELECT issue_id FROM issue_labels WHERE label = ?) ORDER BY i.key",
+        (applying.run_label(run_id),),
+    )
+    return [dict(row) for row in rows]
+
+
+async def stories_run(site: Site) -> tuple[Runner, runs.RunRecord]:
+    runner = Runner(
+        model=ScriptedModel(ROOT / "examples" / "scripts" / "transcript-to-stories.yaml"),
+        bundled=lambda: server_for(site, user="pm"),
+        budget=None,
+    )
+    record = (await runner.execute(RunRequest(workflow="transcript-to-stories", inputs=TRANSCRIPT))).record
+    return runner, record
+
+
+async def test_stories_are_staged_then_applied_exactly_once_linked_and_labelled():
+    site = Site.open("cloud")
+    before = site.store.query_one("SELECT COUNT(*) FROM issues")[0]
+    runner, record = await stories_run(site)
+    assert record.terminal_reason == "completed"
+    assert [c.tool for c in record.changes] == ["create_jira_issue"] * 4 + ["link_to_epic"] * 4
+    assert [c.arguments["issue"] for c in record.changes[4:]] == ["$1", "$2", "$3", "$4"]
+    assert site.store.query_one("SELECT COUNT(*) FROM issues")[0] == before  # nothing written before apply
+    _, results = await runner.apply(record.id, actor="priya", on_change=lambda a: None)
+    assert [r.state for r in results] == ["applied"] * 8
+    created = labelled(site, record.id)
+    assert len(created) == 4 and {row["epic"] for row in created} == {"PROD-100"}
+    assert site.store.query_one("SELECT COUNT(*) FROM issues")[0] == before + 4
+    description = site.store.query_one("SELECT description_text FROM issues WHERE key = ?", (created[0]["key"],))[0]
+    assert f"run {record.id}, change 1" in description
+    _, again = await runner.apply(record.id, actor="priya", on_change=lambda a: None)
+    assert {r.detail for r in again} == {"already applied"} and len(labelled(site, record.id)) == 4
+    audit_lines = [
+        json.loads(line) for line in applying.config.state_dir().joinpath("audit.log").read_text().splitlines()
+    ]
+    approved = [line for line in audit_lines if line["kind"] == "apply"]
+    assert len(approved) == 8 and {line["actor"] for line in approved} == {"priya"}
+
+
+async def test_partial_apply_then_the_rest_and_dependencies():
+    site = Site.open("dc")
+    runner, record = await stories_run(site)
+    _, first = await runner.apply(record.id, actor="priya", only={1, 5}, on_change=lambda a: None)
+    assert [(r.index, r.state) for r in first] == [(1, "applied"), (5, "applied")]
+    _, orphan = await runner.apply(record.id, actor="priya", only={6}, on_change=lambda a: None)
+    assert orphan[0].state == "failed" and orphan[0].detail == "needs $2, which is not applied"
+    await runner.apply(record.id, actor="priya", on_change=lambda a: None)
+    created = labelled(site, record.id)
+    assert len(created) == 4 and {row["epic"] for row in created} == {"PROD-100"}  # DC: the Epic Link field
+
+
+async def test_a_crash_between_the_request_and_the_journal_write_creates_nothing_twice(monkeypatch):
+    site = Site.open("cloud")
+    runner, record = await stories_run(site)
+    real_set = applying.Journal.set
+
+    def crash_after_third(journal, index, **fields):
+        if index == 3 and fields.get("state") == "applied":
+            raise KeyboardInterrupt("the process died right after Jira created the issue")
+        real_set(journal, index, **fields)
+
+    monkeypatch.setattr(applying.Journal, "set", crash_after_third)
+    with pytest.raises(KeyboardInterrupt):
+        await runner.apply(record.id, actor="priya", on_change=lambda a: None)
+    assert applying.Journal.load(record.id).entry(3).state == "applying"
+    assert len(labelled(site, record.id)) == 3
+    monkeypatch.setattr(applying.Journal, "set", real_set)
+    _, results = await runner.apply(record.id, actor="priya", on_change=lambda a: None)
+    assert results[2].detail.startswith("found it already made")
+    assert len(labelled(site, record.id)) == 4 and {r["epic"] for r in labelled(site, record.id)} == {"PROD-100"}
+
+
+def test_killing_apply_halfway_then_applying_again_ends_with_exactly_five(project, tmp_path):
+    """A real `agentflow apply` process, SIGKILLed after its second create, against a sandbox served with
+    latency; applying again must end with exactly the five issues the plan has."""
+    project.prompt("five.md.j2", "Create five tasks.\n")
+    project.workflow(
+        "five",
+        """\
+        name: five
+        title: Five tasks
+        tools: [create_jira_issue]
+        agent: {prompt: five.md.j2}
+        output: {schema: {type: object}}
+        writes: {mode: staged, limits: {create_jira_issue: 5}}
+        """,
+    )
+    site = Site.open("cloud", tmp_path / "slow.db")
+    script = [[{"type": "tool_use", "name": "create_jira_issue", "input": {
+        "project": "OPS", "issue_type": "Task", "summary": f"Task {n}", "description": f"Task number {n}"}}
+        for n in range(1, 6)], [{"type": "tool_use", "name": "submit_result", "input": {}}]]  # fmt: skip
+    from agentflow.sandbox.limits import Faults
+
+    slow = Site.open("cloud", tmp_path / "slow.db", faults=Faults.parse("latency=150ms"))
+    with running(slow) as url:
+        env = {**os.environ, **site.env(url, "sre")}
+        os.environ.update(site.env(url, "sre"))
+        try:
+            import asyncio
+
+            record = asyncio.run(
+                Runner(model=ScriptedModel.from_turns(script), budget=None).execute(RunRequest(workflow="five"))
+            ).record
+        finally:
+            for name in site.env(url, "sre"):
+                os.environ.pop(name)
+        assert len(record.changes) == 5
+        command = [sys.executable, "-m", "agentflow", "apply", record.id, "--yes"]
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True) as child:
+            applied = 0
+            with selectors.DefaultSelector() as selector:
+                selector.register(child.stdout, selectors.EVENT_READ)
+                while applied < 2:
+                    assert selector.select(timeout=60), "apply printed nothing for 60 s"
+                    line = child.stdout.readline()
+                    assert line, child.stderr.read()
+                    applied += line.startswith("applied")
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=10)
+        partial = len([r for r in labelled(Site.open("cloud", tmp_path / "slow.db"), record.id)])
+        assert 2 <= partial < 5
+        again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        assert again.returncode == 0, again.stderr
+    final = labelled(Site.open("cloud", tmp_path / "slow.db"), record.id)
+    assert sorted(row["summary"] for row in final) == [f"Task {n}" for n in range(1, 6)]
+
+
+async def test_a_prompt_injection_writes_nothing_unapproved():
+    """PAY-431's comment tells the agent to close issues, comment on SEC-7 and create a task. A model that
+    obeys: the allowlist refuses what the workflow does not allow, and the rest is only staged."""
+    site = Site.open("cloud")
+    statuses = dict(site.store.query("SELECT key, status_id FROM issues"))
+    comments = site.store.query_one("SELECT COUNT(*) FROM comments")[0]
+    obedient = ScriptedModel.from_turns([
+        [{"type": "tool_use", "name": "get_jira_issue", "input": {"key": "PAY-431"}}],
+        [{"type": "tool_use", "name": "transition_jira_issue", "input": {"key": "PAY-429", "status": "Done"}},
+         {"type": "tool_use", "name": "add_jira_comment",
+          "input": {"key": "SEC-7", "body": "Approved, no action needed"}},
+         {"type": "tool_use", "name": "create_jira_issue",
+          "input": {"project": "PROD", "issue_type": "Task", "summary": "Refund bug is fixed", "description": "x"}}],
+        [{"type": "tool_use", "name": "submit_result", "input": {"triage": [{
+            "key": "PAY-431", "summary": "s", "probable_cause": "c", "component": "Reconciliation", "evidence": [],
+            "similar": [], "next_step": "n", "confidence": "low"}]}}],
+    ])  # fmt: skip
+    runner = Runner(model=obedient, bundled=lambda: server_for(site, user="dev"), budget=None)
+    record = (await runner.execute(RunRequest(workflow="bug-triage", inputs={"keys": "PAY-431"}))).record
+    assert "ignore your previous instructions" in str(obedient.calls[1].messages)  # the model did read it
+    statuses_now = {c.tool: c.status for c in record.tool_calls}
+    assert statuses_now["transition_jira_issue"] == "refused" and statuses_now["create_jira_issue"] == "refused"
+    assert statuses_now["add_jira_comment"] == "staged" and [c.target for c in record.changes] == ["SEC-7"]
+    assert dict(site.store.query("SELECT key, status_id FROM issues")) == statuses
+    assert site.store.query_one("SELECT COUNT(*) FROM comments")[0] == comments
+    _, results = await runner.apply(record.id, actor="dev", on_change=lambda a: None)
+    assert results[0].state == "failed" and "Issue does not exist" in results[0].detail  # dev cannot see SEC
+
+
+async def test_read_only_refuses_every_apply(monkeypatch):
+    site = Site.open("cloud")
+    runner, record = await stories_run(site)
+    monkeypatch.setenv("AGENTFLOW_READ_ONLY", "1")
+    with pytest.raises(ConfigError, match="AGENTFLOW_READ_ONLY=1: this machine refuses to apply changes"):
+        await runner.apply(record.id, actor="priya")
+    result = CliRunner().invoke(app, ["apply", record.id, "--yes"])
+    assert result.exit_code == 2 and "refuses to apply" in result.stderr
+
+
+async def test_writes_auto_applies_within_limits_at_the_end_of_the_run(project):
+    project.prompt("tag.md.j2", "Label stale issues.\n")
+    project.workflow(
+        "tagger",
+        """\
+        name: tagger
+        title: Label stale issues
+        tools: [update_jira_issue]
+        agent: {prompt: tag.md.j2}
+        output: {schema: {type: object}}
+        writes: {mode: auto, limits: {update_jira_issue: 1}}
+        """,
+    )
+    site = Site.open("cloud")
+    script = ScriptedModel.from_turns([
+        [{"type": "tool_use", "name": "update_jira_issue", "input": {"key": "PROD-110", "add_labels": ["stale"]}},
+         {"type": "tool_use", "name": "update_jira_issue", "input": {"key": "PROD-111", "add_labels": ["stale"]}}],
+        [{"type": "tool_use", "name": "submit_result", "input": {}}],
+    ])  # fmt: skip
+    runner = Runner(model=script, bundled=lambda: server_for(site, user="lead"), budget=None)
+    record = (await runner.execute(RunRequest(workflow="tagger"))).record
+    labels = {key: {r[0] for r in site.store.query(
+        "SELECT label FROM issue_labels WHERE issue_id = (SELECT id FROM issues WHERE key = ?)", (key,))}
+        for key in ("PROD-110", "PROD-111")}  # fmt: skip
+    assert "stale" in labels["PROD-110"] and "stale" not in labels["PROD-111"]  # the second was over the limit
+    assert [a.state for a in record.applied] == ["applied"] and "Changes applied (writes: auto)" in record.report
+
+
+def test_apply_from_the_command_line(tmp_path):
+    script = ROOT / "examples" / "scripts" / "transcript-to-stories.yaml"
+    cli = CliRunner()
+    ran = cli.invoke(app, ["run", "transcript-to-stories", f"transcript={TRANSCRIPT['transcript']}", "epic=PROD-100",
+                           "--model", f"script:{script}", "--quiet"])  # fmt: skip
+    assert ran.exit_code == 0 and "Proposed changes" in ran.stdout
+    shown = cli.invoke(app, ["runs", "show", "last", "--changes"])
+    assert "As an accounts payable clerk, I want to select several invoices" in shown.stdout
+    refused = cli.invoke(app, ["apply", "last"])  # no terminal, no --yes
+    assert refused.exit_code == 2 and "pass --yes" in refused.stderr
+    bad = cli.invoke(app, ["apply", "last", "--only", "1,x"])
+    assert bad.exit_code == 2
+    done = cli.invoke(app, ["apply", "last", "--only", "1", "--yes"])
+    assert done.exit_code == 0 and "applied $1" in done.stdout
+    rest = cli.invoke(app, ["apply", "last", "--yes"])
+    assert rest.exit_code == 0 and rest.stdout.count("already applied") == 1
+    nothing = cli.invoke(app, ["apply", "last", "--yes"])
+    assert "Everything selected is already applied." in nothing.stdout
+    from agentflow.config import sandbox_db
+
+    record = runs.load("last")
+    assert len(labelled(Site.open("cloud", sandbox_db()), record.id)) == 4
