@@ -152,9 +152,36 @@ def plan_table(changes: list[Change], run_id: str) -> str:
 
 
 def applied_table(applied: list[Any]) -> str:
-    """What `writes: auto` applied right after the run."""
-    lines = ["## Changes applied (writes: auto)", "", "| # | tool | summary | result |", "|---|---|---|---|"]
+    """What the writes policy applied right after the run, without asking."""
+    lines = [
+        "## Changes applied without asking (writes policy)",
+        "",
+        "| # | tool | summary | result |",
+        "|---|---|---|---|",
+    ]
     for item in applied:
         cells = [f"${item.index}", item.tool, item.summary, f"{item.state}: {item.detail}"]
         lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     return "\n".join(lines)
+
+
+# Arguments that say which object a change is about, not what it does to it.
+_SUBJECT_ARGUMENTS = frozenset({"key", "issue"})
+
+
+def applies_unasked(change: Change, writes: WritesSpec) -> bool:
+    """Whether the workflow's policy applies this change without a person: `writes: auto` (all of them), or a
+    tool listed in `writes.auto` whose every argument is one of the allowed ones, with allowed values only."""
+    if writes.mode == "auto":
+        return True
+    allowed = writes.auto.get(change.tool)
+    if not allowed:
+        return False
+    for name, value in change.arguments.items():
+        if name in _SUBJECT_ARGUMENTS:
+            continue
+        permitted = allowed.get(name)
+        values = value if isinstance(value, list) else [value]
+        if permitted is None or any(v not in permitted for v in values):
+            return False
+    return True

@@ -26,16 +26,17 @@ from agentflow.agent.models import Model
 from agentflow.apply import Applied, apply_plan, refuse_if_read_only
 from agentflow.atlassian.sites import SANDBOX, resolve_site
 from agentflow.budget import Budget, BudgetExhausted, open_budget
-from agentflow.changes import Stager, applied_table, plan_table
+from agentflow.changes import Stager, applied_table, applies_unasked, plan_table
 from agentflow.config import load_config
 from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ModelError, ServerError, ServerStartError
+from agentflow.gather import Gatherer
 from agentflow.host.servers import BUNDLED, Host, load_server_specs
 from agentflow.host.toolbox import Toolbox, build_toolbox
 from agentflow.metering import Meter
 from agentflow.workflow import loader
 from agentflow.workflow.inputs import FileInput
 from agentflow.workflow.loader import LoadedWorkflow
-from agentflow.workflow.schema import HOST_TOOLS, StepSpec
+from agentflow.workflow.schema import HOST_TOOLS
 
 NO_MODEL_NOTE = (
     "No model ran: this report shows what the gather steps found. Set ANTHROPIC_API_KEY (or pass --model) "
@@ -197,78 +198,19 @@ class Runner:
                 "now": self.now().isoformat(timespec="minutes"),
             }
             events.on_phase("gathering")
-            await self._gather(loaded, toolbox, meter, context, record, events)
+            await Gatherer(loaded, toolbox, meter, record, events.on_step, self.clock).run(context)
             if model is None:
                 record.terminal_reason = "budget" if meter.exhausted else runs.TERMINAL_OK
             else:
                 events.on_phase("thinking")
                 await self._loop(loaded, toolbox, meter, model, context, record, events)
-            if workflow.writes.mode == "auto" and record.changes and record.succeeded:
-                events.on_phase("applying (writes: auto)")
-                approver = f"{request.actor} (writes: auto)"
-                record.applied = await apply_plan(
-                    record, self._apply_call(host, budget, record, approver), actor=approver
-                )
+            unasked = {c.index for c in record.changes if applies_unasked(c, workflow.writes)}
+            if unasked and record.succeeded:
+                events.on_phase("applying what the writes policy allows without asking")
+                approver = f"{request.actor} (writes policy)"
+                call = self._apply_call(host, budget, record, approver)
+                record.applied = await apply_plan(record, call, actor=approver, only=unasked)
         record.report = self._report(loaded, context, record, notes)
-
-    async def _gather(
-        self,
-        loaded: LoadedWorkflow,
-        toolbox: Toolbox,
-        meter: Meter,
-        context: dict[str, Any],
-        record: runs.RunRecord,
-        events: RunEvents,
-    ) -> None:
-        for step in loaded.workflow.steps:
-            if step.when is not None and not loaded.evaluate(step.when, context):
-                skipped = runs.StepRecord(id=step.id, tool=step.tool, status="skipped")
-                record.steps.append(skipped)
-                events.on_step(skipped)
-                context["steps"][step.id] = None
-                continue
-            tool = toolbox.by_tool_name(step.tool)
-            if step.foreach is None:
-                context["steps"][step.id] = await self._call_step(loaded, meter, tool, step, context, record, events)
-                continue
-            items = loaded.evaluate(step.foreach, context)
-            if not isinstance(items, list | tuple):
-                raise loader.WorkflowInvalid(
-                    [loader.Problem(f"step '{step.id}': foreach gave {type(items).__name__}, not a list", loaded.path)]
-                )
-            context["steps"][step.id] = [
-                await self._call_step(loaded, meter, tool, step, {**context, "item": item}, record, events)
-                for item in items
-            ]
-
-    async def _call_step(
-        self,
-        loaded: LoadedWorkflow,
-        meter: Meter,
-        tool: Any,
-        step: StepSpec,
-        context: dict[str, Any],
-        record: runs.RunRecord,
-        events: RunEvents,
-    ) -> Any:
-        arguments = loaded.render_value(step.args, context)
-        entry = runs.StepRecord(id=step.id, tool=step.tool, arguments=arguments)
-        record.steps.append(entry)
-        began = self.clock()
-        try:
-            outcome = await meter.call(tool.server, tool.name, arguments)
-        except BudgetExhausted as exhausted:
-            entry.status, entry.error = "error", f"budget: {exhausted.message}"
-            events.on_step(entry)
-            return None
-        entry.duration_ms = (self.clock() - began) * 1000
-        entry.requests = outcome.requests
-        if outcome.is_error:
-            entry.status, entry.error = "error", outcome.text[:1000]
-        events.on_step(entry)
-        if outcome.is_error:
-            return None
-        return outcome.structured if outcome.structured is not None else outcome.text
 
     async def _loop(
         self,
@@ -343,7 +285,15 @@ class Runner:
             body = None
         if body is None:
             body = f"# {loaded.workflow.title}\n\n```json\n{json.dumps(record.output, indent=2)}\n```\n"
-        plan = plan_table(record.changes, record.id) if not record.applied else applied_table(record.applied)
+        applied = {item.index for item in record.applied}
+        plan = "\n\n".join(
+            part
+            for part in (
+                applied_table(record.applied) if record.applied else "",
+                plan_table([c for c in record.changes if c.index not in applied], record.id),
+            )
+            if part
+        )
         return ("\n".join(header) + "\n\n" if header else "") + body + ("\n\n" + plan if plan else "")
 
     def _apply_call(self, host: Host, budget: Budget | None, record: runs.RunRecord, approver: str) -> Any:

@@ -222,7 +222,7 @@ async def test_writes_auto_applies_within_limits_at_the_end_of_the_run(project):
         "SELECT label FROM issue_labels WHERE issue_id = (SELECT id FROM issues WHERE key = ?)", (key,))}
         for key in ("PROD-110", "PROD-111")}  # fmt: skip
     assert "stale" in labels["PROD-110"] and "stale" not in labels["PROD-111"]  # the second was over the limit
-    assert [a.state for a in record.applied] == ["applied"] and "Changes applied (writes: auto)" in record.report
+    assert [a.state for a in record.applied] == ["applied"] and "Changes applied without asking" in record.report
 
 
 def test_apply_from_the_command_line(tmp_path):

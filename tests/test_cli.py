@@ -85,7 +85,7 @@ def test_show_prints_inputs_tools_steps_and_limits(project):
 def test_show_json(project):
     data = json.loads(invoke("show", "bug-triage", "--json").stdout)
     assert data["inputs"]["keys"]["type"] == "jira_keys"
-    assert data["writes"] == {"mode": "staged", "limits": {"add_jira_comment": 10}}
+    assert data["writes"] == {"mode": "staged", "limits": {"add_jira_comment": 10}, "auto": {}}
     assert data["output"]["schema"]["required"] == ["triage"]
 
 

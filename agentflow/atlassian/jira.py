@@ -73,20 +73,33 @@ class JiraAPI:
             if page_token:
                 body["nextPageToken"] = page_token
             page = await self.http.post(self._path("search/jql"), body)
-            issues = [self._summary(i, epic_field, points_field) for i in page.get("issues", [])]
+            issues = [self._summary(i, epic_field, points_field, fields) for i in page.get("issues", [])]
             return IssueSearch(jql=jql, issues=issues, next_page_token=page.get("nextPageToken"))
         start = _decode_offset(page_token)
         page = await self.http.post(
             self._path("search"), {"jql": jql, "startAt": start, "maxResults": limit, "fields": wanted}
         )
-        issues = [self._summary(i, epic_field, points_field) for i in page.get("issues", [])]
+        issues = [self._summary(i, epic_field, points_field, fields) for i in page.get("issues", [])]
         total = page.get("total")
         following = start + len(issues)
         token = _encode_offset(following) if total is not None and following < total and issues else None
         return IssueSearch(jql=jql, issues=issues, total=total, next_page_token=token)
 
-    def _summary(self, raw: dict[str, Any], epic_field: str | None, points_field: str | None) -> IssueSummary:
-        return IssueSummary(**self._common(raw, epic_field, points_field))
+    def _summary(
+        self, raw: dict[str, Any], epic_field: str | None, points_field: str | None, extra: list[str] | None = None
+    ) -> IssueSummary:
+        """The common fields, plus any extra field the caller asked for (rich text as Markdown)."""
+        values = raw.get("fields") or {}
+        extras = {name: self._extra(name, values.get(name)) for name in extra or [] if name not in SUMMARY_FIELDS}
+        return IssueSummary(**self._common(raw, epic_field, points_field), extra=extras)
+
+    def _extra(self, name: str, value: Any) -> Any:
+        if name in ("description", "environment"):
+            text, _ = convert.truncate_markdown(self._to_markdown(value), 1000)
+            return text
+        if isinstance(value, dict):
+            return value.get("displayName") or value.get("name") or value.get("value") or value
+        return value
 
     def _common(self, raw: dict[str, Any], epic_field: str | None, points_field: str | None) -> dict[str, Any]:
         fields = raw.get("fields") or {}

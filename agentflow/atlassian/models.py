@@ -6,6 +6,8 @@ before these are built, so gather steps and templates see one shape. Rich text i
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -46,6 +48,7 @@ class IssueSummary(_Model):
     parent: str | None = None
     story_points: float | None = None
     url: str = ""
+    extra: dict[str, Any] = Field(default_factory=dict)  # fields asked for by name (`fields=[...]`)
 
 
 class Issue(IssueSummary):

@@ -48,10 +48,16 @@ def issue_line(issue: IssueSummary) -> str:
             f"components {', '.join(issue.components)}" if issue.components else None,
             f"epic {issue.epic}" if issue.epic else None,
             f"updated {when(issue.updated)}" if issue.updated else None,
+            *(f"{name}: {_brief(value)}" for name, value in issue.extra.items()),
         ],
         "; ",
     )
     return f"- **{issue.key}** {issue.summary} [{_issue_meta(issue)}]" + (f" ({extras})" if extras else "")
+
+
+def _brief(value: object) -> str:
+    text = " ".join(str(value).split()) if value not in (None, "") else "(empty)"
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def issue_search(result: IssueSearch) -> str:

@@ -88,7 +88,7 @@ def _print_workflow(loaded: LoadedWorkflow) -> None:
         table = ui.table("id", "tool", "foreach", "when", "args")
         for step in workflow.steps:
             args = "\n".join(f"{key}: {value}" for key, value in step.args.items())
-            table.add_row(*(ui.text(c) for c in (step.id, step.tool, step.foreach or "", step.when or "", args)))
+            table.add_row(*(ui.text(c) for c in (step.id, step.action, step.foreach or "", step.when or "", args)))
         console.print(table)
     else:
         console.print("(none)")

@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
 
+from agentflow.analysis.registry import COMPUTES
 from agentflow.atlassian import catalog
 from agentflow.errors import Problem
 from agentflow.workflow.inputs import coerce
@@ -119,7 +120,11 @@ def _check_steps(workflow: Workflow, out: _Collector, env: SandboxedEnvironment,
         loc: Loc = ("steps", index)
         if step.id in earlier:
             out.at((*loc, "id"), f"step id '{step.id}' is used twice")
-        if step.tool not in workflow.tools:
+        if step.compute is not None:
+            if step.compute not in COMPUTES:
+                hint = did_you_mean(step.compute, COMPUTES) or f" (built-in: {', '.join(sorted(COMPUTES))})"
+                out.at((*loc, "compute"), f"step '{step.id}': no built-in analysis '{step.compute}'{hint}")
+        elif step.tool not in workflow.tools:
             hint = did_you_mean(step.tool, workflow.tools)
             out.at((*loc, "tool"), f"step '{step.id}' calls '{step.tool}', which is not in 'tools'{hint}")
         elif bundled_only and step.tool in catalog.WRITE_TOOLS:
@@ -173,6 +178,16 @@ def _check_writes(workflow: Workflow, out: _Collector, bundled_only: bool) -> No
             )
         elif bundled_only and tool not in catalog.WRITE_TOOLS:
             out.at(("writes", "limits", tool), f"limit for '{tool}', which is a read tool; limits apply to writes")
+    for tool, constraints in writes.auto.items():
+        loc = ("writes", "auto", tool)
+        if tool not in workflow.tools:
+            out.at(loc, f"auto for '{tool}', which is not in 'tools'{did_you_mean(tool, workflow.tools)}")
+        elif bundled_only and tool not in catalog.WRITE_TOOLS:
+            out.at(loc, f"auto for '{tool}', which is a read tool; auto applies to writes")
+        elif not constraints:
+            out.at(loc, f"auto for '{tool}' must list the arguments (and their allowed values) it may apply")
+        elif tool not in writes.limits:
+            out.at(loc, f"auto for '{tool}' needs a limit in writes.limits: unattended changes must be bounded")
     if writes.mode == "auto":
         unlimited = [t for t in write_tools if t not in writes.limits]
         if unlimited:

@@ -11,7 +11,7 @@ import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 # The loop gives every agent these two tools itself; a workflow cannot declare or shadow them.
 HOST_TOOLS = frozenset({"update_plan", "submit_result"})
@@ -55,7 +55,8 @@ class InputSpec(_Strict):
 
 
 class StepSpec(_Strict):
-    """A deterministic gather step: one tool call (or one per item with `foreach`) before the model runs.
+    """A deterministic gather step before the model runs: one tool call, or one `compute` (a built-in analysis
+    such as `stack_traces` or `rank_changes` over earlier results); one per item with `foreach`.
 
     `args` values are jinja2 templates over `inputs`, earlier `steps` and, with `foreach`, `item`; a value
     that is a single `{{ expression }}` keeps the expression's type (a list stays a list). `when` and
@@ -63,10 +64,21 @@ class StepSpec(_Strict):
     """
 
     id: Identifier
-    tool: str
+    tool: str | None = None
+    compute: str | None = None
     args: dict[str, Any] = Field(default_factory=dict)
     when: str | None = None
     foreach: str | None = None
+
+    @model_validator(mode="after")
+    def _tool_or_compute(self) -> StepSpec:
+        if (self.tool is None) == (self.compute is None):
+            raise ValueError("a step has either 'tool' (an MCP tool) or 'compute' (a built-in analysis), not both")
+        return self
+
+    @property
+    def action(self) -> str:
+        return self.tool or f"compute:{self.compute}"
 
 
 class AgentSpec(_Strict):
@@ -94,10 +106,14 @@ def _mode_shorthand(value: Any) -> Any:
 
 
 class WritesSpec(_Strict):
-    """What happens to write tool calls: `none` (refused), `staged` (a person approves) or `auto`."""
+    """What happens to write tool calls: `none` (refused), `staged` (a person approves) or `auto` (applied at
+    the end of the run, within `limits`). With `staged`, `auto` may still name tools whose changes apply
+    without asking when every argument (besides the issue key) is listed with its allowed values, e.g.
+    `auto: {update_jira_issue: {add_labels: [stale, needs-grooming]}}`: labels only."""
 
     mode: Literal["none", "staged", "auto"] = "staged"
     limits: dict[str, PositiveInt] = Field(default_factory=dict)
+    auto: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
 
 
 class BudgetSpec(_Strict):

@@ -1,0 +1,98 @@
+"""Gather steps: the deterministic part of a run, before the model (and the whole run with `--model none`).
+
+Each step renders its templated arguments over `inputs` and earlier `steps`, honours `when` and `foreach`, and
+either calls an MCP tool (through the run's meter: budget, audit, redaction) or runs a built-in analysis
+(`compute`). A failed step is recorded and leaves `None` for later steps and templates; it does not stop
+the run, because a partial picture is still worth reporting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agentflow import runs
+from agentflow.analysis.registry import run_compute
+from agentflow.budget import BudgetExhausted
+from agentflow.host.toolbox import Toolbox
+from agentflow.metering import Meter
+from agentflow.workflow import loader
+from agentflow.workflow.loader import LoadedWorkflow
+from agentflow.workflow.schema import StepSpec
+
+
+class Gatherer:
+    def __init__(
+        self,
+        loaded: LoadedWorkflow,
+        toolbox: Toolbox,
+        meter: Meter,
+        record: runs.RunRecord,
+        on_step: Callable[[runs.StepRecord], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.loaded, self.toolbox, self.meter, self.record = loaded, toolbox, meter, record
+        self.on_step, self.clock = on_step, clock
+
+    async def run(self, context: dict[str, Any]) -> None:
+        """Fill `context["steps"]` with each step's result, in order."""
+        for step in self.loaded.workflow.steps:
+            if step.when is not None and not self.loaded.evaluate(step.when, context):
+                self._record(runs.StepRecord(id=step.id, tool=step.action, status="skipped"))
+                context["steps"][step.id] = None
+                continue
+            if step.foreach is None:
+                context["steps"][step.id] = await self._one(step, context)
+                continue
+            items = self.loaded.evaluate(step.foreach, context)
+            if not isinstance(items, list | tuple):
+                problem = loader.Problem(f"step '{step.id}': foreach gave {type(items).__name__}, not a list")
+                raise loader.WorkflowInvalid([problem])
+            context["steps"][step.id] = [await self._one(step, {**context, "item": item}) for item in items]
+
+    async def _one(self, step: StepSpec, context: dict[str, Any]) -> Any:
+        arguments = self.loaded.render_value(step.args, context)
+        entry = runs.StepRecord(id=step.id, tool=step.action, arguments=_summarised(arguments))
+        began = self.clock()
+        try:
+            value = await self._compute(step, arguments) if step.compute else await self._call(step, arguments, entry)
+        except BudgetExhausted as exhausted:
+            entry.status, entry.error, value = "error", f"budget: {exhausted.message}", None
+        except _StepFailed as failed:
+            entry.status, entry.error, value = "error", str(failed), None
+        entry.duration_ms = (self.clock() - began) * 1000
+        self._record(entry)
+        return value
+
+    async def _call(self, step: StepSpec, arguments: dict[str, Any], entry: runs.StepRecord) -> Any:
+        tool = self.toolbox.by_tool_name(step.tool or "")
+        outcome = await self.meter.call(tool.server, tool.name, arguments)
+        entry.requests = outcome.requests
+        if outcome.is_error:
+            entry.status, entry.error = "error", outcome.text[:1000]
+            return None
+        return outcome.structured if outcome.structured is not None else outcome.text
+
+    async def _compute(self, step: StepSpec, arguments: dict[str, Any]) -> Any:
+        # Analyses are pure and quick; a bug in one must not cost the whole run its report.
+        try:
+            return run_compute(step.compute or "", arguments)
+        except Exception as error:
+            raise _StepFailed(f"{type(error).__name__}: {error}") from error
+
+    def _record(self, entry: runs.StepRecord) -> None:
+        self.record.steps.append(entry)
+        self.on_step(entry)
+
+
+class _StepFailed(Exception):
+    pass
+
+
+def _summarised(arguments: dict[str, Any]) -> dict[str, Any]:
+    """What the run record keeps of a step's arguments: small values whole, big ones (earlier results) named."""
+    return {
+        name: value if len(repr(value)) <= 500 else f"<{type(value).__name__} of {len(repr(value))} characters>"
+        for name, value in arguments.items()
+    }
