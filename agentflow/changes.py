@@ -60,7 +60,7 @@ def describe(tool: str, arguments: dict[str, Any]) -> tuple[str, str]:
         "create_jira_issue": (
             f"project {a.get('project', '?')}", f"new {a.get('issue_type', 'issue')}: {a.get('summary', '')}"
         ),
-        "update_jira_issue": (str(a.get("key", "?")), "change " + ", ".join(k for k in a if k not in ("key",))),
+        "update_jira_issue": (str(a.get("key", "?")), _update_summary(a)),
         "add_jira_comment": (str(a.get("key", "?")), "comment: " + _first_line(a.get("body", ""))),
         "link_jira_issues": (str(a.get("inward", "?")), f"{a.get('inward')} {a.get('link_type')} {a.get('outward')}"),
         "link_to_epic": (str(a.get("issue", "?")), f"put under epic {a.get('epic')}"),
@@ -71,6 +71,16 @@ def describe(tool: str, arguments: dict[str, Any]) -> tuple[str, str]:
         return known[tool]
     first = next((str(v) for v in a.values() if isinstance(v, str)), "")
     return first[:60], json.dumps(a, ensure_ascii=False)[:120]
+
+
+def _update_summary(arguments: dict[str, Any]) -> str:
+    verbs = {"add_labels": "add labels", "remove_labels": "remove labels", "labels": "set labels"}
+    parts = [
+        f"{verbs[name]} {', '.join(map(str, value))}" if name in verbs and isinstance(value, list) else f"change {name}"
+        for name, value in arguments.items()
+        if name != "key"
+    ]
+    return "; ".join(parts) or "no change"
 
 
 def _first_line(text: Any) -> str:

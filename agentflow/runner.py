@@ -195,7 +195,7 @@ class Runner:
                 "inputs": inputs,
                 "steps": {},
                 "workflow": {"name": workflow.name, "title": workflow.title},
-                "now": self.now().isoformat(timespec="minutes"),
+                "now": self.now().isoformat(timespec="seconds"),
             }
             events.on_phase("gathering")
             await Gatherer(loaded, toolbox, meter, record, events.on_step, self.clock).run(context)

@@ -71,9 +71,9 @@ async def test_a_batch_run_that_does_not_fit_is_deferred_with_when_it_would(proj
     budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=100))
     budget.reserve("sandbox", 60, "interactive")
     runner = Runner(model=None, bundled=lambda: server_for(Site.open("cloud")), budget=budget)
-    with pytest.raises(BudgetDeferred, match="needs 150 Atlassian calls and batch work may use 20") as caught:
+    with pytest.raises(BudgetDeferred, match="needs 120 Atlassian calls and batch work may use 20") as caught:
         await runner.execute(RunRequest(workflow="backlog-grooming", inputs={"project": "PROD"}, model="none"))
-    assert caught.value.retry_at == float("inf")  # 150 can never fit in a batch share of 80
+    assert caught.value.retry_at == float("inf")  # 120 can never fit in a batch share of 80
     [record] = runs.list_runs(workflow="backlog-grooming")
     assert record.terminal_reason == "deferred"
 
@@ -82,7 +82,7 @@ def test_deferral_exits_3_from_the_command_line(monkeypatch):
     monkeypatch.setenv("AGENTFLOW_BUDGET_PER_HOUR", "100")
     result = CliRunner().invoke(app, ["run", "backlog-grooming", "project=PROD", "--model", "none"])
     assert result.exit_code == 3
-    assert "deferred: backlog-grooming needs 150 Atlassian calls" in result.stderr
+    assert "deferred: backlog-grooming needs 120 Atlassian calls and batch work may use 80" in result.stderr
 
 
 async def test_an_interactive_run_starts_with_what_is_left_and_says_so():
@@ -98,7 +98,11 @@ async def test_every_tool_call_is_audited():
     runner = Runner(model=script, bundled=lambda: server_for(Site.open("cloud")), budget=None)
     record = (await runner.execute(RunRequest(workflow="incident", inputs={"alert": "pool"}, actor="sam"))).record
     lines = list(audit.read(run_id=record.id))
-    assert [line["tool"] for line in lines[:2]] == ["search_confluence_pages", "search_jira_issues"]
+    assert [line["tool"] for line in lines[:3]] == [
+        "search_confluence_pages",
+        "get_confluence_page",
+        "search_jira_issues",
+    ]
     assert {line["tool"] for line in lines} >= {"get_confluence_page", "get_compass_component"}
     first = lines[0]
     assert first["actor"] == "sam" and first["trigger"] == "cli" and first["workflow"] == "incident"

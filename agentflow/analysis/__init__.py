@@ -1,1 +1,2 @@
-"""Built-in analyses for compute gather steps: stack traces, page references, change ranking, backlog grooming, transcripts."""
+"""Built-in analyses for compute gather steps: stack traces, page references, suspect changes, backlog
+grooming and interview transcripts (see `registry`)."""

@@ -131,7 +131,7 @@ def _check_steps(workflow: Workflow, out: _Collector, env: SandboxedEnvironment,
             out.at((*loc, "tool"), f"step '{step.id}' calls the write tool '{step.tool}'; gather steps may only read")
         later = frozenset(all_ids[index:]) - set(earlier)
         members = {"inputs": inputs, "steps": frozenset(earlier)}
-        base_roots = frozenset({"inputs", "steps"})
+        base_roots = frozenset({"inputs", "steps", "now"})
         if step.foreach is not None:
             out.template(
                 (*loc, "foreach"), check_expression(env, step.foreach, Scope(base_roots, members, {"steps": later}))

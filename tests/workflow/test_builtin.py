@@ -46,21 +46,6 @@ def test_the_four_builtin_workflows_exist_and_validate(builtin):
 
 
 @pytest.mark.parametrize("name", sorted(INPUTS))
-def test_prompt_and_report_render_from_gathered_data(builtin, name):
-    loaded = builtin(name)
-    inputs = loaded.coerce_inputs(INPUTS[name])
-    steps = {
-        step.id: [{"key": "GATHERED-1"}] if step.foreach else {"issues": [{"key": "GATHERED-1"}]}
-        for step in loaded.workflow.steps
-    }
-    context = {"inputs": inputs, "steps": steps, "workflow": loaded.workflow, "now": datetime(2026, 11, 26, tzinfo=UTC)}
-    prompt = loaded.render_prompt(context)
-    assert "GATHERED-1" in prompt and "submit_result" in prompt
-    report = loaded.render_report({**context, "output": None})
-    assert "No model ran" in report and "GATHERED-1" in report
-
-
-@pytest.mark.parametrize("name", sorted(INPUTS))
 def test_report_renders_a_schema_valid_answer(builtin, name):
     loaded = builtin(name)
     schema = loaded.workflow.output.json_schema
