@@ -55,6 +55,7 @@ class RunRequest(BaseModel):
     model: str | None = None
     site: str | None = None
     read_only: bool = False
+    run_id: str | None = None  # given when the trigger must name the run before it starts (a chat ack)
 
 
 @dataclass
@@ -116,7 +117,7 @@ class Runner:
         started = self.now()
         began = self.clock()
         record = runs.RunRecord(
-            id=runs.new_run_id(workflow.name, started),
+            id=request.run_id or runs.new_run_id(workflow.name, started),
             workflow=workflow.name,
             workflow_path=str(loaded.path),
             inputs=_recordable(inputs),

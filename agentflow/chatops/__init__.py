@@ -1,1 +1,2 @@
-"""ChatOps: the `/agentflow` Slack slash command and an authenticated webhook for other chat tools (`agentflow serve`)."""
+"""ChatOps: the `/agentflow` Slack slash command and an authenticated webhook for other chat tools
+(`agentflow serve`)."""

@@ -142,6 +142,8 @@ def _jira_keys(value: Any) -> list[str]:
 
 
 def _file(value: Any, base_dir: Path) -> FileInput:
+    if isinstance(value, FileInput):  # text a chat user pasted, already wrapped by the trigger
+        return value
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected a file path")
     path = Path(value).expanduser()

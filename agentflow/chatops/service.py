@@ -1,0 +1,257 @@
+"""What agentflow does with a chat (or API) command once the request is verified, independent of HTTP: check
+who may do it, validate the inputs, queue the run, and later post its result.
+
+Validation happens before anything is queued, so a typo is answered at once (with the usage) instead of
+failing in the background. A run's id is chosen at ack time so the person can `status` it straight away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from agentflow import runs
+from agentflow.apply import Applied
+from agentflow.chatops import slack_format
+from agentflow.chatops.commands import USAGE, Command, with_primary
+from agentflow.chatops.jobs import Job, Pool, QueueFull, Sender, post, send_webhook
+from agentflow.chatops.settings import ChatOpsSettings, Grant
+from agentflow.chatops.verify import RateLimit
+from agentflow.errors import AgentflowError, ConfigError
+from agentflow.redact import scrub
+from agentflow.runner import Runner, RunRequest
+from agentflow.workflow import loader
+from agentflow.workflow.inputs import FileInput
+
+log = logging.getLogger(__name__)
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{3,}")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asked: a Slack user (in a workspace and channel), or an API client named by its token holder."""
+
+    actor: str
+    response_url: str | None = None
+    via_api: bool = False
+
+
+@dataclass
+class Reply:
+    """The immediate answer. `status` is for the API; Slack always gets 200 with the text (or blocks)."""
+
+    text: str
+    status: int = 200
+    run_id: str | None = None
+    position: int | None = None
+    payload: dict[str, Any] | None = None  # a full Slack message when there is more than text to show
+
+
+class ChatOps:
+    def __init__(
+        self,
+        settings: ChatOpsSettings,
+        *,
+        runner_factory: Callable[[], Runner] = Runner,
+        send: Sender = send_webhook,
+        workers: int | None = None,
+        model: str | None = None,
+        site: str | None = None,
+        rate_clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.runner_factory = runner_factory
+        self.send = send
+        self.model = model
+        self.site = site
+        self.pool = Pool(workers or settings.workers, settings.queue, self._execute)
+        self.limits = RateLimit(settings.per_user, **({"clock": rate_clock} if rate_clock else {}))
+        self.active: dict[str, str] = {}  # run id -> "queued" | "running", for runs this process holds
+        self.delivered: dict[str, bool] = {}  # run id -> whether its result reached the chat
+
+    def grant(self, caller: Caller) -> Grant:
+        return self.settings.api if caller.via_api else self.settings.grant(caller.actor)
+
+    async def handle(self, command: Command, caller: Caller) -> Reply:
+        grant = self.grant(caller)
+        if command.kind in ("help", "list"):
+            return Reply(self._listing(grant, with_usage=command.kind == "help"))
+        if command.kind == "status":
+            return self._status(command.run_id or "", grant)
+        if command.kind == "apply":
+            return self._apply(command, caller, grant)
+        return await self._run(command, caller, grant)
+
+    # --- listing and status ----------------------------------------------------------------------------
+
+    def _listing(self, grant: Grant, with_usage: bool) -> str:
+        lines = [USAGE, ""] if with_usage else []
+        allowed = [name for name in sorted(loader.discover()) if grant.may_run(name)]
+        if not allowed:
+            return "\n".join([*lines, "You may not run any workflow here; ask an agentflow admin."])
+        lines.append("Workflows you may run:")
+        for name in allowed:
+            try:
+                workflow = loader.load(name).workflow
+            except ConfigError:
+                lines.append(f"• `{name}` (invalid; `agentflow check {name}` says why)")
+                continue
+            inputs = " ".join(f"[{n}=…]" if not s.required else f"{n}=…" for n, s in workflow.inputs.items())
+            lines.append(f"• `{name}` {inputs} — {workflow.title}")
+        if grant.apply:
+            lines.append("You may also `apply` staged changes.")
+        return "\n".join(lines)
+
+    def record_for(self, run_id: str, grant: Grant) -> runs.RunRecord:
+        if not RUN_ID.fullmatch(run_id):
+            raise ConfigError(f"'{run_id}' is not a run id (they look like 20261126-093000-incident-1a2b)")
+        record = runs.load(run_id)
+        if not grant.may_run(record.workflow):
+            # The same answer as for a run that does not exist: a stranger learns nothing about it.
+            raise ConfigError(f"no run '{run_id}' that you may see")
+        return record
+
+    def _status(self, run_id: str, grant: Grant) -> Reply:
+        state = self.active.get(run_id)
+        if state is not None:
+            return Reply(f"Run `{run_id}` is {state}.", run_id=run_id)
+        try:
+            record = self.record_for(run_id, grant)
+        except ConfigError as error:
+            return Reply(str(error), status=404)
+        if record.status != "finished":
+            return Reply(f"Run `{record.id}` ({record.workflow}) is running.", run_id=record.id)
+        blocks = slack_format.blocks_for_run(record, apply_allowed=grant.apply)
+        payload = {**slack_format.ephemeral(slack_format.text_fallback(record)), "blocks": blocks}
+        return Reply(payload["text"], run_id=record.id, payload=payload)
+
+    # --- starting work ---------------------------------------------------------------------------------
+
+    def _apply(self, command: Command, caller: Caller, grant: Grant) -> Reply:
+        if not grant.apply:
+            return Reply("You may not apply changes; ask someone who may, or an agentflow admin.", status=403)
+        try:
+            record = self.record_for(command.run_id or "", grant)
+        except ConfigError as error:
+            return Reply(str(error), status=404)
+        if not record.changes:
+            return Reply(f"Run `{record.id}` staged no changes; there is nothing to apply.", status=400)
+        wanted = command.only or {change.index for change in record.changes}
+        unknown = sorted(wanted - {change.index for change in record.changes})
+        if unknown:
+            return Reply(f"Run `{record.id}` has changes 1 to {len(record.changes)}; there is no {unknown[0]}.", 400)
+        job = Job("apply", record.id, caller.actor, record.workflow, only=command.only,
+                  response_url=caller.response_url)  # fmt: skip
+        return self._enqueue(job, f"Applying {len(wanted)} change{'s' if len(wanted) != 1 else ''} of `{record.id}`")
+
+    async def _run(self, command: Command, caller: Caller, grant: Grant) -> Reply:
+        name = command.workflow or ""
+        known = loader.discover()
+        if name not in known:  # only named workflows: a chat user never picks a file on this machine
+            allowed = ", ".join(f"`{n}`" for n in sorted(known) if grant.may_run(n)) or "none"
+            return Reply(f"There is no workflow '{name}'. You may run: {allowed}.\n{USAGE}", status=404)
+        if not grant.may_run(name):
+            return Reply(f"You may not run `{name}`; ask an agentflow admin to allow it.", status=403)
+        try:
+            inputs = await anyio.to_thread.run_sync(self._validated, name, command.inputs, caller)
+        except ConfigError as error:
+            return Reply(f"{error}\n{USAGE}", status=400)
+        wait = self.limits.take(caller.actor)
+        if wait is not None:
+            return Reply(f"You have started {self.settings.per_user} runs in the last 10 minutes; "
+                         f"try again in {int(wait) + 1} s.", status=429)  # fmt: skip
+        job = Job("run", runs.new_run_id(name), caller.actor, name, inputs, response_url=caller.response_url,
+                  apply_allowed=grant.apply)  # fmt: skip
+        reply = self._enqueue(job, f"Running `{name}` as `{job.run_id}`")
+        if reply.status != 202:
+            self.limits.give_back(caller.actor)
+        return reply
+
+    def _validated(self, name: str, raw: dict[str, str], caller: Caller) -> dict[str, Any]:
+        loaded = loader.load(name)
+        values: dict[str, Any] = with_primary(raw, list(loaded.workflow.inputs))
+        for key, spec in loaded.workflow.inputs.items():
+            if spec.type == "file" and isinstance(values.get(key), str):
+                # A chat user cannot name a file on this machine; what they pasted is the file's text.
+                values[key] = FileInput(path=f"(chat: {caller.actor})", name="message", text=values[key])
+        loaded.coerce_inputs(values)
+        return values
+
+    def _enqueue(self, job: Job, doing: str) -> Reply:
+        try:
+            position = self.pool.submit(job)
+        except QueueFull:
+            return Reply(f"agentflow is busy ({self.pool.workers} running, {self.pool.capacity} waiting); "
+                         f"nothing was started — try again in a few minutes.", status=503)  # fmt: skip
+        self.active[job.run_id] = "queued" if position else "running"
+        when = "starting now" if not position else f"queued, {_ordinal(position)} in line"
+        target = "I will post the result here." if job.response_url else f"`status {job.run_id}` shows how it went."
+        log.info("%s: %s %s (%s)", job.actor, job.kind, job.run_id, when)
+        return Reply(f"{doing} ({when}). {target}", status=202, run_id=job.run_id, position=position)
+
+    # --- doing the work (in the pool) --------------------------------------------------------------------
+
+    async def _execute(self, job: Job) -> None:
+        self.active[job.run_id] = "running"
+        try:
+            if job.kind == "apply":
+                payload = await anyio.to_thread.run_sync(self._apply_blocking, job)
+            else:
+                payload = await anyio.to_thread.run_sync(self._run_blocking, job)
+        finally:
+            self.active.pop(job.run_id, None)
+        if job.response_url:
+            self.delivered[job.run_id] = await post(job.response_url, payload, send=self.send)
+
+    def _run_blocking(self, job: Job) -> dict[str, Any]:
+        """A run in its own event loop on a worker thread, so a slow run never delays an ack."""
+        request = RunRequest(
+            workflow=job.workflow, inputs=job.inputs, actor=job.actor, trigger="chatops", priority="interactive",
+            model=self.model, site=self.site, run_id=job.run_id,
+        )  # fmt: skip
+        try:
+            record = asyncio.run(self.runner_factory().execute(request)).record
+        except Exception as error:
+            log.warning("chat run %s ended with %s", job.run_id, type(error).__name__)
+            try:
+                record = runs.load(job.run_id)
+            except ConfigError:
+                detail = str(error) if isinstance(error, AgentflowError) else type(error).__name__
+                return slack_format.ephemeral(scrub(f"Run `{job.run_id}` could not start: {detail}"))
+        blocks = slack_format.blocks_for_run(record, apply_allowed=job.apply_allowed)
+        return slack_format.in_channel(blocks, slack_format.text_fallback(record))
+
+    def _apply_blocking(self, job: Job) -> dict[str, Any]:
+        try:
+            _, results = asyncio.run(
+                self.runner_factory().apply(job.run_id, actor=job.actor, only=job.only, on_change=lambda _: None)
+            )
+        except AgentflowError as error:
+            return slack_format.ephemeral(scrub(f"Applying `{job.run_id}` failed: {error}"))
+        return _applied_message(job, results)
+
+
+def _applied_message(job: Job, results: list[Applied]) -> dict[str, Any]:
+    """What an apply did, for the channel: one line per change, failures first."""
+    failed = [r for r in results if r.state != "applied"]
+    done = f"applied {len(results) - len(failed)} of {len(results)} changes of `{job.run_id}`"
+    outcome = f"; **{len(failed)} failed**: fix the cause and apply again (what is done is skipped)." if failed else "."
+    lines = [f"{'✅' if r.state == 'applied' else '❌'} `${r.index}` {r.summary}: {r.detail}"
+             for r in sorted(results, key=lambda r: (r.state == "applied", r.index))]  # fmt: skip
+    who = job.actor if job.actor.startswith("api:") else f"<@{job.actor}>"  # Slack shows a user id as a mention
+    text = f"{who} " + slack_format.to_mrkdwn(done + outcome + "\n\n" + "\n".join(f"- {line}" for line in lines))
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": part}} for part in slack_format.split_sections(text)
+    ]
+    return slack_format.in_channel(blocks[: slack_format.BLOCK_LIMIT], f"{job.actor} {done}{outcome}")
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

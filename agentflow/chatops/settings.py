@@ -1,0 +1,81 @@
+"""ChatOps settings and who may do what, from `[chatops]` in the config file. Secrets come from the
+environment or the config, never from a request.
+
+```toml
+[chatops]
+workers = 2                 # runs at once
+queue = 20                  # runs waiting; beyond that a command is told to try later
+per_user = 10               # runs per user per 10 minutes
+signing_secret_env = "SLACK_SIGNING_SECRET"
+api_token_env = "AGENTFLOW_API_TOKEN"     # Bearer token for POST /api/runs
+workspaces = ["T0123"]      # Slack team ids allowed (empty: any)
+channels = []               # channel ids allowed (empty: any)
+
+[chatops.default]           # everyone in an allowed workspace
+workflows = ["incident", "bug-triage"]
+apply = false
+
+[chatops.users.U0456]       # a Slack user id
+workflows = ["*"]
+apply = true
+
+[chatops.api]               # callers of POST /api/runs (they hold the token)
+workflows = ["*"]
+```
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agentflow.errors import ConfigError
+
+
+class Grant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workflows: list[str] = Field(default_factory=list)
+    apply: bool = False
+
+    def may_run(self, workflow: str) -> bool:
+        return "*" in self.workflows or workflow in self.workflows
+
+
+class ChatOpsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workers: int = Field(default=2, ge=1, le=32)
+    queue: int = Field(default=20, ge=0, le=1000)
+    per_user: int = Field(default=10, ge=1)
+    max_body: int = Field(default=16 * 1024, ge=1024)
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    api_token_env: str = "AGENTFLOW_API_TOKEN"
+    workspaces: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+    default: Grant = Field(default_factory=lambda: Grant(workflows=["incident", "bug-triage"]))
+    users: dict[str, Grant] = Field(default_factory=dict)
+    api: Grant = Field(default_factory=lambda: Grant(workflows=["*"]))  # whoever holds the API token
+
+    def grant(self, user: str) -> Grant:
+        return self.users.get(user, self.default)
+
+    def place_allowed(self, team: str, channel: str) -> bool:
+        return (not self.workspaces or team in self.workspaces) and (not self.channels or channel in self.channels)
+
+    def signing_secret(self, env: Mapping[str, str] | None = None) -> str | None:
+        return (env or os.environ).get(self.signing_secret_env) or None
+
+    def api_token(self, env: Mapping[str, str] | None = None) -> str | None:
+        return (env or os.environ).get(self.api_token_env) or None
+
+
+def settings_from(config: Mapping[str, Any]) -> ChatOpsSettings:
+    try:
+        return ChatOpsSettings.model_validate(config.get("chatops") or {})
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"[chatops] in the config file is invalid: {details}") from None

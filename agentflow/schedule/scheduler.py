@@ -1,0 +1,352 @@
+"""The scheduler: finds what is due, claims it, runs it through the runner, records and delivers the result.
+
+`run_due()` is one pass (what `agentflow schedule --once` does); `serve()` repeats it, sleeping until the next
+occurrence (at most `MAX_SLEEP`, so edited workflows and config are read again soon). Per workflow, a pass
+looks at the occurrences since the last one on record: the newest within the grace period runs, older ones are
+recorded as skipped (missed, or superseded by the newer one, so a scheduler that was down catches up with one
+run, not a burst). Deferred occurrences are retried when the budget said they would fit, within the grace period.
+
+Time comes from an injected clock (aware datetimes) and sleeper, so that tests never wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from agentflow import runs
+from agentflow.config import load_config, state_dir
+from agentflow.errors import AgentflowError, BudgetDeferred, InputInvalid, WorkflowInvalid
+from agentflow.redact import scrub
+from agentflow.report import describe_reason
+from agentflow.runner import Runner, RunRequest, RunResult
+from agentflow.schedule import occurrences
+from agentflow.schedule.delivery import Deliverer
+from agentflow.schedule.settings import ScheduleSettings, format_duration, settings_from
+from agentflow.schedule.store import OccurrenceStore, State
+from agentflow.workflow import loader
+from agentflow.workflow.loader import LoadedWorkflow
+from agentflow.workflow.schema import ScheduleSpec
+
+ACTOR = "scheduler"
+# How far back a pass looks for occurrences it has no row for: older misses are not worth a row each.
+LOOKBACK = timedelta(days=1)
+MAX_SLEEP = 60.0
+RETRY_AFTER = timedelta(minutes=1)  # when the budget cannot say when a deferred run would fit
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def log_to_stderr(line: str) -> None:
+    print(scrub(line), file=sys.stderr, flush=True)
+
+
+class Executor(Protocol):
+    """What the scheduler needs of a runner (`agentflow.runner.Runner`)."""
+
+    async def execute(self, request: RunRequest) -> RunResult: ...
+
+
+class Outcome(BaseModel):
+    """What became of one occurrence in this pass."""
+
+    workflow: str
+    scheduled: datetime
+    state: State
+    run_id: str | None = None
+    reason: str | None = None
+    duration_s: float | None = None
+    retry_at: datetime | None = None
+    misconfigured: bool = False  # skipped because the config lacks what the workflow needs
+
+    def line(self) -> str:
+        """The health line: `schedule: backlog-grooming 2026-11-26T07:00Z -> completed run ID (3.1 s)`."""
+        head = f"schedule: {self.workflow} {occurrences.key(self.scheduled)} -> "
+        took = f" ({self.duration_s:.1f} s)" if self.duration_s is not None else ""
+        run = f" run {self.run_id}" if self.run_id else ""
+        if self.state == "done":
+            return f"{head}completed{run}{took}"
+        if self.state == "deferred" and self.retry_at:
+            return f"{head}deferred until {occurrences.key(self.retry_at)}{run}: {self.reason}"
+        return f"{head}{self.state}{run}{took}" + (f": {self.reason}" if self.reason else "")
+
+
+def scheduled_workflows() -> tuple[list[LoadedWorkflow], list[str]]:
+    """Every discoverable workflow that has a schedule, and one problem line per file that does not load."""
+    found: list[LoadedWorkflow] = []
+    problems: list[str] = []
+    for name, path in sorted(loader.discover().items()):
+        try:
+            loaded = loader.load_file(path)
+        except WorkflowInvalid as exc:
+            problems.append(f"workflow {name} is not scheduled, it does not load: {exc}")
+            continue
+        if loaded.workflow.schedule is not None:
+            found.append(loaded)
+    return found, problems
+
+
+def spec_of(loaded: LoadedWorkflow) -> ScheduleSpec:
+    assert loaded.workflow.schedule is not None  # scheduled_workflows() returns only scheduled ones
+    return loaded.workflow.schedule
+
+
+def missing_inputs(loaded: LoadedWorkflow, settings: ScheduleSettings) -> str | None:
+    """Why the configured inputs cannot run the workflow, or None when they can."""
+    name = loaded.workflow.name
+    try:
+        loaded.coerce_inputs(settings.inputs_for(name))
+    except InputInvalid as exc:
+        problems = "; ".join(problem.message for problem in exc.problems)
+        return f"{problems} (set inputs in [schedule.inputs.{name}] of the config file)"
+    return None
+
+
+class Scheduler:
+    """Runs the occurrences of every scheduled workflow exactly once. Every dependency is injectable:
+    `settings=None` reads `[schedule]` from the config file on each pass; `runner_factory` makes one runner per
+    run; `store` defaults to `schedule.db` in the state directory."""
+
+    def __init__(
+        self,
+        *,
+        settings: ScheduleSettings | None = None,
+        runner_factory: Callable[[], Executor] = Runner,
+        store: OccurrenceStore | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
+        log: Callable[[str], None] = log_to_stderr,
+    ) -> None:
+        self.fixed_settings = settings
+        self.runner_factory = runner_factory
+        self.store = store or OccurrenceStore(state_dir() / "schedule.db")
+        # Looked up at call time rather than bound here, so that the CLI's clock can be replaced in tests.
+        self.clock = clock or (lambda: utc_now())
+        self.sleep = sleep
+        self.log = log
+        self.workflows: list[LoadedWorkflow] = []
+        self._reported: set[str] = set()
+
+    def settings(self) -> ScheduleSettings:
+        return self.fixed_settings or settings_from(load_config())
+
+    # --- one pass ------------------------------------------------------------------------------------------
+
+    async def run_due(self) -> list[Outcome]:
+        """Claim and run whatever is due now; one outcome per occurrence this pass decided, logged as it goes."""
+        settings = self.settings()
+        now = self.clock()
+        for orphan in self.store.close_orphans(now):
+            self.log(f"schedule: {orphan.workflow} {orphan.key} -> failed: its scheduler stopped before it finished")
+        self.workflows, problems = scheduled_workflows()
+        for problem in problems:
+            if problem not in self._reported:  # once per problem, not on every wake-up
+                self._reported.add(problem)
+                self.log(f"schedule: {problem}")
+        outcomes: list[Outcome] = []
+        to_run: list[tuple[LoadedWorkflow, datetime]] = []
+        for loaded in self.workflows:
+            skipped, claimed = self._claim_due(loaded, now, settings.grace)
+            outcomes += skipped
+            if claimed:
+                to_run.append((loaded, claimed))
+        for loaded, scheduled in self._retry_deferred(now, settings.grace, outcomes):
+            to_run.append((loaded, scheduled))
+        for outcome in outcomes:
+            self.log(outcome.line())
+        for loaded, scheduled in sorted(to_run, key=lambda item: item[1]):
+            outcome = await self._run(loaded, scheduled, settings)
+            self.log(outcome.line())
+            outcomes.append(outcome)
+        return outcomes
+
+    def _claim_due(
+        self, loaded: LoadedWorkflow, now: datetime, grace: timedelta
+    ) -> tuple[list[Outcome], datetime | None]:
+        """Record the occurrences since the last one on record: the newest within grace is claimed to run, the
+        rest are skipped. Another scheduler may have claimed any of them first; those are left alone."""
+        name, spec = loaded.workflow.name, spec_of(loaded)
+        latest = self.store.latest(name)
+        # A workflow seen for the first time has missed nothing: it starts with what is due within grace.
+        start = max(latest or now - grace, now - grace - LOOKBACK)
+        due = occurrences.between(spec, start, now)
+        newest = due[-1] if due and now - due[-1] <= grace else None
+        skipped: list[Outcome] = []
+        for scheduled in due:
+            if scheduled == newest:
+                continue
+            late = now - scheduled
+            reason = (
+                f"missed by {format_duration(late)}, grace {format_duration(grace)}"
+                if late > grace
+                else f"superseded by {occurrences.key(newest or scheduled)}: a late scheduler runs only the newest"
+            )
+            if self.store.claim(name, scheduled, now, state="skipped", reason=reason):
+                skipped.append(Outcome(workflow=name, scheduled=scheduled, state="skipped", reason=reason))
+        claimed = newest if newest and self.store.claim(name, newest, now) else None
+        return skipped, claimed
+
+    def _retry_deferred(
+        self, now: datetime, grace: timedelta, outcomes: list[Outcome]
+    ) -> list[tuple[LoadedWorkflow, datetime]]:
+        """Deferred occurrences whose retry time has come: claimed again, or skipped once grace is over."""
+        by_name = {loaded.workflow.name: loaded for loaded in self.workflows}
+        ready = []
+        for row in self.store.deferred():
+            if row.retry_at is None or row.retry_at > now:
+                continue
+            loaded = by_name.get(row.workflow)
+            reason = None
+            if loaded is None:
+                reason = "the workflow no longer has a schedule"
+            elif now - row.scheduled > grace:
+                reason = f"grace {format_duration(grace)} ran out while deferred by the budget ({row.reason})"
+            if not self.store.reclaim_deferred(row.workflow, row.scheduled, now):
+                continue  # another scheduler took it
+            if reason is not None or loaded is None:
+                self.store.update(row.workflow, row.scheduled, "skipped", now, reason=reason)
+                outcomes.append(Outcome(workflow=row.workflow, scheduled=row.scheduled, state="skipped",
+                                        run_id=row.run_id, reason=reason))  # fmt: skip
+            else:
+                ready.append((loaded, row.scheduled))
+        return ready
+
+    # --- one occurrence ------------------------------------------------------------------------------------
+
+    async def _run(self, loaded: LoadedWorkflow, scheduled: datetime, settings: ScheduleSettings) -> Outcome:
+        name = loaded.workflow.name
+        outcome = Outcome(workflow=name, scheduled=scheduled, state="running")
+        problem = missing_inputs(loaded, settings)
+        if problem:
+            return self._close(outcome, "skipped", reason=problem, misconfigured=True)
+        self.store.update(name, scheduled, "running", self.clock())
+        before = _run_files(name)
+        request = RunRequest(
+            workflow=name, inputs=settings.inputs_for(name), actor=ACTOR, trigger="schedule", priority="batch",
+            model=settings.model,
+        )  # fmt: skip
+        try:
+            result = await self.runner_factory().execute(request)
+        except BudgetDeferred as deferred:
+            return self._defer(outcome, deferred, _new_run(name, before), settings.grace)
+        except asyncio.CancelledError:
+            cancelled = self._close(outcome, "cancelled", run_id=_new_run(name, before), reason="the scheduler stopped")
+            self.log(cancelled.line())
+            raise
+        except AgentflowError as error:
+            return self._close(outcome, "failed", run_id=_new_run(name, before), reason=str(error))
+        except Exception as error:  # a bug in one run must not stop the service: the run record and log keep it
+            return self._close(outcome, "failed", run_id=_new_run(name, before), reason=f"crashed: {error!r}")
+        record = result.record
+        reason = None if record.succeeded else describe_reason(record.terminal_reason)
+        if reason and record.error:
+            reason += f" ({record.error})"
+        # Closed before delivery: a stop during delivery must not leave a finished run looking unfinished.
+        outcome = self._close(outcome, "done" if record.succeeded else "failed", run_id=record.id, reason=reason,
+                              duration_s=record.duration_s)  # fmt: skip
+        problems = await Deliverer(settings.delivery, self.sleep).deliver(record, scheduled, spec_of(loaded).timezone)
+        if problems:
+            for problem in problems:
+                self.log(f"schedule: {name} {occurrences.key(scheduled)}: {problem}")
+            reason = "; ".join(([reason] if reason else []) + problems)
+            self.store.update(name, scheduled, outcome.state, self.clock(), reason=reason)
+            outcome = outcome.model_copy(update={"reason": reason})
+        return outcome
+
+    def _defer(self, outcome: Outcome, deferred: BudgetDeferred, run_id: str | None, grace: timedelta) -> Outcome:
+        """Retry when the budget says the run fits (at least a minute on), unless that is after grace."""
+        now = self.clock()
+        deadline = outcome.scheduled + grace
+        fits = deferred.retry_at
+        retry_at = max(now + RETRY_AFTER, datetime.fromtimestamp(fits, UTC) if fits and fits != float("inf") else now)
+        if fits == float("inf") or retry_at > deadline:
+            reason = f"{deferred}; that is after its grace period ends at {occurrences.key(deadline)}"
+            return self._close(outcome, "skipped", run_id=run_id, reason=reason)
+        return self._close(outcome, "deferred", run_id=run_id, reason=str(deferred), retry_at=retry_at)
+
+    def _close(self, outcome: Outcome, state: State, **fields: object) -> Outcome:
+        closed = outcome.model_copy(update={"state": state, **fields})
+        self.store.update(
+            closed.workflow, closed.scheduled, state, self.clock(), run_id=closed.run_id, reason=closed.reason,
+            retry_at=closed.retry_at,
+        )  # fmt: skip
+        return closed
+
+    # --- the long-running loop ---------------------------------------------------------------------------
+
+    def next_occurrences(self) -> list[tuple[datetime, str]]:
+        """The next occurrence of each workflow scheduled as of the last pass, soonest first."""
+        now = self.clock()
+        found = [(moment, w.workflow.name) for w in self.workflows for moment in occurrences.after(spec_of(w), now, 1)]
+        return sorted(found)
+
+    def seconds_to_next(self) -> float:
+        """Until the next occurrence or deferred retry, at most `MAX_SLEEP`."""
+        upcoming = [moment for moment, _ in self.next_occurrences()]
+        upcoming += [row.retry_at for row in self.store.deferred() if row.retry_at]
+        if not upcoming:
+            return MAX_SLEEP
+        return max(0.0, min(MAX_SLEEP, (min(upcoming) - self.clock()).total_seconds()))
+
+    async def serve(self) -> None:
+        """Pass, sleep, pass, ... until cancelled. A configuration problem is logged and retried, not fatal:
+        a service should survive someone saving a half-edited config file."""
+        while True:
+            try:
+                await self.run_due()
+            except AgentflowError as error:
+                self.log(f"schedule: {error}")
+            await self.sleep(self.seconds_to_next())
+
+
+async def until_signalled(work: Awaitable[T], signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> T | None:
+    """Await `work`, cancelling it on SIGTERM or SIGINT; its result, or None when a signal stopped it."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    received: list[int] = []
+
+    def stop(number: int) -> None:
+        received.append(number)
+        task.cancel()
+
+    for number in signals:
+        loop.add_signal_handler(number, stop, number)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not received:  # cancelled from outside, not by a signal: not ours to swallow
+            raise
+        return None
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
+
+
+def _run_files(workflow: str) -> set[str]:
+    directory = runs.runs_dir()
+    return {path.stem for path in directory.glob(f"*-{workflow}-*.json")} if directory.is_dir() else set()
+
+
+def _new_run(workflow: str, before: set[str]) -> str | None:
+    """The id of the run the runner recorded before it raised (it does not return one then): the scheduler's
+    new record of that workflow."""
+    for run_id in sorted(_run_files(workflow) - before, reverse=True):
+        try:
+            record = runs.load(run_id)
+        except AgentflowError:
+            continue
+        if record.actor == ACTOR and record.workflow == workflow:  # the glob also matches `bug` in `bug-triage`
+            return run_id
+    return None

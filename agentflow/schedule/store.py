@@ -1,0 +1,199 @@
+"""Which occurrences have been claimed, and what became of them: `schedule.db` in the state directory.
+
+One row per occurrence (workflow, scheduled minute in UTC), under a UNIQUE constraint: a scheduler inserts the
+row before it starts the run, inside `BEGIN IMMEDIATE`, so of two schedulers (or a restarted one) exactly one
+gets it. States:
+
+    claimed -> running -> done | deferred | skipped | failed | cancelled
+    deferred -> claimed (retried when `retry_at` has come, by whichever scheduler takes it first)
+
+A row also carries the run id, the reason (why it was skipped, deferred, failed) and its owner, so that a row a
+dead scheduler left `claimed` or `running` can be closed as failed instead of staying open for ever.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from agentflow.schedule.occurrences import from_key, key
+
+State = Literal["claimed", "running", "done", "deferred", "skipped", "failed", "cancelled"]
+
+# Who holds a claim: host, process, and a token per process start (a restarted container reuses its pid).
+_INCARNATION = secrets.token_hex(4)
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}"
+
+
+class Occurrence(BaseModel):
+    """A row of the table."""
+
+    workflow: str
+    scheduled: datetime
+    state: State
+    run_id: str | None = None
+    reason: str | None = None
+    attempts: int = 0
+    retry_at: datetime | None = None
+    owner: str = ""
+    updated_at: datetime
+
+    @property
+    def key(self) -> str:
+        return key(self.scheduled)
+
+
+class OccurrenceStore:
+    """The table, over one connection (each scheduler opens its own; SQLite's lock is what they share)."""
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute(
+            """CREATE TABLE IF NOT EXISTS occurrences (
+                workflow TEXT NOT NULL, scheduled_at TEXT NOT NULL, state TEXT NOT NULL, run_id TEXT,
+                reason TEXT, attempts INTEGER NOT NULL DEFAULT 0, retry_at TEXT, owner TEXT NOT NULL,
+                updated_at TEXT NOT NULL, UNIQUE (workflow, scheduled_at))"""
+        )
+
+    @contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
+        """The write lock up front, so that check-then-write is atomic across processes."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def claim(
+        self, workflow: str, scheduled: datetime, now: datetime, state: State = "claimed", reason: str | None = None
+    ) -> bool:
+        """Insert the occurrence in `state` (a missed one goes straight to `skipped`); False when it exists."""
+        with self._immediate() as conn:
+            cursor = conn.execute(
+                "INSERT INTO occurrences (workflow, scheduled_at, state, reason, owner, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (workflow, key(scheduled), state, reason, this_process(), _iso(now)),
+            )
+            return cursor.rowcount == 1
+
+    def reclaim_deferred(self, workflow: str, scheduled: datetime, now: datetime) -> bool:
+        """Take a deferred occurrence whose retry time has come; False when another scheduler took it first."""
+        with self._immediate() as conn:
+            cursor = conn.execute(
+                "UPDATE occurrences SET state = 'claimed', owner = ?, updated_at = ? "
+                "WHERE workflow = ? AND scheduled_at = ? AND state = 'deferred' AND retry_at <= ?",
+                (this_process(), _iso(now), workflow, key(scheduled), _iso(now)),
+            )
+            return cursor.rowcount == 1
+
+    def update(
+        self,
+        workflow: str,
+        scheduled: datetime,
+        state: State,
+        now: datetime,
+        *,
+        run_id: str | None = None,
+        reason: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Move a claimed occurrence on; `running` counts an attempt. The run id and reason stay when not given."""
+        with self._immediate() as conn:
+            conn.execute(
+                "UPDATE occurrences SET state = ?, run_id = COALESCE(?, run_id), reason = COALESCE(?, reason), "
+                "retry_at = ?, attempts = attempts + ?, updated_at = ? WHERE workflow = ? AND scheduled_at = ?",
+                (state, run_id, reason, retry_at and _iso(retry_at), int(state == "running"), _iso(now), workflow,
+                 key(scheduled)),
+            )  # fmt: skip
+
+    def get(self, workflow: str, scheduled: datetime) -> Occurrence | None:
+        row = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM occurrences WHERE workflow = ? AND scheduled_at = ?", (workflow, key(scheduled))
+        ).fetchone()
+        return _occurrence(row) if row else None
+
+    def latest(self, workflow: str) -> datetime | None:
+        """The newest occurrence of the workflow on record, whatever its state."""
+        row = self.conn.execute("SELECT MAX(scheduled_at) FROM occurrences WHERE workflow = ?", (workflow,)).fetchone()
+        return from_key(row[0]) if row and row[0] else None
+
+    def deferred(self) -> list[Occurrence]:
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM occurrences WHERE state = 'deferred' ORDER BY retry_at, scheduled_at"
+        )
+        return [_occurrence(row) for row in rows]
+
+    def close_orphans(self, now: datetime) -> list[Occurrence]:
+        """Close as failed the open occurrences whose scheduler on this host is gone (killed, or the machine
+        restarted): nobody will finish them, and they must not be run a second time either."""
+        rows = self.conn.execute(f"SELECT {_COLUMNS} FROM occurrences WHERE state IN ('claimed', 'running')")
+        orphans = [o for o in map(_occurrence, rows) if not _alive(o.owner)]
+        for orphan in orphans:
+            with self._immediate() as conn:
+                conn.execute(
+                    "UPDATE occurrences SET state = 'failed', reason = ?, updated_at = ? "
+                    "WHERE workflow = ? AND scheduled_at = ? AND owner = ? AND state IN ('claimed', 'running')",
+                    (f"the scheduler that ran it ({orphan.owner}) stopped before it finished", _iso(now),
+                     orphan.workflow, orphan.key, orphan.owner),
+                )  # fmt: skip
+        return orphans
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+_COLUMNS = "workflow, scheduled_at, state, run_id, reason, attempts, retry_at, owner, updated_at"
+
+
+def _occurrence(row: tuple) -> Occurrence:
+    workflow, scheduled, state, run_id, reason, attempts, retry_at, owner, updated = row
+    return Occurrence(
+        workflow=workflow,
+        scheduled=from_key(scheduled),
+        state=state,
+        run_id=run_id,
+        reason=reason,
+        attempts=attempts,
+        retry_at=datetime.fromisoformat(retry_at) if retry_at else None,
+        owner=owner,
+        updated_at=datetime.fromisoformat(updated),
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _alive(owner: str) -> bool:
+    """Whether the scheduler that holds a claim still runs; one on another host is assumed to."""
+    host, _, rest = owner.partition(":")
+    pid, _, incarnation = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    if int(pid) == os.getpid():
+        return incarnation == _INCARNATION
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
