@@ -7,11 +7,11 @@ failing in the background. A run's id is chosen at ack time so the person can `s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -20,12 +20,12 @@ from agentflow import runs
 from agentflow.apply import Applied
 from agentflow.chatops import slack_format
 from agentflow.chatops.commands import USAGE, Command, with_primary
+from agentflow.chatops.executors import Executor, InSubprocess, JobFailed
 from agentflow.chatops.jobs import Job, Pool, QueueFull, Sender, post, send_webhook
 from agentflow.chatops.settings import ChatOpsSettings, Grant
 from agentflow.chatops.verify import RateLimit
-from agentflow.errors import AgentflowError, ConfigError
-from agentflow.redact import scrub
-from agentflow.runner import Runner, RunRequest
+from agentflow.errors import ConfigError
+from agentflow.runner import RunRequest
 from agentflow.workflow import loader
 from agentflow.workflow.inputs import FileInput
 
@@ -58,7 +58,7 @@ class ChatOps:
         self,
         settings: ChatOpsSettings,
         *,
-        runner_factory: Callable[[], Runner] = Runner,
+        executor: Executor | None = None,
         send: Sender = send_webhook,
         workers: int | None = None,
         model: str | None = None,
@@ -66,7 +66,7 @@ class ChatOps:
         rate_clock: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings
-        self.runner_factory = runner_factory
+        self.executor = executor or InSubprocess()
         self.send = send
         self.model = model
         self.site = site
@@ -74,6 +74,7 @@ class ChatOps:
         self.limits = RateLimit(settings.per_user, **({"clock": rate_clock} if rate_clock else {}))
         self.active: dict[str, str] = {}  # run id -> "queued" | "running", for runs this process holds
         self.delivered: dict[str, bool] = {}  # run id -> whether its result reached the chat
+        self.loaded: dict[Path, tuple[tuple[int, int], loader.LoadedWorkflow]] = {}
 
     def grant(self, caller: Caller) -> Grant:
         return self.settings.api if caller.via_api else self.settings.grant(caller.actor)
@@ -100,7 +101,7 @@ class ChatOps:
             try:
                 workflow = loader.load(name).workflow
             except ConfigError:
-                lines.append(f"• `{name}` (invalid; `agentflow check {name}` says why)")
+                lines.append(f"• `{name}` (invalid; `agentflow validate {name}` says why)")
                 continue
             inputs = " ".join(f"[{n}=…]" if not s.required else f"{n}=…" for n, s in workflow.inputs.items())
             lines.append(f"• `{name}` {inputs} — {workflow.title}")
@@ -159,7 +160,7 @@ class ChatOps:
         if not grant.may_run(name):
             return Reply(f"You may not run `{name}`; ask an agentflow admin to allow it.", status=403)
         try:
-            inputs = await anyio.to_thread.run_sync(self._validated, name, command.inputs, caller)
+            inputs = await anyio.to_thread.run_sync(self._validated, known[name], command.inputs, caller)
         except ConfigError as error:
             return Reply(f"{error}\n{USAGE}", status=400)
         wait = self.limits.take(caller.actor)
@@ -173,8 +174,18 @@ class ChatOps:
             self.limits.give_back(caller.actor)
         return reply
 
-    def _validated(self, name: str, raw: dict[str, str], caller: Caller) -> dict[str, Any]:
-        loaded = loader.load(name)
+    def _load(self, path: Path) -> loader.LoadedWorkflow:
+        """Parsing a workflow costs ~20 ms; fifty commands at once must not queue behind each other for it.
+        Kept until the file changes (the run itself always loads the file afresh)."""
+        stat = path.stat()
+        key = (stat.st_mtime_ns, stat.st_size)
+        cached = self.loaded.get(path)
+        if cached is None or cached[0] != key:
+            cached = self.loaded[path] = (key, loader.load_file(path))
+        return cached[1]
+
+    def _validated(self, path: Path, raw: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        loaded = self._load(path)
         values: dict[str, Any] = with_primary(raw, list(loaded.workflow.inputs))
         for key, spec in loaded.workflow.inputs.items():
             if spec.type == "file" and isinstance(values.get(key), str):
@@ -200,40 +211,30 @@ class ChatOps:
     async def _execute(self, job: Job) -> None:
         self.active[job.run_id] = "running"
         try:
-            if job.kind == "apply":
-                payload = await anyio.to_thread.run_sync(self._apply_blocking, job)
-            else:
-                payload = await anyio.to_thread.run_sync(self._run_blocking, job)
+            payload = await (self._apply_job(job) if job.kind == "apply" else self._run_job(job))
         finally:
             self.active.pop(job.run_id, None)
         if job.response_url:
             self.delivered[job.run_id] = await post(job.response_url, payload, send=self.send)
 
-    def _run_blocking(self, job: Job) -> dict[str, Any]:
-        """A run in its own event loop on a worker thread, so a slow run never delays an ack."""
+    async def _run_job(self, job: Job) -> dict[str, Any]:
         request = RunRequest(
             workflow=job.workflow, inputs=job.inputs, actor=job.actor, trigger="chatops", priority="interactive",
             model=self.model, site=self.site, run_id=job.run_id,
         )  # fmt: skip
         try:
-            record = asyncio.run(self.runner_factory().execute(request)).record
-        except Exception as error:
-            log.warning("chat run %s ended with %s", job.run_id, type(error).__name__)
-            try:
-                record = runs.load(job.run_id)
-            except ConfigError:
-                detail = str(error) if isinstance(error, AgentflowError) else type(error).__name__
-                return slack_format.ephemeral(scrub(f"Run `{job.run_id}` could not start: {detail}"))
+            record = await self.executor.run(request)
+        except JobFailed as error:
+            return slack_format.ephemeral(str(error))
+        log.info("%s: run %s %s", job.actor, job.run_id, record.terminal_reason)
         blocks = slack_format.blocks_for_run(record, apply_allowed=job.apply_allowed)
         return slack_format.in_channel(blocks, slack_format.text_fallback(record))
 
-    def _apply_blocking(self, job: Job) -> dict[str, Any]:
+    async def _apply_job(self, job: Job) -> dict[str, Any]:
         try:
-            _, results = asyncio.run(
-                self.runner_factory().apply(job.run_id, actor=job.actor, only=job.only, on_change=lambda _: None)
-            )
-        except AgentflowError as error:
-            return slack_format.ephemeral(scrub(f"Applying `{job.run_id}` failed: {error}"))
+            results = await self.executor.apply(job.run_id, job.actor, job.only)
+        except JobFailed as error:
+            return slack_format.ephemeral(f"Applying `{job.run_id}` failed: {error}")
         return _applied_message(job, results)
 
 

@@ -33,9 +33,11 @@ def serve(
     $AGENTFLOW_API_TOKEN`. Who may run and apply what is set under \\[chatops] in the config file (README).
     """
     import logging
+    import os
 
     from agentflow import serving
     from agentflow.chatops.app import create_app
+    from agentflow.chatops.executors import InSubprocess
     from agentflow.chatops.service import ChatOps
     from agentflow.chatops.settings import settings_from
     from agentflow.config import load_config
@@ -47,7 +49,9 @@ def serve(
             f"agentflow serve accepts only verified requests: set {settings.signing_secret_env} (the Slack app's "
             f"signing secret) and/or {settings.api_token_env} (a bearer token for /api/runs)"
         )
-    chatops = ChatOps(settings, workers=workers, model=model, site=site)
+    # A run needs the Atlassian and model credentials, not the keys to this server.
+    env = {k: v for k, v in os.environ.items() if k not in (settings.signing_secret_env, settings.api_token_env)}
+    chatops = ChatOps(settings, executor=InSubprocess(env), workers=workers, model=model, site=site)
     logging.getLogger("agentflow.chatops").setLevel(logging.INFO)
 
     def announce(base_url: str) -> None:

@@ -21,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 from agentflow import serving
 from agentflow.agent.scripted import ScriptedModel
 from agentflow.chatops.app import create_app
+from agentflow.chatops.executors import InThread
 from agentflow.chatops.service import ChatOps
 from agentflow.chatops.settings import ChatOpsSettings
 from agentflow.runner import Runner
@@ -143,7 +144,7 @@ class Service:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Service]]:
-    """`serve(settings, runner_factory=...)` starts the app; everything started is stopped after the test."""
+    """`serve(settings, executor=...)` starts the app; everything started is stopped after the test."""
     with _Stack() as stack:
         yield stack.start
 
@@ -153,7 +154,7 @@ class _Stack:
         self.exits: list[Any] = []
 
     def start(self, chat_settings: ChatOpsSettings | None = None, **options: Any) -> Service:
-        options.setdefault("runner_factory", scripted_runner)
+        options.setdefault("executor", InThread(scripted_runner))
         chatops = ChatOps(chat_settings or settings(), **options)
         context = served(create_app(chatops, signing_secret=SECRET, api_token=TOKEN))
         base_url = context.__enter__()

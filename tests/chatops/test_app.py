@@ -10,6 +10,7 @@ import pytest
 
 from agentflow import audit, runs
 from agentflow.agent.scripted import ScriptedModel
+from agentflow.chatops.executors import InThread
 from agentflow.runner import Runner, RunRequest
 from tests.chatops.conftest import SCRIPTS, TOKEN, command, scripted_runner, settings, signed
 
@@ -202,7 +203,7 @@ def test_when_the_queue_is_full_the_command_is_told_so_instead_of_being_accepted
         release.wait(30)  # holds the only worker until the test lets go
         return scripted_runner()
 
-    service = serve(settings(queue=1), workers=1, runner_factory=held_runner)
+    service = serve(settings(queue=1), workers=1, executor=InThread(held_runner))
     first = service.slash(command("incident first", receiver)).json()["text"]
     second = service.slash(command("incident second", receiver)).json()["text"]
     third = service.slash(command("incident third", receiver)).json()["text"]
