@@ -62,7 +62,7 @@ class Redactor:
 
 def secrets_from(env: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
     """Every secret value agentflow is configured with: secret-named environment variables, and the tokens and
-    token variables of the config file's sites and servers."""
+    token variables of the config file's sites, servers and chat service."""
     found = [value for name, value in env.items() if SECRET_NAME.search(name)]
     for table in (config.get("sites") or {}).values():
         if isinstance(table, Mapping):
@@ -75,6 +75,10 @@ def secrets_from(env: Mapping[str, str], config: Mapping[str, Any]) -> list[str]
             found += [str(v) for k, v in (table.get("headers") or {}).items() if k.lower() == "authorization"]
             if table.get("bearer_token_env"):
                 found.append(env.get(str(table["bearer_token_env"]), ""))
+    chatops = config.get("chatops")
+    if isinstance(chatops, Mapping):  # `agentflow serve`'s signing secret and API token, however they are named
+        found += [str(chatops.get(key) or "") for key in ("signing_secret", "api_token")]
+        found += [env.get(str(chatops.get(key)), "") for key in ("signing_secret_env", "api_token_env")]
     return found
 
 

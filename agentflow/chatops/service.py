@@ -73,7 +73,6 @@ class ChatOps:
         self.pool = Pool(workers or settings.workers, settings.queue, self._execute)
         self.limits = RateLimit(settings.per_user, **({"clock": rate_clock} if rate_clock else {}))
         self.active: dict[str, str] = {}  # run id -> "queued" | "running", for runs this process holds
-        self.delivered: dict[str, bool] = {}  # run id -> whether its result reached the chat
         self.loaded: dict[Path, tuple[tuple[int, int], loader.LoadedWorkflow]] = {}
 
     def grant(self, caller: Caller) -> Grant:
@@ -215,7 +214,7 @@ class ChatOps:
         finally:
             self.active.pop(job.run_id, None)
         if job.response_url:
-            self.delivered[job.run_id] = await post(job.response_url, payload, send=self.send)
+            await post(job.response_url, payload, send=self.send)
 
     async def _run_job(self, job: Job) -> dict[str, Any]:
         request = RunRequest(

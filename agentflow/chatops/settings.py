@@ -8,6 +8,7 @@ queue = 20                  # runs waiting; beyond that a command is told to try
 per_user = 10               # runs per user per 10 minutes
 signing_secret_env = "SLACK_SIGNING_SECRET"
 api_token_env = "AGENTFLOW_API_TOKEN"     # Bearer token for POST /api/runs
+# signing_secret = "..." / api_token = "..." here instead, if the environment does not carry them
 workspaces = ["T0123"]      # Slack team ids allowed (empty: any)
 channels = []               # channel ids allowed (empty: any)
 
@@ -54,6 +55,8 @@ class ChatOpsSettings(BaseModel):
     max_body: int = Field(default=16 * 1024, ge=1024)
     signing_secret_env: str = "SLACK_SIGNING_SECRET"
     api_token_env: str = "AGENTFLOW_API_TOKEN"
+    signing_secret_value: str | None = Field(default=None, alias="signing_secret")  # when not in the environment
+    api_token_value: str | None = Field(default=None, alias="api_token")
     workspaces: list[str] = Field(default_factory=list)
     channels: list[str] = Field(default_factory=list)
     default: Grant = Field(default_factory=lambda: Grant(workflows=["incident", "bug-triage"]))
@@ -67,10 +70,10 @@ class ChatOpsSettings(BaseModel):
         return (not self.workspaces or team in self.workspaces) and (not self.channels or channel in self.channels)
 
     def signing_secret(self, env: Mapping[str, str] | None = None) -> str | None:
-        return (env or os.environ).get(self.signing_secret_env) or None
+        return (env or os.environ).get(self.signing_secret_env) or self.signing_secret_value or None
 
     def api_token(self, env: Mapping[str, str] | None = None) -> str | None:
-        return (env or os.environ).get(self.api_token_env) or None
+        return (env or os.environ).get(self.api_token_env) or self.api_token_value or None
 
 
 def settings_from(config: Mapping[str, Any]) -> ChatOpsSettings:
