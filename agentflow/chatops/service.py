@@ -92,13 +92,14 @@ class ChatOps:
 
     def _listing(self, grant: Grant, with_usage: bool) -> str:
         lines = [USAGE, ""] if with_usage else []
-        allowed = [name for name in sorted(loader.discover()) if grant.may_run(name)]
+        known = loader.discover()
+        allowed = [name for name in sorted(known) if grant.may_run(name)]
         if not allowed:
             return "\n".join([*lines, "You may not run any workflow here; ask an agentflow admin."])
         lines.append("Workflows you may run:")
         for name in allowed:
             try:
-                workflow = loader.load(name).workflow
+                workflow = self._load(known[name]).workflow
             except ConfigError:
                 lines.append(f"• `{name}` (invalid; `agentflow validate {name}` says why)")
                 continue
