@@ -50,7 +50,7 @@ def create_app(chatops: ChatOps, *, signing_secret: str | None, api_token: str |
         if not chatops.settings.place_allowed(team, channel):
             return _slack(Reply("agentflow is not enabled in this workspace or channel."))
         try:
-            command = parse(form.get("text", ""))
+            command = parse(_unescape(form.get("text", "")))
         except ConfigError as error:
             return _slack(Reply(str(error) if "Usage:" in str(error) else f"{error}\n{USAGE}"))
         log.info("%s in %s/%s: %s", user, team, channel, command.kind)
@@ -121,6 +121,11 @@ def create_app(chatops: ChatOps, *, signing_secret: str | None, api_token: str |
 def _slack(reply: Reply) -> Response:
     """Slack shows a 200's body to the person who typed the command (ephemeral); anything else as an error."""
     return JSONResponse(reply.payload or slack_format.ephemeral(reply.text))
+
+
+def _unescape(text: str) -> str:
+    """Slack sends `&`, `<` and `>` in command text as HTML entities; the workflow should get what was typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _api_problem(body: object) -> str | None:

@@ -57,6 +57,14 @@ def test_a_signed_incident_command_is_acked_at_once_and_its_result_posted_to_the
     assert calls and {line["actor"] for line in calls} == {"U_SRE"}
 
 
+def test_slack_entities_in_the_text_reach_the_workflow_as_typed(serve, receiver):
+    service = serve()
+    ack = service.slash(command("incident pool &lt; 5 free &amp; p99 &gt; 2s", receiver)).json()
+    run_id = ack["text"].split("as `")[1].split("`")[0]
+    receiver.wait(1)
+    assert runs.load(run_id).inputs["alert"] == "pool < 5 free & p99 > 2s"
+
+
 def test_status_shows_a_finished_run_to_someone_who_may_run_its_workflow(serve, receiver):
     service = serve()
     ack = service.slash(command("incident DB pool exhausted", receiver)).json()
