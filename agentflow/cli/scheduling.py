@@ -30,7 +30,7 @@ def schedule(
     """Run every workflow that has a `schedule:`, once per occurrence, as the `scheduler` actor at batch priority.
 
     Without options it runs until SIGTERM or Ctrl-C (a running occurrence is then cancelled and recorded). Inputs
-    come from [schedule.inputs.WORKFLOW] in the config file; see docs/scheduling.md. With --once, exit codes: 0
+    come from \\[schedule.inputs.WORKFLOW] in the config file; see docs/scheduling.md. With --once, exit codes: 0
     nothing failed; 1 a run failed; 2 a workflow lacks configured inputs.
     """
     from agentflow.config import load_config

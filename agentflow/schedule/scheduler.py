@@ -83,6 +83,37 @@ class Outcome(BaseModel):
         return f"{head}{self.state}{run}{took}" + (f": {self.reason}" if self.reason else "")
 
 
+def condensed(outcomes: list[Outcome]) -> list[str]:
+    """Health lines, with a run of occurrences of one workflow skipped for the same kind of reason said once: a
+    scheduler back after an hour with a per-minute job writes one line, not sixty."""
+    lines: list[str] = []
+    group: list[Outcome] = []
+
+    def kind(outcome: Outcome) -> str | None:
+        word = (outcome.reason or "").split(" ")[0]
+        return word if outcome.state == "skipped" and word in ("missed", "superseded") else None
+
+    def flush() -> None:
+        if len(group) > 2:
+            first, last = occurrences.key(group[0].scheduled), occurrences.key(group[-1].scheduled)
+            reason = group[-1].reason or ""
+            why = f"missed ({reason.split(', ')[-1]})" if kind(group[-1]) == "missed" else reason
+            lines.append(f"schedule: {group[0].workflow} {first} .. {last} -> {len(group)} skipped: {why}")
+        else:
+            lines.extend(outcome.line() for outcome in group)
+        group.clear()
+
+    for outcome in outcomes:
+        if group and (kind(outcome) != kind(group[-1]) or outcome.workflow != group[-1].workflow):
+            flush()
+        if kind(outcome):
+            group.append(outcome)
+        else:
+            lines.append(outcome.line())
+    flush()
+    return lines
+
+
 def scheduled_workflows() -> tuple[list[LoadedWorkflow], list[str]]:
     """Every discoverable workflow that has a schedule, and one problem line per file that does not load."""
     found: list[LoadedWorkflow] = []
@@ -110,7 +141,7 @@ def missing_inputs(loaded: LoadedWorkflow, settings: ScheduleSettings) -> str | 
         loaded.coerce_inputs(settings.inputs_for(name))
     except InputInvalid as exc:
         problems = "; ".join(problem.message for problem in exc.problems)
-        return f"{problems} (set inputs in [schedule.inputs.{name}] of the config file)"
+        return f"{problems}; set inputs in [schedule.inputs.{name}] of the config file"
     return None
 
 
@@ -164,10 +195,19 @@ class Scheduler:
                 to_run.append((loaded, claimed))
         for loaded, scheduled in self._retry_deferred(now, settings.grace, outcomes):
             to_run.append((loaded, scheduled))
-        for outcome in outcomes:
-            self.log(outcome.line())
-        for loaded, scheduled in sorted(to_run, key=lambda item: item[1]):
-            outcome = await self._run(loaded, scheduled, settings)
+        for line in condensed(outcomes):
+            self.log(line)
+        to_run.sort(key=lambda item: item[1])
+        for index, (loaded, scheduled) in enumerate(to_run):
+            try:
+                outcome = await self._run(loaded, scheduled, settings)
+            except asyncio.CancelledError:
+                for waiting, moment in to_run[index + 1 :]:  # claimed in this pass, never started
+                    unstarted = Outcome(workflow=waiting.workflow.name, scheduled=moment, state="claimed")
+                    self.log(
+                        self._close(unstarted, "cancelled", reason="the scheduler stopped before it started").line()
+                    )
+                raise
             self.log(outcome.line())
             outcomes.append(outcome)
         return outcomes
@@ -182,6 +222,8 @@ class Scheduler:
         # A workflow seen for the first time has missed nothing: it starts with what is due within grace.
         start = max(latest or now - grace, now - grace - LOOKBACK)
         due = occurrences.between(spec, start, now)
+        if latest is None:
+            due = due[-1:]  # nothing on record to have missed: only the newest (within grace) may run
         newest = due[-1] if due and now - due[-1] <= grace else None
         skipped: list[Outcome] = []
         for scheduled in due:
@@ -231,24 +273,26 @@ class Scheduler:
         problem = missing_inputs(loaded, settings)
         if problem:
             return self._close(outcome, "skipped", reason=problem, misconfigured=True)
-        self.store.update(name, scheduled, "running", self.clock())
-        before = _run_files(name)
+        # The run is named before it starts, so that the occurrence points at its record even if this process
+        # dies or the runner raises; each attempt of a deferred occurrence is a run of its own.
+        run_id = runs.new_run_id(name, self.clock())
+        self.store.update(name, scheduled, "running", self.clock(), run_id=run_id)
         request = RunRequest(
             workflow=name, inputs=settings.inputs_for(name), actor=ACTOR, trigger="schedule", priority="batch",
-            model=settings.model,
+            model=settings.model, run_id=run_id,
         )  # fmt: skip
         try:
             result = await self.runner_factory().execute(request)
         except BudgetDeferred as deferred:
-            return self._defer(outcome, deferred, _new_run(name, before), settings.grace)
+            return self._defer(outcome, deferred, _recorded(run_id), settings.grace)
         except asyncio.CancelledError:
-            cancelled = self._close(outcome, "cancelled", run_id=_new_run(name, before), reason="the scheduler stopped")
+            cancelled = self._close(outcome, "cancelled", run_id=_recorded(run_id), reason="the scheduler stopped")
             self.log(cancelled.line())
             raise
         except AgentflowError as error:
-            return self._close(outcome, "failed", run_id=_new_run(name, before), reason=str(error))
+            return self._close(outcome, "failed", run_id=_recorded(run_id), reason=str(error))
         except Exception as error:  # a bug in one run must not stop the service: the run record and log keep it
-            return self._close(outcome, "failed", run_id=_new_run(name, before), reason=f"crashed: {error!r}")
+            return self._close(outcome, "failed", run_id=_recorded(run_id), reason=f"crashed: {error!r}")
         record = result.record
         reason = None if record.succeeded else describe_reason(record.terminal_reason)
         if reason and record.error:
@@ -260,9 +304,7 @@ class Scheduler:
         if problems:
             for problem in problems:
                 self.log(f"schedule: {name} {occurrences.key(scheduled)}: {problem}")
-            reason = "; ".join(([reason] if reason else []) + problems)
-            self.store.update(name, scheduled, outcome.state, self.clock(), reason=reason)
-            outcome = outcome.model_copy(update={"reason": reason})
+            outcome = self._close(outcome, outcome.state, reason="; ".join(([reason] if reason else []) + problems))
         return outcome
 
     def _defer(self, outcome: Outcome, deferred: BudgetDeferred, run_id: str | None, grace: timedelta) -> Outcome:
@@ -278,6 +320,8 @@ class Scheduler:
 
     def _close(self, outcome: Outcome, state: State, **fields: object) -> Outcome:
         closed = outcome.model_copy(update={"state": state, **fields})
+        if closed.reason:  # reasons quote errors, and errors may quote a request with its credentials
+            closed = closed.model_copy(update={"reason": scrub(closed.reason)})
         self.store.update(
             closed.workflow, closed.scheduled, state, self.clock(), run_id=closed.run_id, reason=closed.reason,
             retry_at=closed.retry_at,
@@ -334,19 +378,6 @@ async def until_signalled(work: Awaitable[T], signals: tuple[int, ...] = (signal
             loop.remove_signal_handler(number)
 
 
-def _run_files(workflow: str) -> set[str]:
-    directory = runs.runs_dir()
-    return {path.stem for path in directory.glob(f"*-{workflow}-*.json")} if directory.is_dir() else set()
-
-
-def _new_run(workflow: str, before: set[str]) -> str | None:
-    """The id of the run the runner recorded before it raised (it does not return one then): the scheduler's
-    new record of that workflow."""
-    for run_id in sorted(_run_files(workflow) - before, reverse=True):
-        try:
-            record = runs.load(run_id)
-        except AgentflowError:
-            continue
-        if record.actor == ACTOR and record.workflow == workflow:  # the glob also matches `bug` in `bug-triage`
-            return run_id
-    return None
+def _recorded(run_id: str) -> str | None:
+    """The run id when the runner got as far as recording the run (it raises before that on a broken workflow)."""
+    return run_id if (runs.runs_dir() / f"{run_id}.json").is_file() else None

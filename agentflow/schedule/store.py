@@ -17,6 +17,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ from pydantic import BaseModel
 from agentflow.schedule.occurrences import from_key, key
 
 State = Literal["claimed", "running", "done", "deferred", "skipped", "failed", "cancelled"]
+
+SETUP_ATTEMPTS = 100  # x 50 ms: how long a starting scheduler waits for another one creating the file
 
 # Who holds a claim: host, process, and a token per process start (a restarted container reuses its pid).
 _INCARNATION = secrets.token_hex(4)
@@ -62,6 +65,18 @@ class OccurrenceStore:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        for attempt in range(SETUP_ATTEMPTS):
+            try:
+                self._set_up()
+                break
+            except sqlite3.OperationalError as exc:
+                # Switching a new file to WAL takes an exclusive lock and SQLite answers "locked" at once, without
+                # waiting, when two schedulers start together; so the wait is ours, briefly.
+                if "locked" not in str(exc) or attempt == SETUP_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05)
+
+    def _set_up(self) -> None:
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute(
@@ -115,11 +130,11 @@ class OccurrenceStore:
         reason: str | None = None,
         retry_at: datetime | None = None,
     ) -> None:
-        """Move a claimed occurrence on; `running` counts an attempt. The run id and reason stay when not given."""
+        """Move a claimed occurrence on, setting every field as given; `running` counts an attempt."""
         with self._immediate() as conn:
             conn.execute(
-                "UPDATE occurrences SET state = ?, run_id = COALESCE(?, run_id), reason = COALESCE(?, reason), "
-                "retry_at = ?, attempts = attempts + ?, updated_at = ? WHERE workflow = ? AND scheduled_at = ?",
+                "UPDATE occurrences SET state = ?, run_id = ?, reason = ?, retry_at = ?, attempts = attempts + ?, "
+                "updated_at = ? WHERE workflow = ? AND scheduled_at = ?",
                 (state, run_id, reason, retry_at and _iso(retry_at), int(state == "running"), _iso(now), workflow,
                  key(scheduled)),
             )  # fmt: skip

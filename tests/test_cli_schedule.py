@@ -1,0 +1,99 @@
+"""`agentflow schedule --dry-run` and `--once` from the command line, against the state directory's sandbox, with
+the clock fixed at a moment the grooming job is due."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agentflow.cli import app as agentflow_app
+from agentflow.schedule import scheduler
+
+SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "scripts" / "backlog-grooming.yaml"
+THURSDAY_7AM = datetime(2026, 11, 26, 7, 0, 30, tzinfo=UTC)
+BERLIN = """\
+name: berlin-digest
+title: A digest at seven, Berlin time
+agent: {prompt: minimal.md.j2}
+output: {schema: {type: object}}
+schedule: {cron: "0 7 * * 1-5", timezone: Europe/Berlin}
+"""
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(agentflow_app, ["schedule", *args], catch_exceptions=False)
+
+
+def configure(text: str) -> None:
+    Path(os.environ["AGENTFLOW_CONFIG"]).write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scheduler, "utc_now", lambda: THURSDAY_7AM)
+
+
+def test_dry_run_prints_the_next_occurrences_in_the_workflows_zone_and_in_utc(project):
+    project.workflow("berlin-digest", BERLIN)
+    configure('[schedule.inputs.backlog-grooming]\nproject = "PROD"\n')
+    result = invoke("--dry-run", "--count", "2")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[lines.index("backlog-grooming  0 7 * * 1-5  (UTC)  inputs: project=PROD") + 1 :][:2] == [
+        "  Fri 2026-11-27 07:00 UTC     2026-11-27T07:00Z",
+        "  Mon 2026-11-30 07:00 UTC     2026-11-30T07:00Z",
+    ]
+    berlin = lines.index("berlin-digest  0 7 * * 1-5  (Europe/Berlin)  inputs: none")
+    assert lines[berlin + 1].split() == ["Fri", "2026-11-27", "07:00", "CET", "2026-11-27T06:00Z"]
+    assert "will be skipped" not in result.stdout
+
+
+def test_dry_run_warns_about_a_scheduled_workflow_without_its_inputs():
+    result = invoke("--dry-run", "--count", "1")
+    assert result.exit_code == 0
+    assert "will be skipped: backlog-grooming: missing required input 'project'" in result.stdout
+    assert "[schedule.inputs.backlog-grooming]" in result.stdout
+
+
+def test_once_runs_what_is_due_delivers_it_and_a_second_once_finds_nothing(tmp_path):
+    configure(f"""\
+[schedule]
+grace = "2h"
+model = "script:{SCRIPT}"
+[schedule.inputs.backlog-grooming]
+project = "PROD"
+[schedule.delivery]
+file = "{tmp_path}/reports/{{workflow}}-{{date}}.md"
+""")
+    result = invoke("--once")
+    assert result.exit_code == 0, result.output
+    assert "schedule: backlog-grooming 2026-11-26T07:00Z -> completed run " in result.stderr
+    report = (tmp_path / "reports" / "backlog-grooming-2026-11-26.md").read_text()
+    assert "Changes applied without asking" in report and "agentflow apply" in report
+
+    again = invoke("--once")
+    assert again.exit_code == 0
+    assert "schedule: nothing due; next: backlog-grooming at 2026-11-27T07:00Z" in again.stderr
+
+    history = CliRunner().invoke(agentflow_app, ["runs", "--actor", "scheduler", "--json"])
+    [run] = json.loads(history.stdout)
+    assert (run["workflow"], run["trigger"], run["terminal_reason"]) == ("backlog-grooming", "schedule", "completed")
+
+
+def test_once_with_missing_inputs_exits_2_and_says_what_to_set():
+    result = invoke("--once")
+    assert result.exit_code == 2
+    assert "-> skipped: backlog-grooming: missing required input 'project'" in result.stderr
+    assert "[schedule.inputs.backlog-grooming]" in result.stderr
+
+
+def test_a_broken_schedule_table_exits_2_naming_the_key():
+    configure('[schedule]\ngrace = "a while"\n')
+    result = invoke("--once")
+    assert result.exit_code == 2
+    assert "schedule.grace in the config file: 'a while' is not a duration" in result.stderr

@@ -1,0 +1,475 @@
+"""The scheduler: occurrences across zones and DST, exactly-once claims, missed and deferred occurrences, a
+stop in the middle of a run, and the grooming job end to end with delivery to a file and a Slack webhook.
+
+Time is a fake clock and a sleeper that only moves it; nothing here waits for real."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import anyio
+import pytest
+
+from agentflow import runs
+from agentflow.agent.models import Model, Turn
+from agentflow.agent.scripted import ScriptedModel
+from agentflow.budget import Budget, Settings, SQLiteLedger
+from agentflow.config import state_dir
+from agentflow.errors import BudgetDeferred
+from agentflow.runner import Runner, RunRequest, RunResult
+from agentflow.sandbox.site import Site
+from agentflow.schedule import OccurrenceStore, Scheduler, occurrences, settings_from, until_signalled
+from agentflow.schedule.settings import ScheduleSettings, parse_duration
+from agentflow.workflow.schema import ScheduleSpec
+from tests.atlassian.conftest import server_for
+
+ROOT = Path(__file__).resolve().parent.parent
+GROOMING_SCRIPT = ROOT / "examples" / "scripts" / "backlog-grooming.yaml"
+THURSDAY_7AM = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)  # backlog-grooming runs at 07:00 UTC on weekdays
+PROD = {"backlog-grooming": {"project": "PROD"}}
+
+
+class Clock:
+    """A clock that moves only when told; `sleep` moves it (and notes how long was asked for)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
+def settings(**fields) -> ScheduleSettings:
+    return ScheduleSettings(**{"grace": timedelta(hours=2), "inputs": PROD, **fields})
+
+
+def scheduler(clock: Clock, runner_factory, lines: list[str], **fields) -> Scheduler:
+    return Scheduler(
+        settings=settings(**fields), runner_factory=runner_factory, clock=clock, sleep=clock.sleep, log=lines.append
+    )
+
+
+class Recorder:
+    """Stands in for the runner: records each request and answers with a completed run record."""
+
+    def __init__(self, barrier: threading.Barrier | None = None) -> None:
+        self.requests: list[RunRequest] = []
+        self.barrier = barrier
+
+    def __call__(self) -> Recorder:
+        return self
+
+    async def execute(self, request: RunRequest) -> RunResult:
+        self.requests.append(request)
+        record = runs.RunRecord(
+            id=f"run-{len(self.requests)}", workflow=request.workflow, actor=request.actor,
+            started_at="2026-11-26T07:00:00+00:00", terminal_reason="completed", duration_s=3.1,
+        )  # fmt: skip
+        return RunResult(record, Path("/dev/null"))
+
+
+# --- occurrences ----------------------------------------------------------------------------------------
+
+
+def utc_keys(cron: str, zone: str, start: datetime, count: int) -> list[str]:
+    return [occurrences.key(m) for m in occurrences.after(ScheduleSpec(cron=cron, timezone=zone), start, count)]
+
+
+def test_berlin_7am_stays_7am_local_across_the_october_change_so_utc_moves_an_hour():
+    spec = ScheduleSpec(cron="0 7 * * 1-5", timezone="Europe/Berlin")
+    found = occurrences.after(spec, datetime(2026, 10, 22, 12, tzinfo=UTC), 3)
+    assert [occurrences.key(m) for m in found] == ["2026-10-23T05:00Z", "2026-10-26T06:00Z", "2026-10-27T06:00Z"]
+    assert [occurrences.local(m, spec) for m in found[:2]] == ["Fri 2026-10-23 07:00 CEST", "Mon 2026-10-26 07:00 CET"]
+
+
+def test_zones_and_the_hours_dst_skips_or_repeats():
+    assert utc_keys("0 9 * * *", "UTC", datetime(2026, 3, 28, tzinfo=UTC), 2) == [
+        "2026-03-28T09:00Z",
+        "2026-03-29T09:00Z",
+    ]
+    assert utc_keys("0 9 * * *", "Asia/Tokyo", datetime(2026, 3, 28, tzinfo=UTC), 1) == ["2026-03-29T00:00Z"]
+    # 02:30 does not exist on the spring-forward night: it runs once, at the change (03:00 EDT), not never
+    assert utc_keys("30 2 * * *", "America/New_York", datetime(2026, 3, 7, 12, tzinfo=UTC), 2) == [
+        "2026-03-08T07:00Z",
+        "2026-03-09T06:30Z",
+    ]
+    # 02:30 happens twice on the fall-back night: it runs once, the first time (CEST)
+    assert utc_keys("30 2 * * *", "Europe/Berlin", datetime(2026, 10, 24, 12, tzinfo=UTC), 2) == [
+        "2026-10-25T00:30Z",
+        "2026-10-26T01:30Z",
+    ]
+    # every half hour through the skipped hour: no instant twice, none out of order
+    half_hours = utc_keys("*/30 * * * *", "Europe/Berlin", datetime(2026, 3, 29, 0, 0, tzinfo=UTC), 4)
+    assert half_hours == ["2026-03-29T00:30Z", "2026-03-29T01:00Z", "2026-03-29T01:30Z", "2026-03-29T02:00Z"]
+    assert utc_keys("0 0 30 2 *", "UTC", datetime(2026, 1, 1, tzinfo=UTC), 1) == []  # 30 February never comes
+
+
+def test_between_is_half_open():
+    spec = ScheduleSpec(cron="0 7 * * *")
+    found = occurrences.between(spec, THURSDAY_7AM, THURSDAY_7AM + timedelta(days=2))
+    assert [occurrences.key(m) for m in found] == ["2026-11-27T07:00Z", "2026-11-28T07:00Z"]
+
+
+# --- settings -------------------------------------------------------------------------------------------
+
+
+def test_schedule_settings_from_the_config_table():
+    delivery = {"file": "~/r/{workflow}-{date}.md", "stdout": True}
+    parsed = settings_from({"schedule": {"grace": "1h30m", "model": "none", "inputs": PROD, "delivery": delivery}})
+    assert parsed.grace == timedelta(minutes=90) and parsed.inputs_for("backlog-grooming") == {"project": "PROD"}
+    assert settings_from({}).grace == timedelta(hours=1)
+    assert parse_duration("1d") == timedelta(days=1)
+    for table, message in [
+        ({"grace": "soon"}, "schedule.grace in the config file: 'soon' is not a duration"),
+        ({"graze": "2h"}, "schedule.graze"),
+        ({"delivery": {"file": "{flow}.md"}}, "unknown field {flow}"),
+    ]:
+        with pytest.raises(Exception, match=message):
+            settings_from({"schedule": table})
+
+
+# --- exactly once ---------------------------------------------------------------------------------------
+
+
+def test_two_schedulers_racing_for_one_occurrence_run_it_once():
+    clock = Clock(THURSDAY_7AM + timedelta(seconds=20))
+    barrier = threading.Barrier(2, timeout=10)
+    recorder = Recorder()
+    results: list[list] = []
+
+    def one_scheduler() -> None:
+        own = Scheduler(
+            settings=settings(), runner_factory=recorder, store=OccurrenceStore(state_dir() / "schedule.db"),
+            clock=clock, sleep=clock.sleep, log=lambda line: None,
+        )  # fmt: skip
+        barrier.wait()  # both ask at the same moment
+        results.append(asyncio.run(own.run_due()))
+
+    threads = [threading.Thread(target=one_scheduler, daemon=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(recorder.requests) == 1
+    assert sorted(len(outcomes) for outcomes in results) == [0, 1]
+    request = recorder.requests[0]
+    assert (request.actor, request.trigger, request.priority) == ("scheduler", "schedule", "batch")
+    row = OccurrenceStore(state_dir() / "schedule.db").get("backlog-grooming", THURSDAY_7AM)
+    assert row and row.state == "done" and row.run_id == "run-1" and row.attempts == 1
+
+
+@pytest.mark.anyio
+async def test_a_restarted_scheduler_does_not_run_what_is_on_record_again():
+    clock, lines = Clock(THURSDAY_7AM + timedelta(minutes=1)), []
+    recorder = Recorder()
+    assert [o.state for o in await scheduler(clock, recorder, lines).run_due()] == ["done"]
+    clock.advance(minutes=5)
+    assert await scheduler(clock, recorder, lines).run_due() == []
+    assert len(recorder.requests) == 1
+    assert lines == ["schedule: backlog-grooming 2026-11-26T07:00Z -> completed run run-1 (3.1 s)"]
+
+
+@pytest.mark.anyio
+async def test_a_missed_occurrence_runs_once_within_grace_and_is_skipped_with_the_reason_beyond_it():
+    store = OccurrenceStore(state_dir() / "schedule.db")
+    store.claim("backlog-grooming", THURSDAY_7AM - timedelta(days=1), THURSDAY_7AM - timedelta(days=1))  # ran Wed
+    store.update("backlog-grooming", THURSDAY_7AM - timedelta(days=1), "done", THURSDAY_7AM - timedelta(days=1))
+    clock, lines, recorder = Clock(THURSDAY_7AM + timedelta(hours=1, minutes=30)), [], Recorder()
+    [late] = await scheduler(clock, recorder, lines).run_due()  # down until 08:30, grace 2h: still runs
+    assert late.state == "done" and len(recorder.requests) == 1
+
+    clock.now = THURSDAY_7AM + timedelta(days=1, hours=3)  # down through Friday's run until 10:00
+    [missed] = await scheduler(clock, recorder, lines).run_due()
+    assert missed.state == "skipped" and missed.reason == "missed by 3h, grace 2h"
+    assert lines[-1] == "schedule: backlog-grooming 2026-11-27T07:00Z -> skipped: missed by 3h, grace 2h"
+    assert len(recorder.requests) == 1
+    assert store.get("backlog-grooming", THURSDAY_7AM + timedelta(days=1)).state == "skipped"
+
+
+@pytest.mark.anyio
+async def test_a_late_frequent_schedule_catches_up_with_one_run_not_a_burst(project):
+    project.workflow("every-five", "name: every-five\ntitle: Often\nagent: {prompt: minimal.md.j2}\n"
+                     "output: {schema: {type: object}}\nschedule: '*/5 * * * *'\n")  # fmt: skip
+    store = OccurrenceStore(state_dir() / "schedule.db")
+    store.claim("every-five", THURSDAY_7AM, THURSDAY_7AM)
+    clock, lines, recorder = Clock(THURSDAY_7AM + timedelta(minutes=17)), [], Recorder()
+    outcomes = [o for o in await scheduler(clock, recorder, lines).run_due() if o.workflow == "every-five"]
+    assert [(occurrences.key(o.scheduled)[11:], o.state) for o in outcomes] == [
+        ("07:05Z", "skipped"), ("07:10Z", "skipped"), ("07:15Z", "done")]  # fmt: skip
+    assert "superseded by 2026-11-26T07:15Z" in outcomes[0].reason
+    assert [r.workflow for r in recorder.requests].count("every-five") == 1
+
+
+@pytest.mark.anyio
+async def test_a_per_minute_job_back_after_an_hour_runs_once_and_says_so_in_one_line(project):
+    project.workflow("every-minute", "name: every-minute\ntitle: Often\nagent: {prompt: minimal.md.j2}\n"
+                     "output: {schema: {type: object}}\nschedule: '* * * * *'\n")  # fmt: skip
+    clock, lines, recorder = Clock(THURSDAY_7AM + timedelta(seconds=20)), [], Recorder()
+    first = [o for o in await scheduler(clock, recorder, lines).run_due() if o.workflow == "every-minute"]
+    assert [o.state for o in first] == ["done"]  # seen for the first time: nothing was missed
+    clock.advance(hours=1)
+    lines.clear()
+    again = [o for o in await scheduler(clock, recorder, lines).run_due() if o.workflow == "every-minute"]
+    assert [o.state for o in again].count("skipped") == 59 and again[-1].state == "done"
+    minute_lines = [line for line in lines if "every-minute" in line]
+    assert minute_lines == [
+        "schedule: every-minute 2026-11-26T07:01Z .. 2026-11-26T07:59Z -> 59 skipped: superseded by "
+        "2026-11-26T08:00Z: a late scheduler runs only the newest",
+        "schedule: every-minute 2026-11-26T08:00Z -> completed run run-3 (3.1 s)",
+    ]
+
+
+def test_an_occurrence_left_open_by_a_dead_scheduler_is_closed_as_failed_not_run_again():
+    store = OccurrenceStore(state_dir() / "schedule.db")
+    store.claim("backlog-grooming", THURSDAY_7AM, THURSDAY_7AM)
+    store.conn.execute("UPDATE occurrences SET state = 'running', owner = ?", (f"{os.uname().nodename}:999999:dead",))
+    [orphan] = store.close_orphans(THURSDAY_7AM + timedelta(minutes=5))
+    row = store.get("backlog-grooming", THURSDAY_7AM)
+    assert row.state == "failed" and "stopped before it finished" in row.reason
+    assert orphan.key == "2026-11-26T07:00Z"
+
+
+# --- missing inputs, budget -------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_workflow_without_its_required_inputs_is_skipped_and_says_where_to_set_them():
+    clock, lines, recorder = Clock(THURSDAY_7AM), [], Recorder()
+    [outcome] = await scheduler(clock, recorder, lines, inputs={}).run_due()
+    assert outcome.state == "skipped" and outcome.misconfigured and recorder.requests == []
+    assert "missing required input 'project'" in outcome.reason
+    assert "[schedule.inputs.backlog-grooming]" in lines[0]
+
+
+@pytest.mark.anyio
+async def test_a_deferred_run_is_retried_when_the_budget_says_and_skipped_once_grace_would_pass():
+    clock, lines = Clock(THURSDAY_7AM - timedelta(minutes=30)), []
+    budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=200), clock=lambda: clock.now.timestamp())
+    budget.reserve("sandbox", 100, "interactive")  # batch may use 160; grooming needs 120
+    site = Site.open("cloud")
+    subject = scheduler(clock, lambda: Runner(model=None, bundled=lambda: server_for(site), budget=budget), lines)
+    clock.now = THURSDAY_7AM + timedelta(seconds=30)
+
+    [first] = await subject.run_due()
+    assert first.state == "deferred" and first.retry_at == THURSDAY_7AM + timedelta(minutes=30, seconds=0)
+    assert "needs 120 Atlassian calls and batch work may use 60" in first.reason
+    assert runs.load(first.run_id).terminal_reason == "deferred"
+    assert lines[-1].startswith("schedule: backlog-grooming 2026-11-26T07:00Z -> deferred until 2026-11-26T07:30Z")
+    assert await subject.run_due() == []  # not yet
+    assert subject.seconds_to_next() == 60.0
+
+    clock.now = first.retry_at
+    budget.reserve("sandbox", 100, "interactive")  # someone is busy: still no room
+    [second] = await subject.run_due()
+    assert second.state == "deferred" and occurrences.key(second.retry_at) == "2026-11-26T08:30Z"
+
+    clock.now = second.retry_at
+    budget.reserve("sandbox", 100, "interactive")
+    [last] = await subject.run_due()
+    assert last.state == "skipped" and "after its grace period ends at 2026-11-26T09:00Z" in last.reason
+    row = subject.store.get("backlog-grooming", THURSDAY_7AM)
+    assert row.state == "skipped" and row.attempts == 3
+    assert [r.terminal_reason for r in runs.list_runs(actor="scheduler")] == ["deferred"] * 3
+
+
+@pytest.mark.anyio
+async def test_a_deferred_occurrence_whose_grace_ran_out_while_the_scheduler_was_down_is_skipped():
+    class Deferring(Recorder):
+        async def execute(self, request: RunRequest) -> RunResult:
+            raise BudgetDeferred("deferred: no room", None)
+
+    clock, lines = Clock(THURSDAY_7AM), []
+    [deferred] = await scheduler(clock, Deferring(), lines).run_due()
+    assert deferred.state == "deferred" and deferred.retry_at == THURSDAY_7AM + timedelta(minutes=1)
+    clock.advance(hours=3)
+    [skipped] = await scheduler(clock, Deferring(), lines).run_due()
+    assert skipped.state == "skipped" and skipped.reason == "grace 2h ran out while deferred by the budget " \
+        "(deferred: no room)"  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_a_run_that_cannot_start_fails_the_occurrence_with_the_reason_and_the_next_one_still_runs():
+    clock, lines = Clock(THURSDAY_7AM), []
+    site = Site.open("cloud")
+    subject = scheduler(clock, lambda: Runner(bundled=lambda: server_for(site), budget=None), lines, model="gpt-4")
+    [failed] = await subject.run_due()
+    assert failed.state == "failed" and "unknown model 'gpt-4'" in failed.reason and failed.run_id is None
+    subject.fixed_settings = settings(model="none")
+    clock.advance(days=1)
+    [done] = await subject.run_due()
+    assert done.state == "done" and runs.load(done.run_id).model == "none"
+
+
+# --- the long-running loop, and stopping it ---------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_serve_sleeps_until_the_next_occurrence_in_bounded_steps_rereading_workflows():
+    clock, lines, recorder = Clock(THURSDAY_7AM - timedelta(seconds=150)), [], Recorder()
+    subject = scheduler(clock, recorder, lines)
+    wakeups = 0
+
+    async def sleep(seconds: float) -> None:
+        nonlocal wakeups
+        wakeups += 1
+        if wakeups == 5:
+            raise asyncio.CancelledError  # as a SIGTERM would
+        await clock.sleep(seconds)
+
+    subject.sleep = sleep
+    with pytest.raises(asyncio.CancelledError):
+        await subject.serve()
+    assert clock.slept == [60.0, 60.0, 30.0, 60.0]  # 06:57:30 -> 06:58:30 -> 06:59:30 -> 07:00 (runs) -> ...
+    assert len(recorder.requests) == 1
+
+
+class Blocking(Model):
+    """A model that thinks until it is cancelled."""
+
+    name = "blocking"
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+
+    async def turn(self, *, system, messages, tools, max_tokens) -> Turn:
+        self.started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never answers")
+
+
+@pytest.mark.anyio
+async def test_sigterm_during_a_run_cancels_it_and_records_the_run_and_the_occurrence_as_cancelled(project):
+    project.workflow("zz-digest", "name: zz-digest\ntitle: Also at seven\nagent: {prompt: minimal.md.j2}\n"
+                     "output: {schema: {type: object}}\nschedule: '0 7 * * *'\n")  # fmt: skip
+    clock, lines, model, site = Clock(THURSDAY_7AM), [], Blocking(), Site.open("cloud")
+    subject = scheduler(clock, lambda: Runner(model=model, bundled=lambda: server_for(site), budget=None), lines)
+
+    async def terminate() -> None:
+        await model.started.wait()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with anyio.fail_after(10):
+        killer = asyncio.ensure_future(terminate())
+        assert await until_signalled(subject.run_due()) is None  # a clean stop
+        await killer
+    [record] = runs.list_runs(actor="scheduler")
+    assert record.terminal_reason == "cancelled" and record.trigger == "schedule"
+    row = subject.store.get("backlog-grooming", THURSDAY_7AM)
+    assert row.state == "cancelled" and row.run_id == record.id
+    assert lines[-2:] == [
+        f"schedule: backlog-grooming 2026-11-26T07:00Z -> cancelled run {record.id}: the scheduler stopped",
+        "schedule: zz-digest 2026-11-26T07:00Z -> cancelled: the scheduler stopped before it started",
+    ]
+    assert subject.store.get("zz-digest", THURSDAY_7AM).state == "cancelled"
+
+
+# --- the grooming job end to end --------------------------------------------------------------------------
+
+
+class Webhook:
+    """A Slack incoming webhook on loopback: records each POST; answers the first `failures` with a 500."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.posts: list[dict] = []
+        self.failures = failures
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                failing = hook.failures > 0
+                hook.failures -= 1
+                if not failing:
+                    hook.posts.append(json.loads(body))
+                self.send_response(500 if failing else 200)
+                self.end_headers()
+                self.wfile.write(b"error" if failing else b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T0/B0/not-a-real-secret"
+
+    def __enter__(self) -> Webhook:
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
+    with Webhook(failures=1) as hook:
+        monkeypatch.setenv("GROOMING_WEBHOOK", hook.url)
+        yield hook
+
+
+@pytest.mark.anyio
+async def test_grooming_applies_labels_stages_the_rest_and_delivers_to_a_file_and_slack(tmp_path, webhook, capsys):
+    clock, lines, site = Clock(THURSDAY_7AM + timedelta(seconds=5)), [], Site.open("cloud")
+    delivery = {"file": str(tmp_path / "reports" / "{workflow}-{date}.md"), "stdout": True,
+                "slack_webhook_env": "GROOMING_WEBHOOK"}  # fmt: skip
+    subject = scheduler(clock, lambda: Runner(model=ScriptedModel(GROOMING_SCRIPT), bundled=lambda: server_for(
+        site, user="lead"), budget=Budget(SQLiteLedger(":memory:"), Settings())), lines, delivery=delivery)  # fmt: skip
+
+    [outcome] = await subject.run_due()
+
+    assert outcome.state == "done" and outcome.reason is None
+    record = runs.load(outcome.run_id)
+    assert (record.actor, record.trigger, record.priority) == ("scheduler", "schedule", "batch")
+    labels = {key: set((labels or "").split(",")) for key, labels in site.store.query(
+        "SELECT i.key, GROUP_CONCAT(l.label) FROM issues i JOIN issue_labels l ON l.issue_id = i.id "
+        "WHERE i.key IN ('PROD-110', 'PROD-116') GROUP BY i.key")}  # fmt: skip
+    assert "stale" in labels["PROD-110"] and "possible-duplicate" in labels["PROD-116"]
+    comments = site.store.query_one("SELECT COUNT(*) FROM comments WHERE issue_id IN "
+                                    "(SELECT id FROM issues WHERE key IN ('PROD-112', 'PROD-113'))")[0]  # fmt: skip
+    assert comments == 0  # comments wait for a person
+    assert {c.tool for c in record.changes if c.index not in {a["index"] for a in record.applied}} == {
+        "add_jira_comment", "link_jira_issues"}  # fmt: skip
+
+    report = (tmp_path / "reports" / "backlog-grooming-2026-11-26.md").read_text()
+    assert "PROD-110" in report and record.id in report
+    assert record.id in capsys.readouterr().out
+    [post] = webhook.posts  # the first attempt got a 500; the retry went through
+    assert "PROD-116 duplicates PROD-115" in post["text"] and f"`agentflow apply {record.id}`" in post["text"]
+    assert "Applied without asking: 5 changes" in post["text"] and "3 changes wait for approval" in post["text"]
+    assert clock.slept == [2.0]
+    assert lines == [f"schedule: backlog-grooming 2026-11-26T07:00Z -> completed run {record.id} "
+                     f"({record.duration_s:.1f} s)"]  # fmt: skip
+    assert webhook.url not in json.dumps(lines) + record.model_dump_json()
+    assert [r.id for r in runs.list_runs(actor="scheduler")] == [record.id]
+
+
+@pytest.mark.anyio
+async def test_a_slack_webhook_that_stays_down_is_reported_without_its_url_and_the_run_stays_done(monkeypatch):
+    with Webhook(failures=99) as hook:
+        monkeypatch.setenv("GROOMING_WEBHOOK", hook.url)
+        clock, lines = Clock(THURSDAY_7AM), []
+        subject = scheduler(clock, Recorder(), lines, delivery={"slack_webhook_env": "GROOMING_WEBHOOK"})
+        [outcome] = await subject.run_due()
+    assert outcome.state == "done" and outcome.reason == "slack delivery failed after 3 attempts (HTTP 500)"
+    assert clock.slept == [2.0, 4.0] and hook.posts == []
+    assert "slack delivery failed" in lines[0] and hook.url not in "\n".join(lines)
+    monkeypatch.delenv("GROOMING_WEBHOOK")
+    clock.advance(days=1)
+    [unset] = await subject.run_due()
+    assert "GROOMING_WEBHOOK is not set" in unset.reason
