@@ -13,8 +13,10 @@ comments and pages end with a generated-by note naming the workflow, the run and
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -138,16 +140,36 @@ async def apply_plan(
 ) -> list[Applied]:
     """Apply the record's changes (those in `only`, if given) in order; returns what happened to each."""
     refuse_if_read_only()
-    journal = Journal.load(record.id)
-    done: list[Applied] = []
-    for change in record.changes:
-        if only is not None and change.index not in only:
-            continue
-        entry = journal.entry(change.index)
-        applied = await _apply_one(record, change, entry, journal, call, actor)
-        done.append(applied)
-        on_change(applied)
+    with _exclusive(record.id):
+        journal = Journal.load(record.id)  # read under the lock: another apply may just have finished
+        done: list[Applied] = []
+        for change in record.changes:
+            if only is not None and change.index not in only:
+                continue
+            entry = journal.entry(change.index)
+            applied = await _apply_one(record, change, entry, journal, call, actor)
+            done.append(applied)
+            on_change(applied)
     return done
+
+
+@contextlib.contextmanager
+def _exclusive(run_id: str) -> Iterator[None]:
+    """One apply of a run at a time on this machine (a terminal and a chat command, or a double submit): two
+    at once would both see a change pending and both create it. The lock goes with the process if it dies."""
+    path = Journal.path_for(run_id).with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"run {run_id} is being applied right now by another process; try again when it is done"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 async def _apply_one(

@@ -108,7 +108,7 @@ def now_iso(moment: datetime | None = None) -> str:
 
 def new_run_id(workflow: str, moment: datetime | None = None) -> str:
     stamp = (moment or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{workflow}-{secrets.token_hex(2)}"
+    return f"{stamp}-{workflow}-{secrets.token_hex(3)}"
 
 
 def save(record: RunRecord) -> Path:

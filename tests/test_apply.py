@@ -103,6 +103,18 @@ async def test_a_crash_between_the_request_and_the_journal_write_creates_nothing
     assert len(labelled(site, record.id)) == 4 and {r["epic"] for r in labelled(site, record.id)} == {"PROD-100"}
 
 
+async def test_a_second_apply_of_the_same_run_while_one_is_running_is_refused_and_nothing_is_made_twice():
+    site = Site.open("cloud")
+    runner, record = await stories_run(site)
+    # As an apply in another process (a terminal, a chat command) holds it:
+    held = applying._exclusive(record.id)
+    with held, pytest.raises(ConfigError, match="is being applied right now by another process"):
+        await runner.apply(record.id, actor="sam", on_change=lambda a: None)
+    assert labelled(site, record.id) == []
+    _, results = await runner.apply(record.id, actor="priya", on_change=lambda a: None)
+    assert [r.state for r in results] == ["applied"] * 8 and len(labelled(site, record.id)) == 4
+
+
 def test_killing_apply_halfway_then_applying_again_ends_with_exactly_five(project, tmp_path):
     """A real `agentflow apply` process, SIGKILLed after its second create, against a sandbox served with
     latency; applying again must end with exactly the five issues the plan has."""

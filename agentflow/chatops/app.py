@@ -10,7 +10,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlparse
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -54,7 +54,8 @@ def create_app(chatops: ChatOps, *, signing_secret: str | None, api_token: str |
         except ConfigError as error:
             return _slack(Reply(str(error) if "Usage:" in str(error) else f"{error}\n{USAGE}"))
         log.info("%s in %s/%s: %s", user, team, channel, command.kind)
-        reply = await chatops.handle(command, Caller(actor=user, response_url=form.get("response_url") or None))
+        caller = Caller(actor=user, response_url=form.get("response_url") or None, team=team, channel=channel)
+        reply = await chatops.handle(command, caller)
         return _slack(reply)
 
     async def api_start(request: Request) -> Response:
@@ -64,9 +65,9 @@ def create_app(chatops: ChatOps, *, signing_secret: str | None, api_token: str |
             body = json.loads(await read_body(request, limit))
         except BodyTooLarge:
             return JSONResponse({"error": f"the body is over {limit} bytes"}, status_code=413)
-        except ValueError:
+        except (ValueError, RecursionError):
             return JSONResponse({"error": 'the body must be JSON: {"workflow": ..., "inputs": {...}}'}, 400)
-        problem = _api_problem(body)
+        problem = _api_problem(body, chatops.settings.api_response_hosts)
         if problem:
             return JSONResponse({"error": problem}, status_code=400)
         inputs = {str(key): value for key, value in (body.get("inputs") or {}).items()}
@@ -105,7 +106,7 @@ def create_app(chatops: ChatOps, *, signing_secret: str | None, api_token: str |
         try:
             yield
         finally:
-            await chatops.pool.stop()
+            await chatops.stop()
 
     return Starlette(
         routes=[
@@ -128,7 +129,7 @@ def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def _api_problem(body: object) -> str | None:
+def _api_problem(body: object, response_hosts: list[str]) -> str | None:
     if not isinstance(body, dict):
         return "the body must be a JSON object"
     if not isinstance(body.get("workflow"), str) or not body["workflow"]:
@@ -138,6 +139,11 @@ def _api_problem(body: object) -> str | None:
     for key in ("actor", "response_url"):
         if body.get(key) is not None and not isinstance(body[key], str):
             return f"'{key}' must be a string"
+    if body.get("response_url"):
+        # The server posts the report there: only to the chat hosts the config names, never anywhere asked.
+        url = urlparse(body["response_url"])
+        if url.scheme not in ("http", "https") or url.hostname not in response_hosts:
+            return f"'response_url' must be an http(s) URL on {', '.join(response_hosts) or 'no host (none allowed)'}"
     return None
 
 

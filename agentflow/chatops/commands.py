@@ -62,9 +62,12 @@ def parse(text: str) -> Command:
 
 def _numbers(text: str) -> set[int]:
     try:
-        return {int(part.strip().lstrip("$")) for part in text.split(",") if part.strip()}
+        numbers = {int(part.strip().lstrip("$")) for part in text.split(",") if part.strip()}
     except ValueError:
-        raise ConfigError(f"change numbers look like 1,3, not '{text}'") from None
+        numbers = set()
+    if not numbers or len(text) > 200:
+        raise ConfigError(f"change numbers look like 1,3, not '{text[:40]}'")
+    return numbers
 
 
 def with_primary(inputs: dict[str, Any], declared: list[str]) -> dict[str, Any]:

@@ -40,6 +40,8 @@ class Caller:
     actor: str
     response_url: str | None = None
     via_api: bool = False
+    team: str = ""
+    channel: str = ""
 
 
 @dataclass
@@ -71,12 +73,15 @@ class ChatOps:
         self.model = model
         self.site = site
         self.pool = Pool(workers or settings.workers, settings.queue, self._execute)
-        self.limits = RateLimit(settings.per_user, **({"clock": rate_clock} if rate_clock else {}))
+        clock = {"clock": rate_clock} if rate_clock else {}
+        self.limits = RateLimit(settings.per_user, **clock)
+        self.api_limits = RateLimit(settings.api_per_window, **clock)  # one token, one allowance
         self.active: dict[str, str] = {}  # run id -> "queued" | "running", for runs this process holds
+        self.jobs: dict[str, Job] = {}  # the same runs' jobs, to tell their channels if the server stops
         self.loaded: dict[Path, tuple[tuple[int, int], loader.LoadedWorkflow]] = {}
 
     def grant(self, caller: Caller) -> Grant:
-        return self.settings.api if caller.via_api else self.settings.grant(caller.actor)
+        return self.settings.api if caller.via_api else self.settings.grant(caller.actor, caller.team, caller.channel)
 
     async def handle(self, command: Command, caller: Caller) -> Reply:
         grant = self.grant(caller)
@@ -110,12 +115,19 @@ class ChatOps:
         return "\n".join(lines)
 
     def record_for(self, run_id: str, grant: Grant) -> runs.RunRecord:
+        """The run with exactly this id (no prefixes, no `last`: ids are not to be guessed), if the grant covers
+        its workflow. Every refusal reads the same, so a stranger learns nothing about other runs."""
         if not RUN_ID.fullmatch(run_id):
-            raise ConfigError(f"'{run_id}' is not a run id (they look like 20261126-093000-incident-1a2b)")
-        record = runs.load(run_id)
-        if not grant.may_run(record.workflow):
-            # The same answer as for a run that does not exist: a stranger learns nothing about it.
-            raise ConfigError(f"no run '{run_id}' that you may see")
+            raise ConfigError("that is not a run id (they look like 20261126-093000-incident-1a2b3c)")
+        unseen = ConfigError(f"no run `{run_id}` that you may see")
+        if not (runs.runs_dir() / f"{run_id}.json").is_file():
+            raise unseen
+        try:
+            record = runs.load(run_id)
+        except ConfigError:
+            raise unseen from None
+        if record.id != run_id or not grant.may_run(record.workflow):
+            raise unseen
         return record
 
     def _status(self, run_id: str, grant: Grant) -> Reply:
@@ -141,6 +153,9 @@ class ChatOps:
             record = self.record_for(command.run_id or "", grant)
         except ConfigError as error:
             return Reply(str(error), status=404)
+        if record.id in self.active:
+            return Reply(f"Run `{record.id}` is {self.active[record.id]} (running or being applied); "
+                         f"apply it once that is done.", status=409)  # fmt: skip
         if not record.changes:
             return Reply(f"Run `{record.id}` staged no changes; there is nothing to apply.", status=400)
         wanted = command.only or {change.index for change in record.changes}
@@ -163,15 +178,16 @@ class ChatOps:
             inputs = await anyio.to_thread.run_sync(self._validated, known[name], command.inputs, caller)
         except ConfigError as error:
             return Reply(f"{error}\n{USAGE}", status=400)
-        wait = self.limits.take(caller.actor)
+        limits, key = (self.api_limits, "api") if caller.via_api else (self.limits, caller.actor)
+        wait = limits.take(key)
         if wait is not None:
-            return Reply(f"You have started {self.settings.per_user} runs in the last 10 minutes; "
+            return Reply(f"You have started {limits.limit} runs in the last 10 minutes; "
                          f"try again in {int(wait) + 1} s.", status=429)  # fmt: skip
         job = Job("run", runs.new_run_id(name), caller.actor, name, inputs, response_url=caller.response_url,
                   apply_allowed=grant.apply)  # fmt: skip
         reply = self._enqueue(job, f"Running `{name}` as `{job.run_id}`")
         if reply.status != 202:
-            self.limits.give_back(caller.actor)
+            limits.give_back(key)
         return reply
 
     def _load(self, path: Path) -> loader.LoadedWorkflow:
@@ -201,6 +217,7 @@ class ChatOps:
             return Reply(f"agentflow is busy ({self.pool.workers} running, {self.pool.capacity} waiting); "
                          f"nothing was started — try again in a few minutes.", status=503)  # fmt: skip
         self.active[job.run_id] = "queued" if position else "running"
+        self.jobs[job.run_id] = job
         when = "starting now" if not position else f"queued, {_ordinal(position)} in line"
         target = "I will post the result here." if job.response_url else f"`status {job.run_id}` shows how it went."
         log.info("%s: %s %s (%s)", job.actor, job.kind, job.run_id, when)
@@ -212,10 +229,31 @@ class ChatOps:
         self.active[job.run_id] = "running"
         try:
             payload = await (self._apply_job(job) if job.kind == "apply" else self._run_job(job))
+        except Exception as error:  # the person was promised an answer; a bug here must not swallow it
+            log.exception("chat job %s (%s) failed", job.run_id, job.kind)
+            payload = slack_format.ephemeral(
+                f"`{job.run_id}` failed inside agentflow ({type(error).__name__}); `/agentflow status {job.run_id}` "
+                "shows what was recorded."
+            )
         finally:
             self.active.pop(job.run_id, None)
+            self.jobs.pop(job.run_id, None)
         if job.response_url:
             await post(job.response_url, payload, send=self.send)
+
+    async def stop(self, timeout_s: float = 5) -> None:
+        """Stop the pool; tell each waiting or running job's channel (one attempt each, briefly) that it stopped."""
+        told = [(job, self.active.get(job.run_id)) for job in self.jobs.values() if job.response_url]
+        await self.pool.stop()
+        with anyio.move_on_after(timeout_s):
+            async with anyio.create_task_group() as group:
+                for job, state in told:
+                    what = "was not started" if state == "queued" else "was stopped while it ran"
+                    text = f"`{job.run_id}` ({job.workflow}) {what}: agentflow serve shut down. Run it again."
+                    group.start_soon(self._notify, job.response_url, text)
+
+    async def _notify(self, url: str, text: str) -> None:
+        await post(url, slack_format.ephemeral(text), send=self.send, attempts=1)
 
     async def _run_job(self, job: Job) -> dict[str, Any]:
         request = RunRequest(

@@ -20,6 +20,10 @@ apply = false
 workflows = ["*"]
 apply = true
 
+[chatops.channel_grants.C0789]  # added for anyone typing in that channel (also workspace_grants.T...)
+workflows = ["incident"]
+apply = true
+
 [chatops.api]               # callers of POST /api/runs (they hold the token)
 workflows = ["*"]
 ```
@@ -61,19 +65,32 @@ class ChatOpsSettings(BaseModel):
     channels: list[str] = Field(default_factory=list)
     default: Grant = Field(default_factory=lambda: Grant(workflows=["incident", "bug-triage"]))
     users: dict[str, Grant] = Field(default_factory=dict)
+    workspace_grants: dict[str, Grant] = Field(default_factory=dict)  # added for everyone in that workspace
+    channel_grants: dict[str, Grant] = Field(default_factory=dict)  # added for everyone in that channel
+    api_per_window: int = Field(default=60, ge=1)  # API runs per 10 minutes, all callers of the token together
+    api_response_hosts: list[str] = Field(default_factory=lambda: ["hooks.slack.com"])
     api: Grant = Field(default_factory=lambda: Grant(workflows=["*"]))  # whoever holds the API token
 
-    def grant(self, user: str) -> Grant:
-        return self.users.get(user, self.default)
+    def grant(self, user: str, team: str = "", channel: str = "") -> Grant:
+        """The user's own grant (or the default), widened by any grant for their workspace and channel."""
+        parts = [self.users.get(user, self.default)]
+        parts += [g for g in (self.workspace_grants.get(team), self.channel_grants.get(channel)) if g is not None]
+        workflows = sorted({name for part in parts for name in part.workflows})
+        return Grant(workflows=workflows, apply=any(part.apply for part in parts))
 
     def place_allowed(self, team: str, channel: str) -> bool:
         return (not self.workspaces or team in self.workspaces) and (not self.channels or channel in self.channels)
 
     def signing_secret(self, env: Mapping[str, str] | None = None) -> str | None:
-        return (env or os.environ).get(self.signing_secret_env) or self.signing_secret_value or None
+        return _secret((env or os.environ).get(self.signing_secret_env) or self.signing_secret_value)
 
     def api_token(self, env: Mapping[str, str] | None = None) -> str | None:
-        return (env or os.environ).get(self.api_token_env) or self.api_token_value or None
+        return _secret((env or os.environ).get(self.api_token_env) or self.api_token_value)
+
+
+def _secret(value: str | None) -> str | None:
+    """A secret of blanks is no secret: treated as unset (and refused at start if nothing else is set)."""
+    return value.strip() or None if value else None
 
 
 def settings_from(config: Mapping[str, Any]) -> ChatOpsSettings:

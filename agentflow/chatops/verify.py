@@ -5,6 +5,7 @@ and the per-user rate limit. Everything here fails closed: a request that cannot
 from __future__ import annotations
 
 import hmac
+import re
 import threading
 import time
 from collections import deque
@@ -16,6 +17,7 @@ from starlette.requests import Request
 # Slack's own bound: a signed request older (or newer) than this is refused, so the replay cache only needs
 # to remember signatures for this long.
 MAX_AGE_S = 5 * 60
+_DIGITS = re.compile(r"[0-9]{1,15}")  # ASCII only: `str.isdigit` also takes "²", which `int` then refuses
 
 
 class BodyTooLarge(Exception):
@@ -25,7 +27,7 @@ class BodyTooLarge(Exception):
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing (before reading it all) anything over `limit` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    if declared is not None and (not _DIGITS.fullmatch(declared) or int(declared) > limit):
         raise BodyTooLarge
     body = bytearray()
     async for chunk in request.stream():
@@ -50,7 +52,7 @@ class SlackGate:
         self.lock = threading.Lock()
 
     def accept(self, body: bytes, timestamp: str | None, signature: str | None) -> bool:
-        if not timestamp or not signature or not timestamp.lstrip("-").isdigit():
+        if not timestamp or not signature or not _DIGITS.fullmatch(timestamp):
             return False
         try:
             valid = self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
@@ -88,6 +90,8 @@ class RateLimit:
     def take(self, actor: str) -> float | None:
         """Count a run for `actor`; None when allowed, else the seconds until the next would be."""
         now = self.clock()
+        for idle in [a for a, t in self.recent.items() if not t or t[-1] <= now - self.window_s]:
+            del self.recent[idle]  # a long-running server must not remember every user it ever saw
         times = self.recent.setdefault(actor, deque())
         while times and times[0] <= now - self.window_s:
             times.popleft()

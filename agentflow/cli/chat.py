@@ -17,7 +17,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind (put a TLS proxy in front to face the internet).")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 3000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")] = 3000,
     workers: Annotated[
         int | None, typer.Option(min=1, max=32, help="Runs at once (default: \\[chatops] workers in config, 2).")
     ] = None,

@@ -75,6 +75,9 @@ def test_status_shows_a_finished_run_to_someone_who_may_run_its_workflow(serve, 
     assert status["response_type"] == "ephemeral" and "Runbook" in texts(status)
     stranger = service.slash(command(f"status {run_id}", user="U_DEV")).json()
     assert "no run" in stranger["text"] and "Runbook" not in texts(stranger)
+    for guess in (run_id[:8], "last", run_id[:-2]):  # no prefixes, no `last`: ids are not to be guessed
+        reply = service.slash(command(f"status {guess}")).json()["text"]
+        assert f"no run `{guess}` that you may see" in reply and "state" not in reply and run_id not in reply
 
 
 # --- verification: 401/413 and nothing started ------------------------------------------------------------
@@ -174,6 +177,67 @@ def test_only_a_user_allowed_to_apply_can_apply_and_the_writes_are_theirs(serve,
     assert applied and {line["actor"] for line in applied} == {"U_LEAD"}
 
 
+def test_a_run_being_applied_cannot_be_applied_again_from_chat(serve, receiver):
+    import anyio
+
+    transcript = str(SCRIPTS.parent / "transcripts" / "acme-finance-interview.md")
+    runner = Runner(model=ScriptedModel(SCRIPTS / "transcript-to-stories.yaml"))
+    request = RunRequest(workflow="transcript-to-stories", inputs={"transcript": transcript, "epic": "PROD-100"})
+    record = anyio.run(runner.execute, request).record
+    release = threading.Event()
+
+    class HeldApply(InThread):
+        async def apply(self, run_id, actor, only):
+            await anyio.to_thread.run_sync(release.wait, 30)
+            return await super().apply(run_id, actor, only)
+
+    service = serve(executor=HeldApply(scripted_runner))
+    first = service.slash(command(f"apply {record.id}", receiver, user="U_LEAD")).json()["text"]
+    again = service.slash(command(f"apply {record.id} 1,2", receiver, user="U_LEAD")).json()["text"]
+    release.set()
+    assert "Applying 8 changes" in first and "apply it once that is done" in again
+    (posted,) = receiver.wait(1)
+    assert "applied 8 of 8 changes" in texts(posted)
+
+
+def test_a_failure_inside_agentflow_is_still_reported_to_the_channel(serve, receiver):
+    class Broken(InThread):
+        async def run(self, request):
+            raise OSError(24, "Too many open files")
+
+    service = serve(executor=Broken())
+    service.slash(command("incident DB pool exhausted", receiver))
+    (posted,) = receiver.wait(1)
+    assert "failed inside agentflow (OSError)" in posted["text"] and "/agentflow status" in posted["text"]
+
+
+def test_stopping_the_server_tells_the_channels_of_runs_it_held(receiver):
+    import anyio
+
+    from agentflow.chatops.app import create_app
+    from agentflow.chatops.service import ChatOps
+    from tests.chatops.conftest import SECRET, served
+
+    release = threading.Event()
+
+    class Held(InThread):
+        async def run(self, request):
+            await anyio.to_thread.run_sync(release.wait, 30, abandon_on_cancel=True)
+            return await super().run(request)
+
+    chatops = ChatOps(settings(queue=2), executor=Held(scripted_runner), workers=1)
+    with served(create_app(chatops, signing_secret=SECRET, api_token=TOKEN)) as url:
+        import httpx2
+
+        for text in ("incident first", "incident second"):
+            body, headers = signed(command(text, receiver))
+            assert httpx2.post(f"{url}/slack/commands", content=body, headers=headers).status_code == 200
+    release.set()
+    posts = sorted(post["text"] for post in receiver.wait(2))
+    assert "was not started: agentflow serve shut down" in posts[0] + posts[1]
+    assert "was stopped while it ran" in posts[0] + posts[1]
+
+
 def test_bad_input_is_answered_with_the_usage_and_starts_nothing(serve, receiver):
     service = serve()
     cases = {
@@ -253,9 +317,27 @@ def test_the_api_starts_a_run_and_reports_it(serve):
     assert runs.load(run_id).actor == "api:pagerduty"
 
 
+def test_the_api_is_rate_limited_per_token_whatever_actor_it_names(serve):
+    service = serve(settings(api_per_window=2))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    answers = [
+        service.http.post(
+            "/api/runs", json={"workflow": "incident", "inputs": {"alert": "x"}, "actor": f"bot{n}"}, headers=auth
+        )
+        for n in range(3)
+    ]
+    assert [a.status_code for a in answers] == [202, 202, 429]
+
+
 @pytest.mark.parametrize(
     ("body", "status", "expected"),
     [
+        (
+            b'{"workflow": "incident", "inputs": {"alert": "x"}, "response_url": "http://169.254.169.254/latest"}',
+            400,
+            "'response_url' must be an http(s) URL on hooks.slack.com",
+        ),
+        (b"[" * 10000, 400, "must be JSON"),
         (b"{not json", 400, "must be JSON"),
         (b'{"inputs": {}}', 400, "'workflow'"),
         (b'{"workflow": "incident", "inputs": []}', 400, "'inputs' must be an object"),

@@ -33,7 +33,7 @@ def test_parse(text, expected):
     assert parse(text) == expected
 
 
-@pytest.mark.parametrize("text", ["status", "status a b", "apply", "apply a 1 2", "apply a one"])
+@pytest.mark.parametrize("text", ["status", "status a b", "apply", "apply a 1 2", "apply a one", "apply a ,"])
 def test_malformed_commands_say_how_to_write_them(text):
     with pytest.raises(ConfigError):
         parse(text)

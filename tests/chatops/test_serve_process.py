@@ -22,6 +22,15 @@ def test_serve_refuses_to_start_without_a_secret_or_token():
     assert "SLACK_SIGNING_SECRET" in result.output and "AGENTFLOW_API_TOKEN" in result.output
 
 
+def test_serve_refuses_a_blank_secret_and_an_impossible_port(monkeypatch):
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "   ")
+    blank = CliRunner().invoke(app, ["serve", "--port", "0"])
+    assert blank.exit_code == 2 and "SLACK_SIGNING_SECRET" in blank.output
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    port = CliRunner().invoke(app, ["serve", "--port", "70000"])
+    assert port.exit_code == 2 and "65535" in port.output
+
+
 def test_serve_rejects_a_bad_chatops_config(tmp_path, monkeypatch):
     config = tmp_path / "config.toml"
     config.write_text("[chatops]\nworkers = 0\n")

@@ -20,6 +20,22 @@ def test_grants_fall_back_to_the_default_and_places_are_checked():
     assert settings_from({}).place_allowed("anything", "anywhere")
 
 
+def test_workspace_and_channel_grants_widen_a_users_own():
+    settings = settings_from({"chatops": {
+        "default": {"workflows": ["bug-triage"]},
+        "workspace_grants": {"T1": {"workflows": ["incident"]}},
+        "channel_grants": {"C_LEADS": {"workflows": ["backlog-grooming"], "apply": True}},
+    }})  # fmt: skip
+    assert settings.grant("U1", "T1", "C_OTHER").workflows == ["bug-triage", "incident"]
+    assert not settings.grant("U1", "T1", "C_OTHER").apply
+    leads = settings.grant("U1", "T2", "C_LEADS")
+    assert leads.workflows == ["backlog-grooming", "bug-triage"] and leads.apply
+
+
+def test_a_blank_secret_is_no_secret():
+    assert settings_from({}).signing_secret({"SLACK_SIGNING_SECRET": "   "}) is None
+
+
 def test_secrets_come_from_the_environment_first_then_the_config():
     config = {"chatops": {"signing_secret": "from-config-secret", "api_token_env": "CHAT_KEY"}}
     settings = settings_from(config)

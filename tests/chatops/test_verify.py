@@ -54,6 +54,8 @@ def test_malformed_signatures_and_bodies_are_refused_not_raised():
     assert not gate.accept(b"x", None, signature)
     assert not gate.accept(b"x", timestamp, None)
     assert not gate.accept(b"x", "12:00", signature)
+    assert not gate.accept(b"x", "\u00b2\u00b3", signature)  # digits to str.isdigit, not to int()
+    assert not gate.accept(b"x", "9" * 5000, signature)
     assert not gate.accept(b"\xff\xfe", *sign(b"x", clock.now))
     assert not gate.accept(b"x", timestamp, signature.replace("v0=", "v1="))
 
@@ -77,3 +79,6 @@ def test_rate_limit_per_user_over_a_sliding_window():
     assert limit.take("U1") == 300
     clock.now = 600
     assert limit.take("U1") is None
+    clock.now = 5000
+    limit.take("U3")
+    assert set(limit.recent) == {"U3"}  # nobody idle is remembered
