@@ -219,7 +219,8 @@ class ChatOps:
         self.active[job.run_id] = "queued" if position else "running"
         self.jobs[job.run_id] = job
         when = "starting now" if not position else f"queued, {_ordinal(position)} in line"
-        target = "I will post the result here." if job.response_url else f"`status {job.run_id}` shows how it went."
+        status = f"`/agentflow status {job.run_id}` shows how it went."
+        target = "I will post the result here." if job.response_url else status
         log.info("%s: %s %s (%s)", job.actor, job.kind, job.run_id, when)
         return Reply(f"{doing} ({when}). {target}", status=202, run_id=job.run_id, position=position)
 
