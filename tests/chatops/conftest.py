@@ -152,6 +152,7 @@ def serve() -> Iterator[Callable[..., Service]]:
 class _Stack:
     def __init__(self) -> None:
         self.exits: list[Any] = []
+        self.services: list[Service] = []
 
     def start(self, chat_settings: ChatOpsSettings | None = None, **options: Any) -> Service:
         options.setdefault("executor", InThread(scripted_runner))
@@ -159,11 +160,16 @@ class _Stack:
         context = served(create_app(chatops, signing_secret=SECRET, api_token=TOKEN))
         base_url = context.__enter__()
         self.exits.append(context)
-        return Service(chatops, base_url)
+        self.services.append(service := Service(chatops, base_url))
+        return service
 
     def __enter__(self) -> _Stack:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Runs a test started end inside it: a record written later would land in the next test's state dir.
+        deadline = time.monotonic() + 60
+        while any(service.chatops.active for service in self.services) and time.monotonic() < deadline:
+            time.sleep(0.05)
         for context in reversed(self.exits):
             context.__exit__(None, None, None)
