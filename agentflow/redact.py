@@ -61,8 +61,8 @@ class Redactor:
 
 
 def secrets_from(env: Mapping[str, str], config: Mapping[str, Any]) -> list[str]:
-    """Every secret value agentflow is configured with: secret-named environment variables, and the tokens and
-    token variables of the config file's sites, servers and chat service."""
+    """Every secret value agentflow is configured with: secret-named environment variables, the tokens and token
+    variables of the config file's sites, servers and chat service, and the scheduler's Slack webhook variable."""
     found = [value for name, value in env.items() if SECRET_NAME.search(name)]
     for table in (config.get("sites") or {}).values():
         if isinstance(table, Mapping):
@@ -79,6 +79,11 @@ def secrets_from(env: Mapping[str, str], config: Mapping[str, Any]) -> list[str]
     if isinstance(chatops, Mapping):  # `agentflow serve`'s signing secret and API token, however they are named
         found += [str(chatops.get(key) or "") for key in ("signing_secret", "api_token")]
         found += [env.get(str(chatops.get(key)), "") for key in ("signing_secret_env", "api_token_env")]
+    schedule = config.get("schedule")
+    delivery = schedule.get("delivery") if isinstance(schedule, Mapping) else None
+    if isinstance(delivery, Mapping) and delivery.get("slack_webhook_env"):  # the scheduler's Slack webhook URL
+        url = env.get(str(delivery["slack_webhook_env"]), "")
+        found += [url, url.strip()]  # the scheduler posts to the stripped URL
     return found
 
 

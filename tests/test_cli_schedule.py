@@ -97,3 +97,38 @@ def test_a_broken_schedule_table_exits_2_naming_the_key():
     result = invoke("--once")
     assert result.exit_code == 2
     assert "schedule.grace in the config file: 'a while' is not a duration" in result.stderr
+
+
+def test_a_file_pattern_with_a_format_spec_exits_2_before_anything_runs():
+    configure('[schedule.inputs.backlog-grooming]\nproject = "PROD"\n[schedule.delivery]\n'
+              'file = "r-{date}-{time:d}.md"\n')  # fmt: skip
+    result = invoke("--once")
+    assert result.exit_code == 2
+    assert "schedule.delivery.file in the config file: 'r-{date}-{time:d}.md' is not a valid file pattern" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.output
+    history = CliRunner().invoke(agentflow_app, ["runs", "--actor", "scheduler", "--json"])
+    assert json.loads(history.stdout) == []
+
+
+@pytest.mark.parametrize(("grace", "shown"), [("-60", "-1m"), ('"0m"', "0s"), ('"999999d"', "999999d")])
+def test_a_grace_out_of_range_exits_2(grace: str, shown: str):
+    configure(f"[schedule]\ngrace = {grace}\n")
+    for args in (["--once"], ["--dry-run"]):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert f"schedule.grace in the config file: must be more than 0 and at most 7d (got {shown})" in result.stderr
+
+
+def test_once_reports_an_unexpected_error_scrubbed_and_exits_1(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SOME_API_TOKEN", "s3cret-value-0123456789")
+
+    async def crash(self: scheduler.Scheduler) -> list:
+        raise RuntimeError("bug near s3cret-value-0123456789")
+
+    monkeypatch.setattr(scheduler.Scheduler, "run_due", crash)
+    result = invoke("--once")  # an exception escaping the command would fail the test here
+    assert result.exit_code == 1
+    assert "schedule: unexpected error: RuntimeError('bug near [REDACTED]'); exiting" in result.stderr
+    assert "s3cret-value" not in result.output

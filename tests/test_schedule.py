@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,17 +19,18 @@ from pathlib import Path
 
 import anyio
 import pytest
+from pydantic import ValidationError
 
-from agentflow import runs
+from agentflow import redact, runs
 from agentflow.agent.models import Model, Turn
 from agentflow.agent.scripted import ScriptedModel
 from agentflow.budget import Budget, Settings, SQLiteLedger
 from agentflow.config import state_dir
-from agentflow.errors import BudgetDeferred
+from agentflow.errors import BudgetDeferred, ConfigError
 from agentflow.runner import Runner, RunRequest, RunResult
 from agentflow.sandbox.site import Site
 from agentflow.schedule import OccurrenceStore, Scheduler, occurrences, settings_from, until_signalled
-from agentflow.schedule.settings import ScheduleSettings, parse_duration
+from agentflow.schedule.settings import Delivery, ScheduleSettings, parse_duration
 from agentflow.workflow.schema import ScheduleSpec
 from tests.atlassian.conftest import server_for
 
@@ -144,6 +147,38 @@ def test_schedule_settings_from_the_config_table():
             settings_from({"schedule": table})
 
 
+def test_a_file_pattern_that_does_not_fill_in_is_refused_when_the_config_is_read_naming_the_key():
+    # Known field names with a format spec or conversion passed before and raised ValueError after the run.
+    for pattern in ["r-{date}-{time:d}.md", "{date!x}.md", "{date:{run}}.md", "{workflow:%Y}.md"]:
+        with pytest.raises(ConfigError, match=r"schedule\.delivery\.file in the config file: .* is not a valid"):
+            settings_from({"schedule": {"delivery": {"file": pattern}}})
+    assert settings_from({"schedule": {"delivery": {"file": "r-{date}-{time}-{run_id}.md"}}}).delivery.file
+
+
+def test_grace_must_be_more_than_zero_and_at_most_a_week():
+    for grace, message in [
+        (-60, r"more than 0 and at most 7d \(got -1m\)"),  # a TOML integer is seconds
+        ("0m", r"more than 0 and at most 7d \(got 0s\)"),
+        ("8d", r"at most 7d \(got 8d\)"),
+        ("999999d", r"at most 7d \(got 999999d\)"),  # was accepted, then overflowed date arithmetic
+        ("99999999999d", "far too long a duration"),  # was an OverflowError from timedelta itself
+    ]:
+        with pytest.raises(ConfigError, match=r"schedule\.grace in the config file: .*" + message):
+            settings_from({"schedule": {"grace": grace}})
+    assert settings_from({"schedule": {"grace": "7d"}}).grace == timedelta(days=7)
+    assert settings_from({"schedule": {"grace": 1}}).grace == timedelta(seconds=1)
+
+
+def test_random_and_hashed_cron_fields_are_refused_with_a_clear_message():
+    # croniter draws R anew each time occurrences are computed: a job at "R 7 * * *" would run many times a day.
+    for cron in ["R 7 * * *", "r 7 * * 1-5", "0 R * * *", "R/15 * * * *", "R(0-29) 7 * * *", "H 7 * * *",
+                 "H(0-29) 7 * * *", "0,H 7 * * *"]:  # fmt: skip
+        with pytest.raises(ValidationError, match=r"uses [RH] \((random|hashed)\) in the field .* not support"):
+            ScheduleSpec(cron=cron)
+    # month and weekday names with an R or an H in them are fine
+    assert ScheduleSpec(cron="0 7 * MAR,APR FRI,THU").cron == "0 7 * MAR,APR FRI,THU"
+
+
 # --- exactly once ---------------------------------------------------------------------------------------
 
 
@@ -235,14 +270,49 @@ async def test_a_per_minute_job_back_after_an_hour_runs_once_and_says_so_in_one_
     ]
 
 
-def test_an_occurrence_left_open_by_a_dead_scheduler_is_closed_as_failed_not_run_again():
+@pytest.mark.anyio
+async def test_a_dead_schedulers_started_occurrence_is_failed_and_its_merely_claimed_ones_run_again_within_grace(
+    project,
+):
+    for name in ("aa-digest", "zz-digest"):
+        project.workflow(name, f"name: {name}\ntitle: Also at seven\nagent: {{prompt: minimal.md.j2}}\n"
+                         "output: {schema: {type: object}}\nschedule: '0 7 * * *'\n")  # fmt: skip
     store = OccurrenceStore(state_dir() / "schedule.db")
-    store.claim("backlog-grooming", THURSDAY_7AM, THURSDAY_7AM)
-    store.conn.execute("UPDATE occurrences SET state = 'running', owner = ?", (f"{os.uname().nodename}:999999:dead",))
-    [orphan] = store.close_orphans(THURSDAY_7AM + timedelta(minutes=5))
+    dead, elsewhere = f"{socket.gethostname()}:999999:dead", "another-pod:1:alive"
+    for name in ("backlog-grooming", "aa-digest", "zz-digest", "other-host"):
+        store.claim(name, THURSDAY_7AM, THURSDAY_7AM)
+    store.conn.execute("UPDATE occurrences SET state = 'running' WHERE workflow IN ('backlog-grooming', 'other-host')")
+    # aa-digest was a deferred occurrence the dead scheduler had taken up again: it goes back to `deferred`
+    store.conn.execute("UPDATE occurrences SET retry_at = ?, attempts = 1, reason = 'no room' WHERE workflow = "
+                       "'aa-digest'", (THURSDAY_7AM.isoformat(),))  # fmt: skip
+    store.conn.execute("UPDATE occurrences SET owner = ?", (dead,))
+    store.conn.execute("UPDATE occurrences SET owner = ? WHERE workflow = 'other-host'", (elsewhere,))
+
+    failed, released = store.close_orphans(THURSDAY_7AM + timedelta(minutes=5))
+    assert [o.workflow for o in failed] == ["backlog-grooming"]
+    assert sorted(o.workflow for o in released) == ["aa-digest", "zz-digest"]
     row = store.get("backlog-grooming", THURSDAY_7AM)
     assert row.state == "failed" and "stopped before it finished" in row.reason
-    assert orphan.key == "2026-11-26T07:00Z"
+    assert store.get("zz-digest", THURSDAY_7AM) is None  # never started: the claim is gone
+    retry = store.get("aa-digest", THURSDAY_7AM)
+    assert (retry.state, retry.attempts, retry.reason) == ("deferred", 1, "no room")
+    assert store.get("other-host", THURSDAY_7AM).state == "running"  # another host's scheduler is assumed alive
+
+    # Back to how the dead scheduler left them; the next pass, within grace, runs only the two never started.
+    store.conn.execute("DELETE FROM occurrences")
+    for name in ("backlog-grooming", "aa-digest", "zz-digest"):
+        store.claim(name, THURSDAY_7AM, THURSDAY_7AM)
+    store.conn.execute("UPDATE occurrences SET state = 'running' WHERE workflow = 'backlog-grooming'")
+    store.conn.execute("UPDATE occurrences SET owner = ?", (dead,))
+    clock, lines, recorder = Clock(THURSDAY_7AM + timedelta(minutes=5)), [], Recorder()
+    outcomes = await scheduler(clock, recorder, lines).run_due()
+    assert sorted((o.workflow, o.state) for o in outcomes) == [("aa-digest", "done"), ("zz-digest", "done")]
+    assert sorted(r.workflow for r in recorder.requests) == ["aa-digest", "zz-digest"]
+    assert (
+        lines[0] == "schedule: backlog-grooming 2026-11-26T07:00Z -> failed: its scheduler stopped before it finished"
+    )
+    assert "schedule: zz-digest 2026-11-26T07:00Z -> released: its scheduler stopped before it started it" in lines[2]
+    assert store.get("backlog-grooming", THURSDAY_7AM).state == "failed"
 
 
 # --- missing inputs, budget -------------------------------------------------------------------------------
@@ -374,9 +444,87 @@ async def test_sigterm_during_a_run_cancels_it_and_records_the_run_and_the_occur
     assert row.state == "cancelled" and row.run_id == record.id
     assert lines[-2:] == [
         f"schedule: backlog-grooming 2026-11-26T07:00Z -> cancelled run {record.id}: the scheduler stopped",
-        "schedule: zz-digest 2026-11-26T07:00Z -> cancelled: the scheduler stopped before it started",
+        "schedule: zz-digest 2026-11-26T07:00Z -> released, not started: the scheduler stopped; the next pass may "
+        "run it within grace",
     ]
-    assert subject.store.get("zz-digest", THURSDAY_7AM).state == "cancelled"
+    assert subject.store.get("zz-digest", THURSDAY_7AM) is None  # released, not closed for good
+
+    # A scheduler back within grace runs the occurrence that never started, and not the cancelled one again.
+    clock.advance(minutes=10)
+    recorder = Recorder()
+    [outcome] = await scheduler(clock, recorder, lines).run_due()
+    assert (outcome.workflow, outcome.state) == ("zz-digest", "done")
+    assert [r.workflow for r in recorder.requests] == ["zz-digest"]
+    assert subject.store.get("backlog-grooming", THURSDAY_7AM).state == "cancelled"
+
+
+class BrokenResult:
+    """What a runner with a bug might hand back: reading the record raises (quoting a secret, as errors may)."""
+
+    @property
+    def record(self) -> runs.RunRecord:
+        raise RuntimeError(f"bug near {os.environ['SOME_API_TOKEN']}")
+
+
+class Broken(Recorder):
+    async def execute(self, request: RunRequest) -> RunResult:
+        self.requests.append(request)
+        return BrokenResult()  # type: ignore[return-value]
+
+
+ZZ_DIGEST = ("name: zz-digest\ntitle: Also at seven\nagent: {prompt: minimal.md.j2}\noutput: {schema: {type: object}}\n"
+             "schedule: '0 7 * * *'\n")  # fmt: skip
+SECRET = "s3cret-value-0123456789"
+
+
+@pytest.mark.anyio
+async def test_an_unexpected_error_in_a_pass_closes_the_started_occurrence_and_releases_the_others(
+    project, monkeypatch
+):
+    project.workflow("zz-digest", ZZ_DIGEST)
+    monkeypatch.setenv("SOME_API_TOKEN", SECRET)
+    clock, lines = Clock(THURSDAY_7AM), []
+    subject = scheduler(clock, Broken(), lines)
+    with pytest.raises(RuntimeError, match="bug near"):
+        await subject.run_due()
+    row = subject.store.get("backlog-grooming", THURSDAY_7AM)
+    assert row.state == "failed" and row.reason.startswith("crashed: RuntimeError('bug near [REDACTED]")
+    assert subject.store.get("zz-digest", THURSDAY_7AM) is None  # claimed in that pass, never started: released
+    assert "schedule: zz-digest 2026-11-26T07:00Z -> released, not started: the pass crashed" in lines[-1]
+    assert SECRET not in "\n".join(lines)
+
+    clock.advance(minutes=1)  # the next pass, within grace, runs what never started; the crashed one is done with
+    recorder = Recorder()
+    [outcome] = await scheduler(clock, recorder, lines).run_due()
+    assert (outcome.workflow, outcome.state) == ("zz-digest", "done")
+
+
+@pytest.mark.anyio
+async def test_serve_logs_an_unexpected_error_scrubbed_and_carries_on(project, monkeypatch):
+    project.workflow("zz-digest", ZZ_DIGEST)
+    monkeypatch.setenv("SOME_API_TOKEN", SECRET)
+    clock, lines = Clock(THURSDAY_7AM), []
+    subject = scheduler(clock, Broken(), lines)
+    wakeups = 0
+
+    async def sleep(seconds: float) -> None:
+        nonlocal wakeups
+        wakeups += 1
+        if wakeups == 2:
+            raise asyncio.CancelledError  # as a SIGTERM would
+        subject.runner_factory = Recorder()  # the bug is gone by the next pass
+        await clock.sleep(seconds)
+
+    subject.sleep = sleep
+    with pytest.raises(asyncio.CancelledError):
+        await subject.serve()
+    crash = next(line for line in lines if line.startswith("schedule: unexpected error: RuntimeError('bug near"))
+    assert "the scheduler carries on, next pass in 60 s" in crash and "Traceback" in crash
+    assert SECRET not in "\n".join(lines) and "[REDACTED]" in crash
+    assert clock.slept == [60.0]  # a pause after a crash, not a busy loop
+    assert subject.store.get("backlog-grooming", THURSDAY_7AM).state == "failed"
+    assert subject.store.get("zz-digest", THURSDAY_7AM).state == "done"  # released, then run by the next pass
+    assert lines[-1] == "schedule: zz-digest 2026-11-26T07:00Z -> completed run run-1 (3.1 s)"
 
 
 # --- the grooming job end to end --------------------------------------------------------------------------
@@ -473,3 +621,52 @@ async def test_a_slack_webhook_that_stays_down_is_reported_without_its_url_and_t
     clock.advance(days=1)
     [unset] = await subject.run_due()
     assert "GROOMING_WEBHOOK is not set" in unset.reason
+
+
+@pytest.mark.anyio
+async def test_a_delivery_that_raises_is_reported_and_the_other_targets_and_occurrences_still_go(
+    project, tmp_path, capsys
+):
+    # A pattern the config check refuses now (`{time:d}`), built around it: whatever a target raises, the deliverer
+    # reports it like any delivery failure, instead of the exception ending the pass with claims left open.
+    project.workflow("zz-digest", ZZ_DIGEST)
+    delivery = Delivery.model_construct(file=str(tmp_path / "r-{date}-{time:d}.md"), stdout=True)
+    clock, lines, recorder = Clock(THURSDAY_7AM), [], Recorder()
+    outcomes = await scheduler(clock, recorder, lines, delivery=delivery).run_due()
+    assert [(o.workflow, o.state) for o in outcomes] == [("backlog-grooming", "done"), ("zz-digest", "done")]
+    for outcome in outcomes:
+        assert outcome.reason == "file delivery failed: Unknown format code 'd' for object of type 'str'"
+        assert OccurrenceStore(state_dir() / "schedule.db").get(outcome.workflow, THURSDAY_7AM).state == "done"
+    assert capsys.readouterr().out.count("---") == 2  # stdout still got both reports
+    assert "schedule: zz-digest 2026-11-26T07:00Z: file delivery failed: Unknown format code" in "\n".join(lines)
+
+
+@pytest.mark.anyio
+async def test_a_slack_error_quoting_the_webhook_url_never_reaches_a_log_or_the_output(monkeypatch, capsys, caplog):
+    from slack_sdk.webhook import WebhookClient
+
+    url = "https://hooks.slack.com/services/T0000/B0000/not-a-real-secret-xyz"
+
+    def refuse(self: WebhookClient, url: str, request: object) -> object:
+        raise OSError(f"could not reach {url}")  # slack_sdk logs this at ERROR before our code sees it
+
+    monkeypatch.setattr(WebhookClient, "_perform_http_request_internal", refuse)
+    monkeypatch.setenv("GROOMING_WEBHOOK", url)
+    caplog.set_level(logging.DEBUG)
+    clock, lines = Clock(THURSDAY_7AM), []
+    subject = scheduler(clock, Recorder(), lines, delivery={"slack_webhook_env": "GROOMING_WEBHOOK"})
+    [outcome] = await subject.run_due()
+    assert outcome.state == "done" and outcome.reason == "slack delivery failed after 3 attempts (OSError)"
+    captured = capsys.readouterr()
+    seen = "\n".join([captured.out, captured.err, caplog.text, *lines, *(r.getMessage() for r in caplog.records)])
+    assert "slack delivery failed" in seen and url not in seen and "not-a-real-secret" not in seen
+
+
+def test_the_schedules_webhook_url_is_a_secret_scrubbed_everywhere(monkeypatch):
+    url = "https://hooks.slack.com/services/T0000/B0000/not-a-real-secret-xyz"
+    config = {"schedule": {"delivery": {"slack_webhook_env": "GROOMING_WEBHOOK"}}}
+    assert url in redact.secrets_from({"GROOMING_WEBHOOK": url + "\n"}, config)
+    assert redact.secrets_from({"GROOMING_WEBHOOK": url}, {"schedule": {"delivery": {}}}) == []
+    monkeypatch.setenv("GROOMING_WEBHOOK", url)
+    Path(os.environ["AGENTFLOW_CONFIG"]).write_text('[schedule.delivery]\nslack_webhook_env = "GROOMING_WEBHOOK"\n')
+    assert redact.scrub(f"POST {url} failed") == "POST [REDACTED] failed"

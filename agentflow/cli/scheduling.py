@@ -31,10 +31,13 @@ def schedule(
 
     Without options it runs until SIGTERM or Ctrl-C (a running occurrence is then cancelled and recorded). Inputs
     come from \\[schedule.inputs.WORKFLOW] in the config file; see docs/scheduling.md. With --once, exit codes: 0
-    nothing failed; 1 a run failed; 2 a workflow lacks configured inputs.
+    nothing failed; 1 a run failed (or the scheduler hit an unexpected error); 2 a workflow lacks configured
+    inputs, or the config is wrong.
     """
     from agentflow.config import load_config
+    from agentflow.errors import AgentflowError
     from agentflow.schedule import Scheduler, scheduled_workflows, settings_from, until_signalled
+    from agentflow.schedule.scheduler import crash_report
 
     settings = settings_from(load_config())  # a broken [schedule] table stops here, with exit code 2
     if dry_run:
@@ -42,9 +45,15 @@ def schedule(
         return
     scheduler = Scheduler(settings=settings if once else None)
     if once:
-        outcomes = asyncio.run(until_signalled(scheduler.run_due()))
+        try:
+            outcomes = asyncio.run(until_signalled(scheduler.run_due()))
+        except AgentflowError:
+            raise
+        except Exception as error:  # a bug: said scrubbed, not as a raw traceback that may quote a credential
+            scheduler.log(crash_report(error, "exiting"))
+            raise typer.Exit(EXIT_FAILED) from None
         if outcomes is None:
-            return  # stopped by a signal: the occurrence is recorded as cancelled
+            return  # stopped by a signal: the running occurrence is recorded as cancelled, the others released
         if not outcomes:
             _say_nothing_due(scheduler)
         if any(outcome.state == "failed" for outcome in outcomes):

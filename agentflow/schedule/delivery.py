@@ -3,7 +3,9 @@
 Slack gets a short message (how the run ended, the answer's summary, what was applied, and the `agentflow
 apply` command when changes wait for a person) through an incoming webhook whose URL is read from the
 environment variable `slack_webhook_env` names. The URL is a credential: it never appears in a log line or an
-error, and the Slack client is kept from logging it.
+error, the Slack client is kept from logging it, and `agentflow.redact` masks its value wherever it turns up.
+
+A target that fails, however it fails, is reported in a line of its own; the other targets are still tried.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ SLACK_ATTEMPTS = 3
 SLACK_TIMEOUT = 10  # seconds per attempt
 Sleep = Callable[[float], Awaitable[None]]
 
-# The client logs request URLs at DEBUG when its logger allows it; this one never does.
+# The client logs request URLs at DEBUG when its logger's level allows it, and its errors (which may quote the
+# URL) at ERROR: this logger lets nothing through, and hands nothing on to the root logger's handlers either.
 _quiet = logging.getLogger("agentflow.schedule.slack")
-_quiet.setLevel(logging.WARNING)
+_quiet.setLevel(logging.CRITICAL + 1)
+_quiet.propagate = False
+_quiet.addHandler(logging.NullHandler())
 
 
 class Deliverer:
@@ -41,19 +46,24 @@ class Deliverer:
 
     async def deliver(self, record: RunRecord, scheduled: datetime, timezone: str) -> list[str]:
         problems: list[str] = []
-        text = report.markdown(record)
         if self.settings.file:
             try:
                 path = self.file_for(record, scheduled, timezone)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
-            except OSError as exc:
+                path.write_text(report.markdown(record), encoding="utf-8")
+            except Exception as exc:  # a full disk, a bad path, a pattern that does not fill in, a bug
                 problems.append(f"file delivery failed: {exc}")
         if self.settings.stdout:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(report.markdown(record))
+                sys.stdout.flush()
+            except Exception as exc:  # a closed pipe, a bug
+                problems.append(f"stdout delivery failed: {exc}")
         if self.settings.slack_webhook_env:
-            problem = await self._slack(record)
+            try:
+                problem = await self._slack(record)
+            except Exception as exc:  # only the kind: the message of anything near the URL may quote it
+                problem = f"slack delivery failed ({type(exc).__name__})"
             if problem:
                 problems.append(problem)
         return problems

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
@@ -29,7 +30,7 @@ from agentflow.runner import Runner, RunRequest, RunResult
 from agentflow.schedule import occurrences
 from agentflow.schedule.delivery import Deliverer
 from agentflow.schedule.settings import ScheduleSettings, format_duration, settings_from
-from agentflow.schedule.store import OccurrenceStore, State
+from agentflow.schedule.store import OccurrenceStore, State, this_process
 from agentflow.workflow import loader
 from agentflow.workflow.loader import LoadedWorkflow
 from agentflow.workflow.schema import ScheduleSpec
@@ -176,41 +177,68 @@ class Scheduler:
     # --- one pass ------------------------------------------------------------------------------------------
 
     async def run_due(self) -> list[Outcome]:
-        """Claim and run whatever is due now; one outcome per occurrence this pass decided, logged as it goes."""
+        """Claim and run whatever is due now; one outcome per occurrence this pass decided, logged as it goes.
+        Whatever stops the pass halfway (a signal, a bug), no occurrence it claimed is left open: those it never
+        started are released for the next pass, the one it was running is closed."""
         settings = self.settings()
         now = self.clock()
-        for orphan in self.store.close_orphans(now):
+        failed, released = self.store.close_orphans(now)
+        for orphan in failed:
             self.log(f"schedule: {orphan.workflow} {orphan.key} -> failed: its scheduler stopped before it finished")
+        for orphan in released:
+            self.log(f"schedule: {orphan.workflow} {orphan.key} -> released: its scheduler stopped before it "
+                     "started it, so it may run now if within grace")  # fmt: skip
         self.workflows, problems = scheduled_workflows()
         for problem in problems:
             if problem not in self._reported:  # once per problem, not on every wake-up
                 self._reported.add(problem)
                 self.log(f"schedule: {problem}")
         outcomes: list[Outcome] = []
-        to_run: list[tuple[LoadedWorkflow, datetime]] = []
-        for loaded in self.workflows:
-            skipped, claimed = self._claim_due(loaded, now, settings.grace)
-            outcomes += skipped
-            if claimed:
-                to_run.append((loaded, claimed))
-        for loaded, scheduled in self._retry_deferred(now, settings.grace, outcomes):
-            to_run.append((loaded, scheduled))
-        for line in condensed(outcomes):
-            self.log(line)
-        to_run.sort(key=lambda item: item[1])
-        for index, (loaded, scheduled) in enumerate(to_run):
-            try:
+        pending: list[tuple[LoadedWorkflow, datetime]] = []  # claimed in this pass and not finished yet
+        try:
+            for loaded in self.workflows:
+                skipped, claimed = self._claim_due(loaded, now, settings.grace)
+                outcomes += skipped
+                if claimed:
+                    pending.append((loaded, claimed))
+            self._retry_deferred(now, settings.grace, outcomes, pending)
+            for line in condensed(outcomes):
+                self.log(line)
+            pending.sort(key=lambda item: item[1])
+            while pending:
+                loaded, scheduled = pending[0]
                 outcome = await self._run(loaded, scheduled, settings)
-            except asyncio.CancelledError:
-                for waiting, moment in to_run[index + 1 :]:  # claimed in this pass, never started
-                    unstarted = Outcome(workflow=waiting.workflow.name, scheduled=moment, state="claimed")
-                    self.log(
-                        self._close(unstarted, "cancelled", reason="the scheduler stopped before it started").line()
-                    )
-                raise
-            self.log(outcome.line())
-            outcomes.append(outcome)
+                pending.pop(0)
+                self.log(outcome.line())
+                outcomes.append(outcome)
+        except BaseException as error:
+            self._abandon(pending, error)
+            raise
         return outcomes
+
+    def _abandon(self, pending: list[tuple[LoadedWorkflow, datetime]], error: BaseException) -> None:
+        """A pass is stopping early: release the occurrences it claimed but never started, and close the one it
+        had started if that is still open (a cancelled run closes its own; this is for what escaped `_run`)."""
+        stopped = isinstance(error, asyncio.CancelledError | KeyboardInterrupt)
+        for loaded, scheduled in pending:
+            name, when = loaded.workflow.name, occurrences.key(scheduled)
+            try:
+                row = self.store.get(name, scheduled)
+                if row is None or row.owner != this_process():
+                    continue
+                if row.state == "claimed":
+                    why = "the scheduler stopped" if stopped else f"the pass crashed: {error!r}"
+                    if self.store.release(name, scheduled, row.owner, self.clock()):
+                        self.log(scrub(f"schedule: {name} {when} -> released, not started: {why}; the next pass "
+                                       "may run it within grace"))  # fmt: skip
+                elif row.state == "running":
+                    outcome = Outcome(workflow=name, scheduled=scheduled, state="running", run_id=row.run_id)
+                    if stopped:
+                        self.log(self._close(outcome, "cancelled", reason="the scheduler stopped").line())
+                    else:
+                        self.log(self._close(outcome, "failed", reason=f"crashed: {error!r}").line())
+            except Exception as problem:  # the store itself may be what failed; the original error goes on
+                self.log(scrub(f"schedule: {name} {when}: could not be released or closed: {problem!r}"))
 
     def _claim_due(
         self, loaded: LoadedWorkflow, now: datetime, grace: timedelta
@@ -241,11 +269,11 @@ class Scheduler:
         return skipped, claimed
 
     def _retry_deferred(
-        self, now: datetime, grace: timedelta, outcomes: list[Outcome]
-    ) -> list[tuple[LoadedWorkflow, datetime]]:
-        """Deferred occurrences whose retry time has come: claimed again, or skipped once grace is over."""
+        self, now: datetime, grace: timedelta, outcomes: list[Outcome], pending: list[tuple[LoadedWorkflow, datetime]]
+    ) -> None:
+        """Deferred occurrences whose retry time has come: claimed again (added to `pending`), or skipped once
+        grace is over (added to `outcomes`)."""
         by_name = {loaded.workflow.name: loaded for loaded in self.workflows}
-        ready = []
         for row in self.store.deferred():
             if row.retry_at is None or row.retry_at > now:
                 continue
@@ -262,8 +290,7 @@ class Scheduler:
                 outcomes.append(Outcome(workflow=row.workflow, scheduled=row.scheduled, state="skipped",
                                         run_id=row.run_id, reason=reason))  # fmt: skip
             else:
-                ready.append((loaded, row.scheduled))
-        return ready
+                pending.append((loaded, row.scheduled))
 
     # --- one occurrence ------------------------------------------------------------------------------------
 
@@ -346,13 +373,26 @@ class Scheduler:
 
     async def serve(self) -> None:
         """Pass, sleep, pass, ... until cancelled. A configuration problem is logged and retried, not fatal:
-        a service should survive someone saving a half-edited config file."""
+        a service should survive someone saving a half-edited config file. Nor does a bug in a pass stop it: the
+        error is logged (scrubbed) and the next pass comes after a pause."""
+        carry_on = f"the scheduler carries on, next pass in {MAX_SLEEP:.0f} s"
         while True:
+            pause = MAX_SLEEP  # after a bug: whatever failed may fail again at once, so no busy loop
             try:
-                await self.run_due()
-            except AgentflowError as error:
-                self.log(f"schedule: {error}")
-            await self.sleep(self.seconds_to_next())
+                try:
+                    await self.run_due()
+                except AgentflowError as error:
+                    self.log(f"schedule: {error}")
+                pause = self.seconds_to_next()
+            except Exception as error:
+                self.log(crash_report(error, carry_on))
+            await self.sleep(pause)
+
+
+def crash_report(error: BaseException, then: str) -> str:
+    """An unexpected error as a log entry: what, what happens next, and where (the traceback), scrubbed."""
+    trace = "".join(traceback.format_exception(error)).rstrip()
+    return scrub(f"schedule: unexpected error: {error!r}; {then}\n{trace}")
 
 
 async def until_signalled(work: Awaitable[T], signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> T | None:

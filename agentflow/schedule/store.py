@@ -6,9 +6,13 @@ gets it. States:
 
     claimed -> running -> done | deferred | skipped | failed | cancelled
     deferred -> claimed (retried when `retry_at` has come, by whichever scheduler takes it first)
+    claimed -> (released) when its scheduler stops or dies before starting it
 
-A row also carries the run id, the reason (why it was skipped, deferred, failed) and its owner, so that a row a
-dead scheduler left `claimed` or `running` can be closed as failed instead of staying open for ever.
+A row also carries the run id, the reason (why it was skipped, deferred, failed) and its owner. A claim that
+never started is released: the row goes (or, for a deferred retry, goes back to `deferred`), so that the next
+pass may claim the occurrence again within grace. A row a dead scheduler on this host left `running` is closed
+as failed instead of staying open for ever; one whose owner is on another host is left alone (its scheduler is
+assumed alive: there is no lease).
 """
 
 from __future__ import annotations
@@ -156,20 +160,45 @@ class OccurrenceStore:
         )
         return [_occurrence(row) for row in rows]
 
-    def close_orphans(self, now: datetime) -> list[Occurrence]:
-        """Close as failed the open occurrences whose scheduler on this host is gone (killed, or the machine
-        restarted): nobody will finish them, and they must not be run a second time either."""
+    def release(self, workflow: str, scheduled: datetime, owner: str, now: datetime) -> bool:
+        """Undo `owner`'s claim on an occurrence that never started, so that it may be claimed again: a deferred
+        retry goes back to `deferred` (due at once), a first claim is deleted. False when the row is not a claim
+        of `owner`'s any more (it started, or someone else holds it)."""
+        with self._immediate() as conn:
+            where = "WHERE workflow = ? AND scheduled_at = ? AND state = 'claimed' AND owner = ?"
+            match = (workflow, key(scheduled), owner)
+            cursor = conn.execute(
+                f"UPDATE occurrences SET state = 'deferred', updated_at = ? {where} AND retry_at IS NOT NULL",
+                (_iso(now), *match),
+            )
+            if cursor.rowcount == 0:
+                cursor = conn.execute(f"DELETE FROM occurrences {where}", match)
+            return cursor.rowcount == 1
+
+    def close_orphans(self, now: datetime) -> tuple[list[Occurrence], list[Occurrence]]:
+        """The open occurrences whose scheduler on this host is gone (killed, or the machine restarted): those it
+        had started are closed as failed (nobody will finish them, and they must not run a second time); those it
+        had only claimed are released, to be claimed again within grace. Returns (failed, released). A scheduler
+        on another host is assumed alive, so its rows are left as they are."""
         rows = self.conn.execute(f"SELECT {_COLUMNS} FROM occurrences WHERE state IN ('claimed', 'running')")
         orphans = [o for o in map(_occurrence, rows) if not _alive(o.owner)]
+        failed: list[Occurrence] = []
+        released: list[Occurrence] = []
         for orphan in orphans:
+            if orphan.state == "claimed":
+                if self.release(orphan.workflow, orphan.scheduled, orphan.owner, now):
+                    released.append(orphan)
+                continue
             with self._immediate() as conn:
-                conn.execute(
+                cursor = conn.execute(
                     "UPDATE occurrences SET state = 'failed', reason = ?, updated_at = ? "
-                    "WHERE workflow = ? AND scheduled_at = ? AND owner = ? AND state IN ('claimed', 'running')",
+                    "WHERE workflow = ? AND scheduled_at = ? AND owner = ? AND state = 'running'",
                     (f"the scheduler that ran it ({orphan.owner}) stopped before it finished", _iso(now),
                      orphan.workflow, orphan.key, orphan.owner),
                 )  # fmt: skip
-        return orphans
+            if cursor.rowcount == 1:
+                failed.append(orphan)
+        return failed, released
 
     def close(self) -> None:
         self.conn.close()

@@ -138,6 +138,16 @@ class ScheduleSpec(_Strict):
     def _cron_is_valid(cls, value: str) -> str:
         from croniter import croniter  # imported here: croniter is slow to import and rarely needed
 
+        # croniter's R picks a new random value each time the expression is read (the scheduler reads it on every
+        # pass, so the job would run at many times a day), and H needs a hash seed; neither is exact enough here.
+        for field in value.split():
+            for part in field.split(","):
+                if re.fullmatch(r"[RrHh](\(.*\))?(/.*)?", part):
+                    kind = "R (random)" if part[0] in "Rr" else "H (hashed)"
+                    raise ValueError(
+                        f"'{value}' uses {kind} in the field '{field}', which agentflow does not support: "
+                        "write exact values instead, e.g. '17 7 * * 1-5'"
+                    )
         if len(value.split()) != 5 or not croniter.is_valid(value):
             raise ValueError(f"'{value}' is not a five-field cron expression (minute hour day month weekday)")
         return value
