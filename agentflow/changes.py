@@ -145,6 +145,11 @@ class Stager:
         return Staged(change=change)
 
 
+def change_numbers(text: str) -> set[int]:
+    """The changes `1,3` (or `$1, $3`) names; `ValueError` when a part is not a number."""
+    return {int(part.strip().lstrip("$")) for part in text.split(",") if part.strip()}
+
+
 def plan_table(changes: list[Change], run_id: str) -> str:
     """The Markdown a run's report ends with: what would change, and how to apply it."""
     if not changes:

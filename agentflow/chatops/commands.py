@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from agentflow.changes import change_numbers
 from agentflow.errors import ConfigError
 
 USAGE = (
@@ -62,7 +63,7 @@ def parse(text: str) -> Command:
 
 def _numbers(text: str) -> set[int]:
     try:
-        numbers = {int(part.strip().lstrip("$")) for part in text.split(",") if part.strip()}
+        numbers = change_numbers(text)
     except ValueError:
         numbers = set()
     if not numbers or len(text) > 200:

@@ -1,8 +1,7 @@
-"""The bounded background pool chat commands run in, and posting results back to Slack.
+"""The bounded background pool chat commands run in.
 
 Slack wants an answer within 3 s, so a command is only validated and queued; `workers` jobs run at once and
 at most `capacity` wait. A full queue is said out loud instead of accepting work that would time out.
-Results go to the command's `response_url` with slack_sdk's webhook client, retried a bounded number of times.
 """
 
 from __future__ import annotations
@@ -12,10 +11,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import anyio
-
-from agentflow.redact import scrub
 
 log = logging.getLogger(__name__)
 
@@ -78,41 +73,3 @@ class Pool:
             finally:
                 self.running -= 1
                 self.queue.task_done()
-
-
-Sender = Callable[[str, dict[str, Any]], int]  # (url, payload) -> HTTP status
-
-
-def send_webhook(url: str, payload: dict[str, Any]) -> int:
-    """POST to a Slack response_url / incoming webhook with slack_sdk's own client."""
-    from slack_sdk.webhook import WebhookClient
-
-    return WebhookClient(url, timeout=10).send_dict(payload).status_code
-
-
-async def post(
-    url: str,
-    payload: dict[str, Any],
-    *,
-    send: Sender = send_webhook,
-    attempts: int = 4,
-    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-) -> bool:
-    """Deliver `payload`, retrying 429/5xx and network failures with backoff; False when it never got through."""
-    delay = 0.5
-    for attempt in range(1, attempts + 1):
-        try:
-            status = await anyio.to_thread.run_sync(send, url, payload)
-        except Exception as error:  # network failures: the chat must still hear about the run eventually
-            status, reason = 0, type(error).__name__
-        else:
-            reason = f"HTTP {status}"
-        if 200 <= status < 300:
-            return True
-        if 400 <= status < 500 and status != 429:
-            break  # Slack refused the message itself; sending it again will not help
-        if attempt < attempts:
-            await sleep(delay)
-            delay *= 2
-    log.warning("could not post to the chat after %d attempts (%s)", attempt, scrub(reason))
-    return False

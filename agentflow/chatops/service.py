@@ -21,11 +21,12 @@ from agentflow.apply import Applied
 from agentflow.chatops import slack_format
 from agentflow.chatops.commands import USAGE, Command, with_primary
 from agentflow.chatops.executors import Executor, InSubprocess, JobFailed
-from agentflow.chatops.jobs import Job, Pool, QueueFull, Sender, post, send_webhook
+from agentflow.chatops.jobs import Job, Pool, QueueFull
 from agentflow.chatops.settings import ChatOpsSettings, Grant
 from agentflow.chatops.verify import RateLimit
 from agentflow.errors import ConfigError
 from agentflow.runner import RunRequest
+from agentflow.webhooks import Send, post, send
 from agentflow.workflow import loader
 from agentflow.workflow.inputs import FileInput
 
@@ -61,7 +62,7 @@ class ChatOps:
         settings: ChatOpsSettings,
         *,
         executor: Executor | None = None,
-        send: Sender = send_webhook,
+        send: Send = send,
         workers: int | None = None,
         model: str | None = None,
         site: str | None = None,
@@ -240,7 +241,7 @@ class ChatOps:
             self.active.pop(job.run_id, None)
             self.jobs.pop(job.run_id, None)
         if job.response_url:
-            await post(job.response_url, payload, send=self.send)
+            await self._post(job.response_url, payload)
 
     async def stop(self, timeout_s: float = 5) -> None:
         """Stop the pool; tell each waiting or running job's channel (one attempt each, briefly) that it stopped."""
@@ -254,7 +255,12 @@ class ChatOps:
                     group.start_soon(self._notify, job.response_url, text)
 
     async def _notify(self, url: str, text: str) -> None:
-        await post(url, slack_format.ephemeral(text), send=self.send, attempts=1)
+        await self._post(url, slack_format.ephemeral(text), attempts=1)
+
+    async def _post(self, url: str, payload: dict[str, Any], attempts: int = 4) -> None:
+        undelivered = await post(url, payload, send=self.send, attempts=attempts)
+        if undelivered:
+            log.warning("could not post to the chat %s", undelivered)
 
     async def _run_job(self, job: Job) -> dict[str, Any]:
         request = RunRequest(

@@ -97,10 +97,12 @@ def apply(
 
 
 def _parse_only(text: str | None) -> set[int] | None:
+    from agentflow.changes import change_numbers
+
     if not text:
         return None
     try:
-        return {int(part.strip().lstrip("$")) for part in text.split(",") if part.strip()}
+        return change_numbers(text)
     except ValueError:
         raise ConfigError(f"--only takes change numbers separated by commas, e.g. 1,3 (got '{text}')") from None
 

@@ -3,14 +3,14 @@
 Slack gets a short message (how the run ended, the answer's summary, what was applied, and the `agentflow
 apply` command when changes wait for a person) through an incoming webhook whose URL is read from the
 environment variable `slack_webhook_env` names. The URL is a credential: it never appears in a log line or an
-error, the Slack client is kept from logging it, and `agentflow.redact` masks its value wherever it turns up.
+error (`agentflow.webhooks` keeps the Slack client from logging it), and `agentflow.redact` masks its value
+wherever it turns up.
 
 A target that fails, however it fails, is reported in a line of its own; the other targets are still tried.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,22 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import anyio
-
-from agentflow import report
+from agentflow import report, webhooks
 from agentflow.runs import RunRecord
 from agentflow.schedule.settings import Delivery
 
 SLACK_ATTEMPTS = 3
-SLACK_TIMEOUT = 10  # seconds per attempt
 Sleep = Callable[[float], Awaitable[None]]
-
-# The client logs request URLs at DEBUG when its logger's level allows it, and its errors (which may quote the
-# URL) at ERROR: this logger lets nothing through, and hands nothing on to the root logger's handlers either.
-_quiet = logging.getLogger("agentflow.schedule.slack")
-_quiet.setLevel(logging.CRITICAL + 1)
-_quiet.propagate = False
-_quiet.addHandler(logging.NullHandler())
 
 
 class Deliverer:
@@ -81,28 +71,9 @@ class Deliverer:
         url = self.env.get(variable, "").strip()
         if not url:
             return f"slack delivery skipped: the environment variable {variable} is not set"
-        message = slack_message(record)
-        failure = ""
-        for attempt in range(1, SLACK_ATTEMPTS + 1):
-            failure = await anyio.to_thread.run_sync(_post, url, message)
-            if not failure:
-                return None
-            if attempt < SLACK_ATTEMPTS:
-                await self.sleep(2.0**attempt)
-        return f"slack delivery failed after {SLACK_ATTEMPTS} attempts ({failure})"
-
-
-def _post(url: str, message: str) -> str:
-    """One POST; '' when Slack took it, else why not, without the URL."""
-    from slack_sdk.webhook import WebhookClient
-
-    # No retry handlers: retries are ours, bounded, and sleep through the scheduler's (injectable) sleeper.
-    client = WebhookClient(url, timeout=SLACK_TIMEOUT, logger=_quiet, retry_handlers=[])
-    try:
-        response = client.send(text=message)
-    except Exception as exc:  # urllib's errors may quote the URL, so only the kind of failure is kept
-        return type(exc).__name__
-    return "" if response.status_code == 200 else f"HTTP {response.status_code}"
+        payload = {"text": slack_message(record)}
+        undelivered = await webhooks.post(url, payload, attempts=SLACK_ATTEMPTS, first_delay=2.0, sleep=self.sleep)
+        return f"slack delivery failed {undelivered}" if undelivered else None
 
 
 def slack_message(record: RunRecord) -> str:

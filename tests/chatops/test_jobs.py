@@ -1,4 +1,4 @@
-"""The bounded pool chat runs wait in, and posting results back with bounded retries."""
+"""The bounded pool chat runs wait in."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agentflow.chatops.jobs import Job, Pool, QueueFull, post
+from agentflow.chatops.jobs import Job, Pool, QueueFull
 
 pytestmark = pytest.mark.anyio
 
@@ -50,36 +50,3 @@ async def test_a_failing_job_does_not_take_its_worker_down():
     await asyncio.wait_for(pool.queue.join(), 5)
     assert seen == ["run-0", "run-1"]
     await pool.stop()
-
-
-async def test_post_retries_server_errors_and_network_failures_with_backoff_then_succeeds():
-    answers, waits = [503, ConnectionError("reset"), 429, 200], []
-
-    def send(url: str, payload: dict) -> int:
-        answer = answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    assert await post("http://127.0.0.1/hook", {"text": "hi"}, send=send, sleep=sleep)
-    assert waits == [0.5, 1.0, 2.0] and not answers
-
-
-async def test_post_gives_up_after_its_attempts_and_at_once_on_a_refusal():
-    calls, waits = [], []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    def failing(url: str, payload: dict) -> int:
-        calls.append(url)
-        return 500
-
-    assert not await post("http://127.0.0.1/hook", {}, send=failing, sleep=sleep, attempts=3)
-    assert len(calls) == 3 and waits == [0.5, 1.0]
-    calls.clear()
-    assert not await post("http://127.0.0.1/hook", {}, send=lambda url, payload: calls.append(url) or 404, sleep=sleep)
-    assert len(calls) == 1  # Slack refused the message itself (e.g. an expired response_url)
