@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
-from agentflow.analysis.words import STOP_WORDS, issues_of, word_set
+from agentflow.analysis.words import STOP_WORDS, issue_texts, issues_of, word_set
 
 # In one pass, so that references keep the order the text gives them: a Markdown link, a bracketed wiki page
 # link (`[Title]`, `[SPACE:Title]`), a bare URL or path, or a quoted title next to a word that names a page.
@@ -40,13 +40,6 @@ SUMMARY_STOP_WORDS = STOP_WORDS | word_set(
     """
 )
 SUMMARY_WORDS = 3
-
-
-def _texts(issue: dict[str, Any]) -> Iterable[str]:
-    yield issue.get("description") or ""
-    for comment in issue.get("comments") or []:
-        if isinstance(comment, dict):
-            yield comment.get("body") or ""
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -113,7 +106,7 @@ def page_references(issues: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         ids: list[str] = []
         titles: list[str] = []
-        for text in _texts(issue):
+        for text in issue_texts(issue):
             found_ids, found_titles = _references(text)
             ids += found_ids
             titles += found_titles

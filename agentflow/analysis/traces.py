@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from agentflow.analysis.words import issue_texts
+
 MAX_FRAMES = 10
 
 # Code that is not the application's own: runtimes, standard libraries and common frameworks. A frame whose
@@ -368,13 +370,6 @@ def parse_traces(text: str) -> list[Trace]:
     return traces
 
 
-def _texts(issue: dict[str, Any]) -> Iterable[str]:
-    yield issue.get("description") or ""
-    for comment in issue.get("comments") or []:
-        if isinstance(comment, dict):
-            yield comment.get("body") or ""
-
-
 def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
@@ -390,7 +385,7 @@ def traces_for_issues(issues: list[dict[str, Any]]) -> dict[str, Any]:
         if not isinstance(issue, dict):
             continue
         traces: list[dict[str, Any]] = []
-        for text in _texts(issue):
+        for text in issue_texts(issue):
             for trace in parse_traces(text):
                 dumped = trace.model_dump(mode="json")
                 # The same trace is often pasted twice (description and a comment); once is enough.

@@ -7,6 +7,7 @@ The stemming is deliberately crude (suffix stripping): it only has to make "exha
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,6 +97,14 @@ def issues_of(search: object) -> list[dict[str, Any]]:
     """The issue dicts of an `IssueSearch` dump; nothing for anything else."""
     issues = search.get("issues") if isinstance(search, dict) else None
     return [i for i in issues if isinstance(i, dict)] if isinstance(issues, list) else []
+
+
+def issue_texts(issue: dict[str, Any]) -> Iterator[str]:
+    """An issue's description, then its comments' bodies: where people paste traces and name pages."""
+    yield issue.get("description") or ""
+    for comment in issue.get("comments") or []:
+        if isinstance(comment, dict):
+            yield comment.get("body") or ""
 
 
 def strings(values: object) -> list[str]:
