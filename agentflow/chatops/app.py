@@ -86,9 +86,8 @@ def create_app(chatops: ChatOps, *, signing_secret: str | None, api_token: str |
         if not bearer_ok(request.headers.get("authorization"), api_token):
             return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
         run_id = request.path_params["run_id"]
-        state = chatops.active.get(run_id)
-        if state is not None:
-            return JSONResponse({"run_id": run_id, "status": state})
+        if run_id in chatops.jobs:
+            return JSONResponse({"run_id": run_id, "status": chatops.jobs[run_id].state})
         try:
             record = chatops.record_for(run_id, chatops.settings.api)
         except ConfigError as error:

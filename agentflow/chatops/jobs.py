@@ -31,6 +31,7 @@ class Job:
     only: set[int] | None = None
     response_url: str | None = None
     apply_allowed: bool = False
+    state: str = "queued"  # then "running"
 
 
 class Pool:

@@ -77,8 +77,7 @@ class ChatOps:
         clock = {"clock": rate_clock} if rate_clock else {}
         self.limits = RateLimit(settings.per_user, **clock)
         self.api_limits = RateLimit(settings.api_per_window, **clock)  # one token, one allowance
-        self.active: dict[str, str] = {}  # run id -> "queued" | "running", for runs this process holds
-        self.jobs: dict[str, Job] = {}  # the same runs' jobs, to tell their channels if the server stops
+        self.jobs: dict[str, Job] = {}  # by run id: the jobs this process holds, queued or running
         self.loaded: dict[Path, tuple[tuple[int, int], loader.LoadedWorkflow]] = {}
 
     def grant(self, caller: Caller) -> Grant:
@@ -132,9 +131,8 @@ class ChatOps:
         return record
 
     def _status(self, run_id: str, grant: Grant) -> Reply:
-        state = self.active.get(run_id)
-        if state is not None:
-            return Reply(f"Run `{run_id}` is {state}.", run_id=run_id)
+        if run_id in self.jobs:
+            return Reply(f"Run `{run_id}` is {self.jobs[run_id].state}.", run_id=run_id)
         try:
             record = self.record_for(run_id, grant)
         except ConfigError as error:
@@ -154,8 +152,8 @@ class ChatOps:
             record = self.record_for(command.run_id or "", grant)
         except ConfigError as error:
             return Reply(str(error), status=404)
-        if record.id in self.active:
-            return Reply(f"Run `{record.id}` is {self.active[record.id]} (running or being applied); "
+        if record.id in self.jobs:
+            return Reply(f"Run `{record.id}` is {self.jobs[record.id].state} (running or being applied); "
                          f"apply it once that is done.", status=409)  # fmt: skip
         if not record.changes:
             return Reply(f"Run `{record.id}` staged no changes; there is nothing to apply.", status=400)
@@ -217,7 +215,7 @@ class ChatOps:
         except QueueFull:
             return Reply(f"agentflow is busy ({self.pool.workers} running, {self.pool.capacity} waiting); "
                          f"nothing was started — try again in a few minutes.", status=503)  # fmt: skip
-        self.active[job.run_id] = "queued" if position else "running"
+        job.state = "queued" if position else "running"
         self.jobs[job.run_id] = job
         when = "starting now" if not position else f"queued, {_ordinal(position)} in line"
         status = f"`/agentflow status {job.run_id}` shows how it went."
@@ -228,7 +226,7 @@ class ChatOps:
     # --- doing the work (in the pool) --------------------------------------------------------------------
 
     async def _execute(self, job: Job) -> None:
-        self.active[job.run_id] = "running"
+        job.state = "running"
         try:
             payload = await (self._apply_job(job) if job.kind == "apply" else self._run_job(job))
         except Exception as error:  # the person was promised an answer; a bug here must not swallow it
@@ -238,14 +236,13 @@ class ChatOps:
                 "shows what was recorded."
             )
         finally:
-            self.active.pop(job.run_id, None)
             self.jobs.pop(job.run_id, None)
         if job.response_url:
             await self._post(job.response_url, payload)
 
     async def stop(self, timeout_s: float = 5) -> None:
         """Stop the pool; tell each waiting or running job's channel (one attempt each, briefly) that it stopped."""
-        told = [(job, self.active.get(job.run_id)) for job in self.jobs.values() if job.response_url]
+        told = [(job, job.state) for job in self.jobs.values() if job.response_url]
         await self.pool.stop()
         with anyio.move_on_after(timeout_s):
             async with anyio.create_task_group() as group:

@@ -169,7 +169,7 @@ class _Stack:
     def __exit__(self, *exc: object) -> None:
         # Runs a test started end inside it: a record written later would land in the next test's state dir.
         deadline = time.monotonic() + 60
-        while any(service.chatops.active for service in self.services) and time.monotonic() < deadline:
+        while any(service.chatops.jobs for service in self.services) and time.monotonic() < deadline:
             time.sleep(0.05)
         for context in reversed(self.exits):
             context.__exit__(None, None, None)
