@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from agentflow import config
+from agentflow.budget import BudgetExhausted
 from agentflow.changes import PLACEHOLDER, Change
 from agentflow.errors import ConfigError
 from agentflow.host.servers import ToolOutcome
@@ -32,6 +33,9 @@ from agentflow.runs import RunRecord
 READ_ONLY_VAR = "AGENTFLOW_READ_ONLY"
 LABEL = "agentflow"
 State = Literal["pending", "applying", "applied", "failed"]
+# What apply reports for a change the hourly budget had no room for: not started (each write reserves all
+# its requests before it begins), and the changes after it not tried; applying again later goes on from there.
+DEFERRED = "deferred"
 
 
 def run_label(run_id: str) -> str:
@@ -147,7 +151,17 @@ async def apply_plan(
             if only is not None and change.index not in only:
                 continue
             entry = journal.entry(change.index)
-            applied = await _apply_one(record, change, entry, journal, call, actor)
+            before = entry.state
+            try:
+                applied = await _apply_one(record, change, entry, journal, call, actor)
+            except BudgetExhausted as exhausted:
+                applied = Applied(index=change.index, tool=change.tool, summary=change.summary, state=DEFERRED,
+                                  detail=f"not started: {exhausted.message}")  # fmt: skip
+                if exhausted.sent == 0 and before != "applying":  # nothing reached the site: as it was
+                    journal.set(change.index, state=before, error=exhausted.message)
+                done.append(applied)
+                on_change(applied)
+                break
             done.append(applied)
             on_change(applied)
     return done

@@ -1,9 +1,12 @@
 """The hourly rate budget every agentflow process on a machine shares, per Atlassian site.
 
 Atlassian meters use per hour; when the quota is gone, the on-call engineer is locked out mid-incident. So
-every Atlassian call is reserved against a sliding 3,600 s window before it is made and committed with the
-real request count after. `interactive` work may use the whole window; `batch` work may not touch the last
-`reserve_interactive` share. A 429 with Retry-After pauses the site for every process.
+every HTTP request an Atlassian site receives is reserved against a sliding 3,600 s window before it is sent:
+the bundled server's HTTP client reserves each one (first tries, retries, redirect hops) through a `SiteQuota`;
+for other Atlassian MCP servers the gate reserves an estimate per call and commits what the server reports.
+`interactive` work may use the whole window; `batch` work may not touch the last `reserve_interactive` share.
+A 429 with Retry-After pauses the site for every process; a request that meets a pause waits it out for up to
+`max_wait` seconds.
 
 The ledger (`Ledger`) is an interface: `SQLiteLedger` shares one machine through a file in the state
 directory (WAL, short `BEGIN IMMEDIATE` transactions, so concurrent processes never together over-grant); a
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from agentflow.atlassian.quota import QuotaExhausted
 from agentflow.errors import ConfigError
 
 WINDOW = 3600.0
@@ -182,6 +186,7 @@ class Settings:
     per_hour: int = PRESETS["standard"]
     sites: Mapping[str, int] | None = None
     reserve_interactive: float = 0.2
+    max_wait: float = 60.0  # seconds a request may wait for a 429 pause to end or for room in the window
 
     def limit(self, site: str) -> int:
         return (self.sites or {}).get(site, self.per_hour)
@@ -189,7 +194,8 @@ class Settings:
 
 def settings_from(config: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     """`[budget]` in the config (`per_hour` = "standard" | "premium" | a number, `users` for premium,
-    `reserve_interactive`, `[budget.sites]` per-site limits); `AGENTFLOW_BUDGET_PER_HOUR` overrides all."""
+    `reserve_interactive`, `max_wait` in seconds, `[budget.sites]` per-site limits);
+    `AGENTFLOW_BUDGET_PER_HOUR` overrides all limits."""
     table = config.get("budget") or {}
     if not isinstance(table, Mapping):
         raise ConfigError("[budget] in the config file must be a table")
@@ -205,7 +211,10 @@ def settings_from(config: Mapping[str, Any], env: Mapping[str, str]) -> Settings
     share = table.get("reserve_interactive", 0.2)
     if not isinstance(share, int | float) or not 0 <= share < 1:
         raise ConfigError(f"budget.reserve_interactive must be a fraction between 0 and 1, not {share!r}")
-    return Settings(per_hour=per_hour, sites=sites, reserve_interactive=float(share))
+    max_wait = table.get("max_wait", 60)
+    if isinstance(max_wait, bool) or not isinstance(max_wait, int | float) or not 0 <= max_wait <= 3600:
+        raise ConfigError(f"budget.max_wait must be a number of seconds from 0 to 3600, not {max_wait!r}")
+    return Settings(per_hour=per_hour, sites=sites, reserve_interactive=float(share), max_wait=float(max_wait))
 
 
 def _limit(value: Any, users: Any, where: str) -> int:
@@ -226,12 +235,15 @@ def _limit(value: Any, users: Any, where: str) -> int:
 
 
 class BudgetExhausted(Exception):
-    """No room for a call: the window is full for this priority, the run's cap is spent, or the site is paused."""
+    """No room for a call: the window is full for this priority, the run's cap is spent, or the site is paused.
+    `retry_at`: when there may be room (epoch seconds), if known; `sent`: requests of the call that were sent
+    before the budget said no (0: the call was not started)."""
 
-    def __init__(self, message: str, retry_at: float | None = None) -> None:
+    def __init__(self, message: str, retry_at: float | None = None, sent: int = 0) -> None:
         super().__init__(message)
         self.message = message
         self.retry_at = retry_at
+        self.sent = sent
 
 
 class Budget:
@@ -312,6 +324,89 @@ def _clock(moment: float) -> str:
     if moment == float("inf"):
         return "never (more than the limit)"
     return time.strftime("%H:%M:%S", time.localtime(moment))
+
+
+class Allowance:
+    """A run's own cap on Atlassian requests (`budget.max_calls`), shared by every site the run reaches."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.used = 0
+
+    def left(self) -> int:
+        return max(0, self.cap - self.used)
+
+
+class SiteQuota:
+    """One consumer's share of a site's budget, as the bundled server's `atlassian.quota.Quota`: a run (with its
+    priority, its `Allowance`, its id, workflow and actor for attribution), an apply, or an `mcp serve` session.
+
+    `reserve` takes requests from the shared ledger or raises `QuotaExhausted`, saying how long until there may
+    be room (None when the run's own allowance is spent: that does not come back). `used` counts what this
+    consumer reserved and kept.
+    """
+
+    def __init__(
+        self,
+        budget: Budget,
+        site: str,
+        priority: Priority,
+        *,
+        run_id: str = "",
+        workflow: str = "",
+        actor: str = "",
+        allowance: Allowance | None = None,
+    ) -> None:
+        self.budget = budget
+        self.site = site
+        self.priority = priority
+        self.attribution = {"run_id": run_id, "workflow": workflow, "actor": actor}
+        self.allowance = allowance
+        self.max_wait = budget.settings.max_wait
+        self.used = 0
+
+    def reserve(self, count: int) -> _Held:
+        allowance = self.allowance
+        if allowance is not None and count > allowance.left():
+            spent = "is spent" if not allowance.left() else f"has {allowance.left()} left and this needs {count}"
+            raise QuotaExhausted(f"this run's budget of {allowance.cap} Atlassian requests {spent}")
+        try:
+            grant = self.budget.reserve(self.site, count, self.priority, **self.attribution)
+        except BudgetExhausted as exhausted:
+            retry_at = exhausted.retry_at
+            wait = None if retry_at is None or retry_at == float("inf") else max(0.0, retry_at - self.budget.clock())
+            raise QuotaExhausted(exhausted.message, wait) from None
+        self._count(count)
+        return _Held(self, grant)
+
+    def pause(self, seconds: float) -> None:
+        self.budget.pause(self.site, seconds)
+
+    def rebind(self, *, actor: str, allowance: Allowance | None) -> None:
+        """Spend as someone else from now on: the run's approved changes are the approver's, outside its cap."""
+        self.attribution["actor"] = actor
+        self.allowance = allowance
+
+    def _count(self, requests: int) -> None:
+        self.used += requests
+        if self.allowance is not None:
+            self.allowance.used += requests
+
+
+class _Held:
+    """A `SiteQuota` reservation; never settled, it keeps its whole count (a single request sent at once)."""
+
+    def __init__(self, quota: SiteQuota, grant: Grant) -> None:
+        self.quota = quota
+        self.grant = grant
+        self.count = grant.count
+
+    def settle(self, used: int) -> None:
+        """Keep `used` requests. More than reserved is what a server that made more requests than its estimate
+        reports: the ledger records what the site saw."""
+        used = max(0, used)
+        self.quota.budget.commit(self.grant, used)
+        self.quota._count(used - self.count)
 
 
 def open_budget(config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Budget:

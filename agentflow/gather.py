@@ -68,7 +68,7 @@ class Gatherer:
     async def _call(self, step: StepSpec, arguments: dict[str, Any], entry: runs.StepRecord) -> Any:
         tool = self.toolbox.by_tool_name(step.tool or "")
         outcome = await self.meter.call(tool.server, tool.name, arguments)
-        entry.requests = outcome.requests
+        entry.requests = outcome.requests or 0
         if outcome.is_error:
             entry.status, entry.error = "error", outcome.text[:1000]
             return None

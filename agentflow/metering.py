@@ -1,96 +1,171 @@
-"""Every tool call of a run passes through a `Meter`: it reserves Atlassian calls in the shared budget, makes
-the call, commits the real request count, pauses the site on a 429, writes the audit line, and scrubs secrets
-from what comes back before anyone (the model included) sees it.
+"""Every tool call of a run passes through a `Meter`: it keeps the call inside the hourly budget, makes it,
+writes the audit line, and scrubs secrets from what comes back before anyone (the model included) sees it.
+
+Who counts a call's Atlassian requests depends on the server (`Metering`, planned once per run):
+- the bundled server reserves every HTTP request it sends through the run's `SiteQuota`, which the host hands
+  it; the meter reads what it reports and notices when a request was refused for lack of budget;
+- a server declared with `site` (another Atlassian MCP server: Rovo, mcp-atlassian) is metered here: its
+  `requests_per_call` estimate is reserved before each call and what it reports committed after — unless it
+  `meters_itself` (another agentflow `mcp serve`) and so reserves in the same ledger;
+- any other server reaches no Atlassian site and costs nothing.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from agentflow import audit, redact
-from agentflow.budget import Budget, BudgetExhausted, Priority
-from agentflow.host.servers import Host, ToolOutcome
+import anyio
 
-# Servers whose calls are Atlassian requests, metered by the hourly budget.
-BUDGETED_SERVERS = frozenset({"atlassian"})
-# Most bundled tools make one or two requests; reserving two keeps concurrent runs from over-granting
-# while the real count is committed afterwards.
-ESTIMATE = 2
+from agentflow import audit, redact
+from agentflow.atlassian.quota import QuotaExhausted, Reservation, reserve_waiting
+from agentflow.atlassian.sites import SANDBOX, resolve_site
+from agentflow.budget import Allowance, Budget, BudgetExhausted, Priority, SiteQuota
+from agentflow.host.servers import Host, ServerSpec, ToolOutcome
+
+
+def site_key(site: str | None) -> str:
+    """The budget's name for a site: its host (so two config names for one site share a budget)."""
+    from urllib.parse import urlparse
+
+    config = resolve_site(site)
+    if config.sandbox:
+        return SANDBOX
+    url = config.jira_url or config.confluence_url or ""
+    return urlparse(url).hostname or config.name
+
+
+def reaches_atlassian(spec: ServerSpec) -> bool:
+    """Whether the server's calls spend an Atlassian site's requests: the bundled one, or one declared so."""
+    return spec.transport == "bundled" or spec.site is not None
+
+
+@dataclass
+class Metering:
+    """How one run (or apply) spends the budget: the quota handed to the bundled server, and the quotas the
+    gate reserves from for other Atlassian servers, all within one `allowance` (None: no per-run cap)."""
+
+    bundled: SiteQuota | None = None
+    by_server: dict[str, SiteQuota] = field(default_factory=dict)
+    allowance: Allowance | None = None
+
+    @classmethod
+    def plan(
+        cls,
+        specs: list[ServerSpec],
+        budget: Budget | None,
+        *,
+        site: str | None,
+        priority: Priority,
+        who: audit.Actor,
+        cap: int | None,
+    ) -> Metering:
+        """Quotas for the servers in `specs` that reach Atlassian; none at all when `budget` is None."""
+        if budget is None or not any(reaches_atlassian(spec) for spec in specs):
+            return cls()
+        allowance = Allowance(cap) if cap is not None else None
+        attribution = {"run_id": who.run_id, "workflow": who.workflow, "actor": who.actor}
+
+        def quota(site_name: str | None) -> SiteQuota:
+            return SiteQuota(budget, site_key(site_name), priority, allowance=allowance, **attribution)
+
+        bundled = quota(site) if any(spec.transport == "bundled" for spec in specs) else None
+        others = {
+            spec.name: quota(spec.site)
+            for spec in specs
+            if spec.transport != "bundled" and spec.site is not None and not spec.meters_itself
+        }
+        return cls(bundled, others, allowance)
+
+    def sites(self) -> set[str]:
+        quotas = [*self.by_server.values(), *([self.bundled] if self.bundled else [])]
+        return {quota.site for quota in quotas}
 
 
 class Meter:
     def __init__(
         self,
         host: Host,
-        budget: Budget | None,
+        metering: Metering,
         *,
-        site: str,
-        priority: Priority,
-        allowance: int,
         who: audit.Actor,
         kind: str = "tool_call",
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         """`kind` labels the audit lines: "tool_call" inside a run, "apply" for an approved change."""
         self.host = host
-        self.budget = budget
-        self.site = site
-        self.priority = priority
-        self.allowance = allowance
+        self.metering = metering
         self.who = who
         self.kind = kind
-        self.used = 0
+        self.sleep = sleep
         self.exhausted: str | None = None
         self.scrub = redact.default()
 
-    def left(self) -> int:
-        return max(0, self.allowance - self.used)
+    @property
+    def allowance(self) -> Allowance | None:
+        return self.metering.allowance
 
     def note(self) -> str | None:
-        """What the model is told after each call once half the run's budget is spent."""
-        if self.budget is None or self.left() > self.allowance / 2:
+        """What the model is told after each call once half the run's requests are spent."""
+        allowance = self.allowance
+        if allowance is None or allowance.left() > allowance.cap / 2:
             return None
-        return f"[budget: {self.left()} Atlassian calls left in this run]"
+        return f"[budget: {allowance.left()} Atlassian requests left in this run]"
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any]) -> ToolOutcome:
-        """The call's outcome, scrubbed; `BudgetExhausted` when the budget has no room for it."""
-        grant = None
-        if self.budget is not None and server in BUDGETED_SERVERS:
-            if self.left() <= 0:
-                self.exhausted = f"this run's budget of {self.allowance} Atlassian calls is spent"
-                raise BudgetExhausted(self.exhausted)
-            try:
-                grant = self.budget.reserve(
-                    self.site,
-                    min(ESTIMATE, self.left()),
-                    self.priority,
-                    run_id=self.who.run_id,
-                    workflow=self.who.workflow,
-                    actor=self.who.actor,
-                )
-            except BudgetExhausted as exhausted:
-                self.exhausted = exhausted.message
-                raise
+        """The call's outcome, scrubbed, with `requests` the Atlassian requests it cost; `BudgetExhausted` when
+        the budget had no room for it (then nothing, or nothing more, was sent)."""
+        spec = self.host.spec(server)
+        quota = self.metering.by_server.get(server)
         began = time.monotonic()
+        held: Reservation | None = None
+        if quota is not None:
+            try:
+                held = await reserve_waiting(quota, spec.requests_per_call, self.sleep)
+            except QuotaExhausted as exhausted:
+                self._audit(server, tool, arguments, "budget", began, 0, "")
+                self.exhausted = exhausted.message
+                raise BudgetExhausted(exhausted.message) from None
         try:
             outcome = await self.host.call(server, tool, arguments)
         except BaseException:
-            if grant is not None:  # the call may have reached the site: count what was reserved
-                self.budget.commit(grant, grant.count)
-                self.used += grant.count
-            self._audit(server, tool, arguments, "failed", began, grant.count if grant else 0, "")
+            # The call may have reached the site: what was reserved stays counted.
+            self._audit(server, tool, arguments, "failed", began, held.count if held else 0, "")
             raise
-        if grant is not None:
-            self.budget.commit(grant, outcome.requests)
-            self.used += outcome.requests
-            if outcome.retry_after:
-                self.budget.pause(self.site, outcome.retry_after)
+        requests = self._settle(spec, quota, held, outcome)
         clean = outcome.model_copy(
-            update={"text": self.scrub(outcome.text), "structured": self.scrub.data(outcome.structured)}
+            update={
+                "text": self.scrub(outcome.text),
+                "structured": self.scrub.data(outcome.structured),
+                "requests": requests,
+            }
         )
+        if outcome.budget_exhausted:
+            self._audit(server, tool, arguments, "budget", began, requests, clean.text)
+            self.exhausted = clean.text
+            raise BudgetExhausted(clean.text, sent=requests)
         status = "error" if outcome.is_error else "ok"
-        self._audit(server, tool, arguments, status, began, outcome.requests, clean.text)
+        self._audit(server, tool, arguments, status, began, requests, clean.text)
         return clean
+
+    def _settle(
+        self, spec: ServerSpec, quota: SiteQuota | None, held: Reservation | None, outcome: ToolOutcome
+    ) -> int:
+        """What the call cost the site, committed where the gate reserved it."""
+        if not reaches_atlassian(spec):
+            return 0
+        if held is None or quota is None:
+            return outcome.requests or 0
+        if outcome.metered:  # it reserved its own requests in the shared ledger: give ours back
+            held.settle(0)
+            return outcome.requests or 0
+        requests = outcome.requests if outcome.requests is not None else spec.requests_per_call
+        held.settle(requests)
+        if outcome.retry_after:
+            quota.pause(outcome.retry_after)
+        return requests
 
     def _audit(self, server: str, tool: str, arguments: dict[str, Any], outcome: str, began: float, requests: int,
                result: str) -> None:  # fmt: skip

@@ -30,9 +30,9 @@ from agentflow.changes import Stager, applied_table, applies_unasked, plan_table
 from agentflow.config import load_config
 from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ModelError, ServerError, ServerStartError
 from agentflow.gather import Gatherer
-from agentflow.host.servers import BUNDLED, Host, load_server_specs
+from agentflow.host.servers import Host, ServerSpec, load_server_specs
 from agentflow.host.toolbox import Toolbox, build_toolbox
-from agentflow.metering import Meter
+from agentflow.metering import Meter, Metering, site_key
 from agentflow.workflow import loader
 from agentflow.workflow.inputs import FileInput
 from agentflow.workflow.loader import LoadedWorkflow
@@ -131,8 +131,14 @@ class Runner:
         )
         runs.save(record)
         try:
-            allowance = self._allowance(request, loaded, record, notes)
-            await self._run(request, loaded, inputs, model, record, events, notes, allowance)
+            specs = _server_specs(workflow.servers)
+            who = audit.Actor(actor=request.actor, trigger=request.trigger, run_id=record.id, workflow=workflow.name)
+            metering = Metering.plan(
+                specs, self._budget(), site=request.site, priority=record.priority, who=who,
+                cap=workflow.budget.max_calls,
+            )  # fmt: skip
+            self._check_allowance(metering, loaded, record, notes)
+            await self._run(request, loaded, inputs, model, record, events, notes, specs, metering)
         except BaseException as error:
             record.terminal_reason = record.terminal_reason or _reason_for(error)
             record.error = record.error or (str(error) if isinstance(error, AgentflowError) else repr(error))
@@ -144,30 +150,34 @@ class Runner:
             path = runs.save(record)
         return RunResult(record, path, notes)
 
-    def _allowance(self, request: RunRequest, loaded: LoadedWorkflow, record: runs.RunRecord, notes: list[str]) -> int:
-        """How many Atlassian calls the run may make: its cap, or what the hourly budget has left. A batch run
-        that does not fit is deferred rather than started to die halfway."""
-        cap = loaded.workflow.budget.max_calls
-        budget = self._budget()
-        if budget is None or BUNDLED not in loaded.workflow.servers:
-            return cap
-        site = site_key(request.site)
-        priority = record.priority
-        available = budget.available(site, priority)
-        paused = budget.ledger.paused_until(site, budget.clock())
-        if priority == "batch" and (cap > available or paused):
-            retry_at = budget.fits_at(site, cap, "batch")
-            when = time.strftime("%H:%M", time.localtime(retry_at)) if retry_at != float("inf") else "never"
-            record.terminal_reason = "deferred"
-            raise BudgetDeferred(
-                f"deferred: {loaded.workflow.name} needs {cap} Atlassian calls and batch work may use {available} "
-                f"of {site}'s hourly budget now{' (the site is rate limited)' if paused else ''}; it would fit at "
-                f"{when}",
-                retry_at,
-            )
-        if available < cap:
-            notes.append(f"Started with {available} of its {cap} Atlassian calls: the hourly budget is nearly used up.")
-        return min(cap, available)
+    def _check_allowance(
+        self, metering: Metering, loaded: LoadedWorkflow, record: runs.RunRecord, notes: list[str]
+    ) -> None:
+        """Fit the run's cap on Atlassian requests (`budget.max_calls`) to what the hourly budget has left on the
+        sites it reaches. A batch run that does not fit is deferred rather than started to die halfway."""
+        budget, allowance = self._budget(), metering.allowance
+        if budget is None or allowance is None:
+            return
+        cap, priority = allowance.cap, record.priority
+        for site in sorted(metering.sites()):
+            available = budget.available(site, priority)
+            paused = budget.ledger.paused_until(site, budget.clock())
+            if priority == "batch" and (cap > available or paused):
+                retry_at = budget.fits_at(site, cap, "batch")
+                when = time.strftime("%H:%M", time.localtime(retry_at)) if retry_at != float("inf") else "never"
+                record.terminal_reason = "deferred"
+                raise BudgetDeferred(
+                    f"deferred: {loaded.workflow.name} needs {cap} Atlassian requests and batch work may use "
+                    f"{available} of {site}'s hourly budget now{' (the site is rate limited)' if paused else ''}; "
+                    f"it would fit at {when}",
+                    retry_at,
+                )
+            if available < allowance.cap:
+                notes.append(
+                    f"Started with {available} of its {cap} Atlassian requests: the hourly budget of {site} is nearly "
+                    "used up."
+                )
+                allowance.cap = available
 
     async def _run(
         self,
@@ -178,19 +188,16 @@ class Runner:
         record: runs.RunRecord,
         events: RunEvents,
         notes: list[str],
-        allowance: int,
+        specs: list[ServerSpec],
+        metering: Metering,
     ) -> None:
         workflow = loaded.workflow
-        specs = load_server_specs(load_config())
-        wanted = [specs.get(name) or _unknown_server(name, specs) for name in workflow.servers]
         events.on_phase("connecting " + ", ".join(workflow.servers))
-        async with Host(wanted, site=request.site, read_only=request.read_only, bundled=self.bundled) as host:
+        async with Host(
+            specs, site=request.site, read_only=request.read_only, bundled=self.bundled, quota=metering.bundled
+        ) as host:
             who = audit.Actor(actor=request.actor, trigger=request.trigger, run_id=record.id, workflow=workflow.name)
-            budget = self._budget() if BUNDLED in workflow.servers else None
-            meter = Meter(
-                host, budget, site=site_key(request.site) if budget else "", priority=record.priority,
-                allowance=allowance, who=who,
-            )  # fmt: skip
+            meter = Meter(host, metering, who=who)
             toolbox = build_toolbox(host.tools(), workflow.tools, reserved=HOST_TOOLS)
             context = {
                 "inputs": inputs,
@@ -209,7 +216,9 @@ class Runner:
             if unasked and record.succeeded:
                 events.on_phase("applying what the writes policy allows without asking")
                 approver = f"{request.actor} (writes policy)"
-                call = self._apply_call(host, budget, record, approver)
+                if metering.bundled is not None:  # applying is not the run's own spending: no cap, the approver
+                    metering.bundled.rebind(actor=approver, allowance=None)
+                call = self._apply_call(host, metering, record, approver)
                 record.applied = await apply_plan(record, call, actor=approver, only=unasked)
         record.report = self._report(loaded, context, record, notes)
 
@@ -236,9 +245,9 @@ class Runner:
             try:
                 outcome = await meter.call(tool.server, tool.name, arguments)
             except BudgetExhausted as exhausted:
-                text = f"Budget: {exhausted.message}. No more Atlassian calls can be made; answer with what you have."
+                text = f"Budget: {exhausted.message}. No more Atlassian requests can be made; answer with what you have."
                 return Outcome(text, is_error=True, server=tool.server, status="budget")
-            return Outcome(outcome.text, outcome.is_error, outcome.requests, tool.server)
+            return Outcome(outcome.text, outcome.is_error, outcome.requests or 0, tool.server)
 
         agent = workflow.agent
         limits = Limits(
@@ -263,10 +272,7 @@ class Runner:
             clock=self.clock,
             should_stop=lambda: "budget" if meter.exhausted else None,
             result_note=meter.note,
-            system_extra=(
-                f"This run may make {meter.allowance} Atlassian calls; the hourly rate budget is shared with other "
-                "people and jobs, so do not spend calls you do not need."
-            ),
+            system_extra=_budget_note(meter),
         )
         result = await loop.run(loaded.render_prompt(context))
         record.terminal_reason, record.error = result.terminal_reason, result.error
@@ -297,14 +303,10 @@ class Runner:
         )
         return ("\n".join(header) + "\n\n" if header else "") + body + ("\n\n" + plan if plan else "")
 
-    def _apply_call(self, host: Host, budget: Budget | None, record: runs.RunRecord, approver: str) -> Any:
+    def _apply_call(self, host: Host, metering: Metering, record: runs.RunRecord, approver: str) -> Any:
         """How apply reaches the servers: metered and audited as `apply` lines with the approving actor."""
         who = audit.Actor(actor=approver, trigger="apply", run_id=record.id, workflow=record.workflow)
-        meter = Meter(
-            host, budget, site=site_key(record.site) if budget else "", priority="interactive",
-            allowance=10 * len(record.changes) + 10, who=who, kind="apply",
-        )  # fmt: skip
-        return meter.call
+        return Meter(host, metering, who=who, kind="apply").call
 
     async def apply(
         self, run_id: str, *, actor: str, only: set[int] | None = None, on_change: Callable[[Any], None] = print
@@ -319,15 +321,31 @@ class Runner:
             raise ConfigError(
                 f"run {record.id} has changes 1 to {len(record.changes)}; there is no change {unknown[0]}"
             )
-        specs = load_server_specs(load_config())
-        servers = sorted({change.server for change in record.changes})
-        wanted = [specs.get(name) or _unknown_server(name, specs) for name in servers]
-        async with Host(wanted, site=record.site, bundled=self.bundled) as host:
-            budget = self._budget() if BUNDLED in servers else None
+        specs = _server_specs(sorted({change.server for change in record.changes}))
+        who = audit.Actor(actor=actor, trigger="apply", run_id=record.id, workflow=record.workflow)
+        metering = Metering.plan(specs, self._budget(), site=record.site, priority="interactive", who=who, cap=None)
+        async with Host(specs, site=record.site, bundled=self.bundled, quota=metering.bundled) as host:
             results = await apply_plan(
-                record, self._apply_call(host, budget, record, actor), actor=actor, only=only, on_change=on_change
+                record, self._apply_call(host, metering, record, actor), actor=actor, only=only, on_change=on_change
             )
         return record, results
+
+
+def _server_specs(names: list[str]) -> list[ServerSpec]:
+    """The configured servers `names` refers to; `ConfigError` for one not configured."""
+    specs = load_server_specs(load_config())
+    return [specs.get(name) or _unknown_server(name, specs) for name in names]
+
+
+def _budget_note(meter: Meter) -> str:
+    """What the system prompt says of the run's budget: its requests, and why to spare them."""
+    if meter.allowance is None:
+        return ""
+    return (
+        f"This run may make {meter.allowance.cap} Atlassian HTTP requests (a tool call makes one or more, a "
+        "write may make two); the hourly rate budget is shared with other people and jobs, so do not spend "
+        "requests you do not need."
+    )
 
 
 def _unknown_server(name: str, specs: dict[str, Any]) -> NoReturn:
@@ -356,14 +374,3 @@ def _recordable(inputs: dict[str, Any]) -> dict[str, Any]:
         name: {"file": value.path, "chars": len(value.text)} if isinstance(value, FileInput) else value
         for name, value in inputs.items()
     }
-
-
-def site_key(site: str | None) -> str:
-    """The budget's name for a site: its host (so two config names for one site share a budget)."""
-    from urllib.parse import urlparse
-
-    config = resolve_site(site)
-    if config.sandbox:
-        return SANDBOX
-    url = config.jira_url or config.confluence_url or ""
-    return urlparse(url).hostname or config.name

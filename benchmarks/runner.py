@@ -50,7 +50,7 @@ async def overhead(calls: int) -> tuple[list[float], list[float]]:
     server = server_for(site, user="sre")
     arguments = {"key": "PAY-429"}
     through_host, direct = [], []
-    async with Host([ServerSpec(name="atlassian", transport="bundled")], bundled=lambda: server) as host:
+    async with Host([ServerSpec(name="atlassian", transport="bundled")], bundled=lambda quota: server) as host:
         for _ in range(calls):
             began = time.perf_counter()
             await host.call("atlassian", "get_jira_issue", arguments)

@@ -39,7 +39,7 @@ def labelled(site: Site, run_id: str) -> list[dict]:
 async def stories_run(site: Site) -> tuple[Runner, runs.RunRecord]:
     runner = Runner(
         model=ScriptedModel(ROOT / "examples" / "scripts" / "transcript-to-stories.yaml"),
-        bundled=lambda: server_for(site, user="pm"),
+        bundled=lambda quota: server_for(site, user="pm", quota=quota),
         budget=None,
     )
     record = (await runner.execute(RunRequest(workflow="transcript-to-stories", inputs=TRANSCRIPT))).record
@@ -187,7 +187,7 @@ async def test_a_prompt_injection_writes_nothing_unapproved():
             "key": "PAY-431", "summary": "s", "probable_cause": "c", "component": "Reconciliation", "evidence": [],
             "similar": [], "next_step": "n", "confidence": "low"}]}}],
     ])  # fmt: skip
-    runner = Runner(model=obedient, bundled=lambda: server_for(site, user="dev"), budget=None)
+    runner = Runner(model=obedient, bundled=lambda quota: server_for(site, user="dev", quota=quota), budget=None)
     record = (await runner.execute(RunRequest(workflow="bug-triage", inputs={"keys": "PAY-431"}))).record
     assert "ignore your previous instructions" in str(obedient.calls[1].messages)  # the model did read it
     statuses_now = {c.tool: c.status for c in record.tool_calls}
@@ -228,7 +228,7 @@ async def test_writes_auto_applies_within_limits_at_the_end_of_the_run(project):
          {"type": "tool_use", "name": "update_jira_issue", "input": {"key": "PROD-111", "add_labels": ["stale"]}}],
         [{"type": "tool_use", "name": "submit_result", "input": {}}],
     ])  # fmt: skip
-    runner = Runner(model=script, bundled=lambda: server_for(site, user="lead"), budget=None)
+    runner = Runner(model=script, bundled=lambda quota: server_for(site, user="lead", quota=quota), budget=None)
     record = (await runner.execute(RunRequest(workflow="tagger"))).record
     labels = {key: {r[0] for r in site.store.query(
         "SELECT label FROM issue_labels WHERE issue_id = (SELECT id FROM issues WHERE key = ?)", (key,))}

@@ -78,7 +78,7 @@ def test_show_prints_inputs_tools_steps_and_limits(project):
     out = result.stdout
     assert "incident alert=STRING [service=STRING] [window=STRING] [project=STRING]" in out
     assert "-[0-9]+[mhdw]" in out  # brackets survive: no rich markup in user text
-    for expected in ("search_confluence_pages", "runbooks", "at most 40 Atlassian calls", "Writes   none"):
+    for expected in ("search_confluence_pages", "runbooks", "at most 40 Atlassian requests", "Writes   none"):
         assert expected in out
 
 

@@ -21,7 +21,7 @@ ALERT = {"alert": "Database connection pool exhaustion"}
 
 def runner(model, flavor: str = "cloud") -> Runner:
     site = Site.open(flavor)
-    return Runner(model=model, bundled=lambda: server_for(site, user="sre"))
+    return Runner(model=model, bundled=lambda quota: server_for(site, user="sre", quota=quota))
 
 
 def tool(name: str, **arguments) -> dict:

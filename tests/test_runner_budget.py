@@ -57,21 +57,21 @@ async def test_the_budget_running_out_mid_run_ends_it_with_budget_and_a_report()
     budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=5))
     script = Reader()
     site = Site.open("cloud")
-    runner = Runner(model=script, bundled=lambda: server_for(site), budget=budget)
+    runner = Runner(model=script, bundled=lambda quota: server_for(site, quota=quota), budget=budget)
     record = (await runner.execute(RunRequest(workflow="bug-triage", inputs={"keys": "PAY-429"}))).record
     assert record.terminal_reason == "budget"
     assert record.output is not None and record.report and "PAY-429" in record.report
     assert "budget" in {c.status for c in record.tool_calls}
-    assert budget.status("sandbox")["used"] <= 5 + 1  # reservations never exceed; commits record what happened
-    assert "Atlassian calls" in script.calls[0]["system"]
-    assert "No more Atlassian calls can be made" in str(script.calls[-1]["messages"])
+    assert budget.status("sandbox")["used"] == 5  # every request reserved before it was sent, never one more
+    assert "may make 5 Atlassian HTTP requests" in script.calls[0]["system"]
+    assert "No more Atlassian requests can be made" in str(script.calls[-1]["messages"])
 
 
 async def test_a_batch_run_that_does_not_fit_is_deferred_with_when_it_would(project):
     budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=100))
     budget.reserve("sandbox", 60, "interactive")
-    runner = Runner(model=None, bundled=lambda: server_for(Site.open("cloud")), budget=budget)
-    with pytest.raises(BudgetDeferred, match="needs 120 Atlassian calls and batch work may use 20") as caught:
+    runner = Runner(model=None, bundled=lambda quota: server_for(Site.open("cloud"), quota=quota), budget=budget)
+    with pytest.raises(BudgetDeferred, match="needs 120 Atlassian requests and batch work may use 20") as caught:
         await runner.execute(RunRequest(workflow="backlog-grooming", inputs={"project": "PROD"}, model="none"))
     assert caught.value.retry_at == float("inf")  # 120 can never fit in a batch share of 80
     [record] = runs.list_runs(workflow="backlog-grooming")
@@ -82,20 +82,20 @@ def test_deferral_exits_3_from_the_command_line(monkeypatch):
     monkeypatch.setenv("AGENTFLOW_BUDGET_PER_HOUR", "100")
     result = CliRunner().invoke(app, ["run", "backlog-grooming", "project=PROD", "--model", "none"])
     assert result.exit_code == 3
-    assert "deferred: backlog-grooming needs 120 Atlassian calls and batch work may use 80" in result.stderr
+    assert "deferred: backlog-grooming needs 120 Atlassian requests and batch work may use 80" in result.stderr
 
 
 async def test_an_interactive_run_starts_with_what_is_left_and_says_so():
     budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=10))
     budget.reserve("sandbox", 6, "interactive")
-    runner = Runner(model=None, bundled=lambda: server_for(Site.open("cloud")), budget=budget)
+    runner = Runner(model=None, bundled=lambda quota: server_for(Site.open("cloud"), quota=quota), budget=budget)
     result = await runner.execute(RunRequest(workflow="incident", inputs={"alert": "pool"}, model="none"))
-    assert "Started with 4 of its 40 Atlassian calls" in result.record.report
+    assert "Started with 4 of its 40 Atlassian requests" in result.record.report
 
 
 async def test_every_tool_call_is_audited():
     script = ScriptedModel(ROOT / "examples" / "scripts" / "incident.yaml")
-    runner = Runner(model=script, bundled=lambda: server_for(Site.open("cloud")), budget=None)
+    runner = Runner(model=script, bundled=lambda quota: server_for(Site.open("cloud"), quota=quota), budget=None)
     record = (await runner.execute(RunRequest(workflow="incident", inputs={"alert": "pool"}, actor="sam"))).record
     lines = list(audit.read(run_id=record.id))
     assert [line["tool"] for line in lines[:3]] == [
@@ -177,6 +177,6 @@ def test_budget_and_audit_commands_show_a_real_runs_calls():
     assert status["site"] == "sandbox" and status["used"] >= 5 and status["limit"] == 500
     assert status["consumers"][0]["workflow"] == "incident"
     shown = cli.invoke(app, ["budget"])
-    assert "sandbox" in shown.stdout and "/ 500 calls in the last hour" in shown.stdout
+    assert "sandbox" in shown.stdout and "/ 500 requests in the last hour" in shown.stdout
     calls = [json.loads(line) for line in cli.invoke(app, ["audit", "--json"]).stdout.splitlines()]
     assert {c["tool"] for c in calls} >= {"search_confluence_pages", "get_confluence_page"}

@@ -26,7 +26,7 @@ USERS = {"incident": "sre", "bug-triage": "dev", "transcript-to-stories": "pm", 
 
 
 async def run(workflow: str, site: Site, model=None):
-    runner = Runner(model=model, bundled=lambda: server_for(site, user=USERS[workflow]), budget=None)
+    runner = Runner(model=model, bundled=lambda quota: server_for(site, user=USERS[workflow], quota=quota), budget=None)
     request = RunRequest(workflow=workflow, inputs=INPUTS[workflow], model=None if model else "none")
     return (await runner.execute(request)).record
 

@@ -29,4 +29,16 @@ WRITE_TOOLS = frozenset(
 
 TOOL_NAMES = READ_TOOLS | WRITE_TOOLS
 
+# The most HTTP requests one call of a write tool makes without retries (a lookup, then the write). The
+# server reserves them all before it starts, so that a write is never cut off half-way for lack of budget.
+WRITE_REQUESTS = {
+    "create_jira_issue": 2,  # Data Center: the field list, for the Epic Link field's id; then the create
+    "update_jira_issue": 2,  # the assignee's user search; then the update
+    "add_jira_comment": 1,
+    "link_jira_issues": 2,  # the link types; then the link
+    "link_to_epic": 2,  # Data Center: the field list; then the update
+    "transition_jira_issue": 2,  # the transitions on offer; then the transition
+    "create_confluence_page": 1,
+}
+
 SERVER_NAME = "atlassian"

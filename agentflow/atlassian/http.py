@@ -2,21 +2,23 @@
 
 Retries cover 429, 502, 503 and 504 (and connection failures) with jittered exponential backoff, waiting what
 `Retry-After` asks when the site says so, never longer than `max_wait`: a longer wait is returned to the
-caller as an error that says when to come back, instead of blocking a run. Every request made inside a tool
-call is counted (`count_requests`) so the call can report it. Secrets never appear in errors or logs.
+caller as an error that says when to come back, instead of blocking a run. Redirects are followed here, not
+by httpx, so that each hop is a request like any other: within the site only, at most `MAX_REDIRECTS`.
+
+Every request sent inside a tool call's `quota.request_scope` — first tries, retries and redirect hops — is
+counted and, when the scope has a quota, reserved from it before it is sent; a 429 with Retry-After pauses the
+quota's site for every consumer. Secrets never appear in errors or logs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextvars
 import email.utils
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,23 +26,11 @@ import httpx2
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from agentflow.atlassian.errors import AtlassianError
+from agentflow.atlassian.quota import RequestScope, current_scope, reserve_waiting
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+MAX_REDIRECTS = 5
 Sleep = Callable[[float], Awaitable[None]]
-
-_requests: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("atlassian_requests", default=None)
-
-
-@contextmanager
-def count_requests() -> Iterator[list[int]]:
-    """Count the HTTP requests made in this context (one tool call): `counter[0]` after the block."""
-    counter = [0]
-    token = _requests.set(counter)
-    try:
-        yield counter
-    finally:
-        _requests.reset(token)
-
 
 class _Retryable(Exception):
     def __init__(self, error: AtlassianError) -> None:
@@ -99,7 +89,7 @@ class AtlassianHTTP:
         options: dict[str, Any] = {"transport": transport} if transport else {"verify": tls_context(ca_bundle)}
         self.base_url = base_url.rstrip("/")
         self.client = httpx2.AsyncClient(
-            base_url=self.base_url, headers=headers, timeout=timeout, follow_redirects=True, **options
+            base_url=self.base_url, headers=headers, timeout=timeout, follow_redirects=False, **options
         )
         self.attempts = attempts
         self.max_wait = max_wait
@@ -136,31 +126,66 @@ class AtlassianHTTP:
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _once(self, method: str, path: str, params: dict[str, Any] | None, body: Any) -> Any:
-        counter = _requests.get()
-        if counter is not None:
-            counter[0] += 1
-        try:
-            response = await self.client.request(method, path, params=params, json=body)
-        except httpx2.TimeoutException:
-            raise _Retryable(AtlassianError(0, f"{self._host()} did not answer in time")) from None
-        except httpx2.TransportError as exc:
-            raise _Retryable(AtlassianError(0, f"cannot reach {self._host()}: {type(exc).__name__}")) from None
+        scope = current_scope()
+        request = self.client.build_request(method, path, params=params, json=body)
+        for hop in range(MAX_REDIRECTS + 1):
+            response = await self._send(request, scope)
+            if not response.has_redirect_location:
+                break
+            request = self._redirect(request, response, hop)
         if response.status_code < 400:
             return response.json() if response.content.strip() else None
         error = AtlassianError(response.status_code, _message(response), _retry_after(response))
         if response.status_code in RETRY_STATUSES:
-            if error.retry_after is not None and error.retry_after > self.max_wait:
+            if response.status_code == 429 and error.retry_after is not None and scope and scope.quota:
+                scope.quota.pause(error.retry_after)
+            if error.retry_after is not None and error.retry_after > self._max_wait(scope):
                 error.message += f" (the site asks to wait {error.retry_after:.0f} s before retrying)"
                 raise error
             raise _Retryable(error)
         raise error
 
+    async def _send(self, request: httpx2.Request, scope: RequestScope | None) -> httpx2.Response:
+        """One request on the wire, reserved first; `QuotaExhausted` (nothing sent) when the budget says no."""
+        if scope is not None:
+            await self._admit(scope)
+            scope.sent += 1
+        try:
+            return await self.client.send(request)
+        except httpx2.TimeoutException:
+            raise _Retryable(AtlassianError(0, f"{self._host()} did not answer in time")) from None
+        except httpx2.TransportError as exc:
+            raise _Retryable(AtlassianError(0, f"cannot reach {self._host()}: {type(exc).__name__}")) from None
+
+    async def _admit(self, scope: RequestScope) -> None:
+        """Take one request from the call's prepaid block or the quota, waiting up to `max_wait` for room."""
+        if scope.quota is not None and not scope.take_prepaid():
+            await reserve_waiting(scope.quota, 1, self.sleep)
+
+    def _redirect(self, request: httpx2.Request, response: httpx2.Response, hop: int) -> httpx2.Request:
+        """The next hop, built by httpx (method and body as RFC 9110 §15.4 says); only within the site."""
+        if hop == MAX_REDIRECTS:
+            raise AtlassianError(0, f"{self._host()} redirected more than {MAX_REDIRECTS} times; not followed")
+        following = response.next_request
+        if following is None or following.url.origin != request.url.origin:
+            where = following.url.copy_with(query=None) if following is not None else "an invalid location"
+            raise AtlassianError(
+                0,
+                f"{self._host()} redirected to {where}, outside the site; agentflow follows redirects only within "
+                "the site (check the site URL: its scheme, host and port)",
+            )
+        return following
+
+    def _max_wait(self, scope: RequestScope | None) -> float:
+        return scope.quota.max_wait if scope is not None and scope.quota is not None else self.max_wait
+
     def _wait(self, state: RetryCallState) -> float:
         """Retry-After when the site gave one, else exponential backoff with jitter, capped at max_wait."""
         exception = state.outcome.exception() if state.outcome else None
+        limit = self._max_wait(current_scope())
         if isinstance(exception, _Retryable) and exception.error.retry_after is not None:
-            return min(exception.error.retry_after, self.max_wait)
-        backoff = min(self.max_wait, 0.5 * 2 ** (state.attempt_number - 1))
+            return min(exception.error.retry_after, limit)
+        backoff = min(limit, 0.5 * 2 ** (state.attempt_number - 1))
         return backoff * self.rng.uniform(0.5, 1.0)
 
     def _host(self) -> str:

@@ -5,6 +5,12 @@ steps and templates, and `_meta["agentflow/requests"]`, the number of HTTP reque
 the model can act on (bad JQL, unknown key, missing permission, rate limit) is an `is_error` result quoting
 the site's own message; a 429 also says in `_meta["agentflow/retry_after"]` how long the site asked to wait. In
 read-only mode the write tools are not listed and are refused by name.
+
+Given a `Quota` (see `quota.py`), the server reserves every HTTP request it sends from it; a request that
+does not fit is not sent, and the call is an `is_error` result saying so, with `_meta["agentflow/budget"]` =
+`"exhausted"` so a host can tell it from the site's own refusals. A write tool reserves all the requests it
+may need (`catalog.WRITE_REQUESTS`) before it starts. Every result says `_meta["agentflow/metered"]`: whether
+its requests were reserved, so a host never counts them a second time.
 """
 
 from __future__ import annotations
@@ -23,12 +29,15 @@ from pydantic import BaseModel, Field
 from agentflow.atlassian import catalog, render
 from agentflow.atlassian.backend import Backend, connect
 from agentflow.atlassian.errors import AtlassianError, ToolInputError
-from agentflow.atlassian.http import count_requests
+from agentflow.atlassian.quota import Quota, QuotaExhausted, request_scope
 from agentflow.atlassian.sites import SiteConfig
 
 READ_ONLY_VAR = "AGENTFLOW_READ_ONLY"
 REQUESTS_META = "agentflow/requests"
 RETRY_AFTER_META = "agentflow/retry_after"
+BUDGET_META = "agentflow/budget"
+METERED_META = "agentflow/metered"
+EXHAUSTED = "exhausted"
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 INSTRUCTIONS = (
     "Jira, Confluence and Compass tools. Results are Markdown; keys like PAY-429 and page ids from one result "
@@ -47,7 +56,8 @@ def read_only_from_env() -> bool:
 
 
 class AtlassianServer(MCPServer):
-    """An MCPServer bound to one site; `connect` may be replaced to inject a transport in tests."""
+    """An MCPServer bound to one site; `connect` may be replaced to inject a transport in tests, and `quota`
+    (None: unmetered) meters every HTTP request it sends."""
 
     def __init__(
         self,
@@ -56,8 +66,10 @@ class AtlassianServer(MCPServer):
         read_only: bool = False,
         max_chars: int = 6000,
         connector: Callable[[SiteConfig], Backend] | None = None,
+        quota: Quota | None = None,
     ) -> None:
         self.site = site
+        self.quota = quota
         self.read_only = read_only
         self.max_chars = max_chars
         self._connector = connector or (lambda s: connect(s, max_body_chars=max_chars))
@@ -93,21 +105,42 @@ class AtlassianServer(MCPServer):
         return await super().call_tool(name, arguments, context)
 
     async def run_call(
-        self, work: Callable[[], Awaitable[BaseModel]], markdown: Callable[[Any], str]
+        self, work: Callable[[], Awaitable[BaseModel]], markdown: Callable[[Any], str], prepay: int = 0
     ) -> CallToolResult:
-        """Run one tool call: count its requests, render its result, or turn a site's refusal into is_error."""
-        with count_requests() as counter:
+        """Run one tool call: reserve and count its requests (`prepay` of them at once, for a write), render its
+        result, or turn a site's refusal or a spent budget into an is_error result."""
+        with request_scope(self.quota) as scope:
             try:
+                scope.prepay(prepay)
                 result = await work()
+            except QuotaExhausted as exhausted:
+                text = f"Not sent to {self.site.name}: {exhausted.message}."
+                if scope.sent:
+                    text += f" {scope.sent} request(s) of this call were sent before."
+                failed = self._result(text, None, scope.sent, error=True)
+                failed.meta[BUDGET_META] = EXHAUSTED
+                return failed
             except AtlassianError as error:
                 text = error.message if error.status == 0 else f"{self.site.name} said: {error.message}"
-                result = _result(text, None, counter[0], error=True)
+                failed = self._result(text, None, scope.sent, error=True)
                 if error.status == 429 and error.retry_after is not None:
-                    result.meta[RETRY_AFTER_META] = error.retry_after
-                return result
+                    failed.meta[RETRY_AFTER_META] = error.retry_after
+                return failed
             except ToolInputError as error:
-                return _result(str(error), None, counter[0], error=True)
-        return _result(markdown(result), result.model_dump(mode="json"), counter[0])
+                return self._result(str(error), None, scope.sent, error=True)
+        return self._result(markdown(result), result.model_dump(mode="json"), scope.sent)
+
+    async def run_write(self, tool: str, work: Callable[[], Awaitable[BaseModel]]) -> CallToolResult:
+        """A write: every request it may need reserved before it starts (`catalog.WRITE_REQUESTS`)."""
+        return await self.run_call(work, render.written, prepay=catalog.WRITE_REQUESTS[tool])
+
+    def _result(self, text: str, structured: dict[str, Any] | None, requests: int, error: bool = False) -> CallToolResult:
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)],
+            structured_content=structured,
+            is_error=error,
+            meta={REQUESTS_META: requests, METERED_META: self.quota is not None},
+        )
 
     def product(self, name: str) -> Any:
         api = getattr(self.backend, name)
@@ -115,15 +148,6 @@ class AtlassianServer(MCPServer):
             label = {"jira": "Jira", "confluence": "Confluence", "compass": "Compass"}[name]
             raise ToolError(f"{label} is not configured for the site '{self.site.name}'")
         return api
-
-
-def _result(text: str, structured: dict[str, Any] | None, requests: int, error: bool = False) -> CallToolResult:
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)],
-        structured_content=structured,
-        is_error=error,
-        meta={REQUESTS_META: requests},
-    )
 
 
 def _compact(tool: Tool) -> Tool:
@@ -179,10 +203,10 @@ def _tools(server: AtlassianServer) -> list[Tool]:
     ) -> CallToolResult:
         """Create a Jira issue. Returns its key."""
         jira = server.product("jira")
-        return await server.run_call(
+        return await server.run_write(
+            "create_jira_issue",
             lambda: jira.create(project, issue_type, summary, description, labels, priority, components, epic,
                                 parent, fields),
-            render.written,
         )  # fmt: skip
 
     async def update_jira_issue(
@@ -199,16 +223,16 @@ def _tools(server: AtlassianServer) -> list[Tool]:
     ) -> CallToolResult:
         """Change fields of a Jira issue; only the arguments given change."""
         jira = server.product("jira")
-        return await server.run_call(
+        return await server.run_write(
+            "update_jira_issue",
             lambda: jira.update(key, summary, description, labels, add_labels, remove_labels, priority, assignee,
                                 components, fields),
-            render.written,
         )  # fmt: skip
 
     async def add_jira_comment(key: Key, body: Annotated[str, Field(description="Markdown")]) -> CallToolResult:
         """Add a comment to a Jira issue."""
         jira = server.product("jira")
-        return await server.run_call(lambda: jira.comment(key, body), render.written)
+        return await server.run_write("add_jira_comment", lambda: jira.comment(key, body))
 
     async def link_jira_issues(
         link_type: Annotated[str, Field(description="Blocks, Duplicate, Relates, Cloners (or a verb: blocks)")],
@@ -217,19 +241,19 @@ def _tools(server: AtlassianServer) -> list[Tool]:
     ) -> CallToolResult:
         """Link two Jira issues, e.g. Duplicate with inward=PROD-116, outward=PROD-115: PROD-116 duplicates PROD-115."""
         jira = server.product("jira")
-        return await server.run_call(lambda: jira.link(link_type, inward, outward), render.written)
+        return await server.run_write("link_jira_issues", lambda: jira.link(link_type, inward, outward))
 
     async def link_to_epic(issue: Key, epic: Annotated[str, Field(description="Epic key")]) -> CallToolResult:
         """Put a Jira issue under an epic (Cloud: parent; Data Center: Epic Link)."""
         jira = server.product("jira")
-        return await server.run_call(lambda: jira.link_to_epic(issue, epic), render.written)
+        return await server.run_write("link_to_epic", lambda: jira.link_to_epic(issue, epic))
 
     async def transition_jira_issue(
         key: Key, status: Annotated[str, Field(description="Target status name, e.g. In Progress, Done")]
     ) -> CallToolResult:
         """Move a Jira issue to another status through its workflow."""
         jira = server.product("jira")
-        return await server.run_call(lambda: jira.transition(key, status), render.written)
+        return await server.run_write("transition_jira_issue", lambda: jira.transition(key, status))
 
     async def search_confluence_pages(
         cql: Annotated[str, Field(description='CQL, e.g. label = "runbook" AND text ~ "connection pool"')],
@@ -260,7 +284,9 @@ def _tools(server: AtlassianServer) -> list[Tool]:
     ) -> CallToolResult:
         """Create a Confluence page. Returns its id."""
         confluence = server.product("confluence")
-        return await server.run_call(lambda: confluence.create(space, title, body, parent_id), render.written)
+        return await server.run_write(
+            "create_confluence_page", lambda: confluence.create(space, title, body, parent_id)
+        )
 
     async def search_compass_components(
         query: Annotated[str, Field(description="Words in the name, description, labels or owner team")],

@@ -34,7 +34,7 @@ def budget(
         return
     out = ui.console()
     if not statuses:
-        out.print(f"No Atlassian calls in the last hour (limit {ledger_budget.settings.per_hour}/h per site).")
+        out.print(f"No Atlassian requests in the last hour (limit {ledger_budget.settings.per_hour}/h per site).")
         return
     for status in statuses:
         used, limit = status["used"], status["limit"]
@@ -42,7 +42,7 @@ def budget(
         colour = "red" if used >= limit else "yellow" if used >= status["batch_ceiling"] else "green"
         out.print(
             f"[bold]{ui.escape(status['site'])}[/]  [{colour}]{'█' * filled}[/]{'░' * (30 - filled)}  "
-            f"{used} / {limit} calls in the last hour  (batch may use {status['batch_ceiling']})"
+            f"{used} / {limit} requests in the last hour  (batch may use {status['batch_ceiling']})"
         )
         if status["paused_until"]:
             out.print(f"  [red]paused[/] until {time.strftime('%H:%M:%S', time.localtime(status['paused_until']))}")

@@ -112,7 +112,7 @@ def _confirm_and_apply(runner: Any, record: Any, only: set[int] | None, yes: boo
     import getpass
     import sys
 
-    from agentflow.apply import journal_lines, refuse_if_read_only
+    from agentflow.apply import DEFERRED, journal_lines, refuse_if_read_only
 
     refuse_if_read_only()
     out = ui.console()
@@ -138,6 +138,10 @@ def _confirm_and_apply(runner: Any, record: Any, only: set[int] | None, yes: boo
         )
 
     _, results = asyncio.run(runner.apply(record.id, actor=getpass.getuser(), only=only, on_change=show))
+    if any(r.state == DEFERRED for r in results):
+        out.print("[yellow]Stopped by the hourly rate budget[/]: the change above was not started and the ones after "
+                  "it were not tried. Apply again later; what is applied is skipped.")  # fmt: skip
+        raise typer.Exit(EXIT_BUDGET)
     failed = [r for r in results if r.state != "applied"]
     if failed:
         out.print(f"[red]{len(failed)} change{'s' if len(failed) != 1 else ''} failed[/]; fix the cause and apply "

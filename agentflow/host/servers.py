@@ -7,6 +7,11 @@ HTTP or legacy SSE. A server that cannot start is a `ServerStartError` that name
 stderr; a server that fails mid-run (times out, dies, breaks the protocol) is a `ServerError`. A tool's own
 failure (`is_error`) is neither: it is an outcome the model reads.
 
+A server other than the bundled one that reaches an Atlassian site says so with `site` (the site whose hourly
+budget it spends) and `requests_per_call` (the gate's estimate, reserved before each call and corrected by what
+the result's `_meta["agentflow/requests"]` reports); `meters_itself` exempts a server that reserves its own
+requests in the shared budget (another agentflow `mcp serve`), so nothing is counted twice.
+
 A stdio child gets only the variables its spec declares (plus the SDK's few safe ones: HOME, PATH, ...), with
 `${VAR}` references expanded from our environment: a server never sees secrets it was not given.
 """
@@ -36,7 +41,15 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, CallToolResult, TextContent, Tool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agentflow.atlassian.server import REQUESTS_META, RETRY_AFTER_META, AtlassianServer
+from agentflow.atlassian.quota import Quota
+from agentflow.atlassian.server import (
+    BUDGET_META,
+    EXHAUSTED,
+    METERED_META,
+    REQUESTS_META,
+    RETRY_AFTER_META,
+    AtlassianServer,
+)
 from agentflow.atlassian.sites import resolve_site
 from agentflow.errors import ConfigError, ServerError, ServerStartError
 
@@ -72,6 +85,9 @@ class ServerSpec(BaseModel):
     bearer_token_env: str | None = None
     startup_timeout: float = Field(default=20, gt=0)
     call_timeout: float = Field(default=120, gt=0)
+    site: str | None = None  # the Atlassian site (a name from [sites] or 'sandbox') whose budget its calls spend
+    requests_per_call: int = Field(default=1, ge=1, le=100)
+    meters_itself: bool = False
 
     @model_validator(mode="after")
     def _fits_transport(self) -> ServerSpec:
@@ -83,6 +99,11 @@ class ServerSpec(BaseModel):
             raise ValueError("a stdio server needs a command")
         if self.transport in ("http", "sse") and not (self.url and self.url.startswith(("http://", "https://"))):
             raise ValueError(f"{self.transport} servers need a url starting with http:// or https://")
+        if self.transport == "bundled" and (self.site or self.meters_itself or self.requests_per_call != 1):
+            raise ValueError(
+                "site, requests_per_call and meters_itself are for other servers: the bundled server meters every "
+                "request it sends to the run's site itself"
+            )
         misplaced = {
             "bundled": [*process, *remote],
             "stdio": list(remote),
@@ -149,7 +170,10 @@ def _from_json(name: str, entry: Mapping[str, Any], where: str) -> dict[str, Any
         transport = "http"
     else:
         raise ConfigError(f"{where}: needs a command (stdio) or a url (http/sse)")
-    ours = ("command", "args", "env", "cwd", "url", "headers", "bearer_token_env", "startup_timeout", "call_timeout")
+    ours = (
+        "command", "args", "env", "cwd", "url", "headers", "bearer_token_env", "startup_timeout", "call_timeout",
+        "site", "requests_per_call", "meters_itself",
+    )  # fmt: skip
     return {"name": name, "transport": transport, **{key: entry[key] for key in ours if key in entry}}
 
 
@@ -184,14 +208,21 @@ class HostTool(BaseModel):
 
 
 class ToolOutcome(BaseModel):
-    """What one tool call returned. `is_error` is the tool's own verdict, for the model to read."""
+    """What one tool call returned. `is_error` is the tool's own verdict, for the model to read.
+
+    `requests`: the Atlassian HTTP requests the call made, as the server reported them (None: it did not say;
+    the gate fills in its estimate, or 0 for a server that reaches no Atlassian site). `metered`: the server
+    reserved them in the shared budget itself. `budget_exhausted`: nothing (more) was sent because the budget
+    had no room."""
 
     text: str
     structured: dict[str, Any] | None = None
     is_error: bool = False
-    requests: int = 1
+    requests: int | None = None
     duration_ms: int = 0
     retry_after: float | None = None  # the site asked to wait this long (a 429): the budget pauses it
+    metered: bool = False
+    budget_exhausted: bool = False
 
 
 class _Connection:
@@ -218,8 +249,10 @@ class Host:
         *,
         site: str | None = None,
         read_only: bool = False,
-        bundled: Callable[[], MCPServer] | None = None,
+        bundled: Callable[[Quota | None], MCPServer] | None = None,
+        quota: Quota | None = None,
     ) -> None:
+        """`bundled` makes the bundled server (tests inject one); `quota` is handed to it to meter its requests."""
         names = [spec.name for spec in specs]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -228,6 +261,7 @@ class Host:
         self._site = site
         self._read_only = read_only
         self._bundled = bundled
+        self._quota = quota
         self._connections: dict[str, _Connection] = {}
         self._closing = anyio.Event()
         self._stack = AsyncExitStack()
@@ -262,6 +296,13 @@ class Host:
         # The body's exception is not handed to the task group, which would wrap it in an ExceptionGroup:
         # it propagates unchanged once every session is closed.
         await self._stack.aclose()
+
+    def spec(self, server: str) -> ServerSpec:
+        """The spec of a connected server; `ServerError` for a name the host does not know."""
+        connection = self._connections.get(server)
+        if connection is None:
+            raise ServerError(server, "no server of that name is connected")
+        return connection.spec
 
     def tools(self) -> list[HostTool]:
         """Every connected server's tools, servers in the order given."""
@@ -321,8 +362,8 @@ class Host:
     def _client(self, spec: ServerSpec, stderr: IO[str] | None) -> Client:
         if spec.transport == "bundled":
             if self._bundled is not None:
-                return Client(self._bundled())
-            return Client(AtlassianServer(resolve_site(self._site), read_only=self._read_only))
+                return Client(self._bundled(self._quota))
+            return Client(AtlassianServer(resolve_site(self._site), read_only=self._read_only, quota=self._quota))
         if spec.transport == "stdio":
             env = _expand(spec.env, spec.name)
             params = StdioServerParameters(command=spec.command or "", args=spec.args, env=env, cwd=spec.cwd)
@@ -392,9 +433,11 @@ def _outcome(result: CallToolResult, duration_ms: int) -> ToolOutcome:
         text=text,
         structured=structured,
         is_error=bool(result.is_error),
-        requests=requests if isinstance(requests, int) else 1,
+        requests=requests if isinstance(requests, int) and not isinstance(requests, bool) else None,
         duration_ms=duration_ms,
         retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+        metered=meta.get(METERED_META) is True,
+        budget_exhausted=bool(result.is_error) and meta.get(BUDGET_META) == EXHAUSTED,
     )
 
 

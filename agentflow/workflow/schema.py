@@ -117,7 +117,8 @@ class WritesSpec(_Strict):
 
 
 class BudgetSpec(_Strict):
-    """The run's own cap on Atlassian calls, and whose share of the hourly budget it draws on."""
+    """The run's own cap on Atlassian HTTP requests (every request a site receives: retries and redirect hops
+    too), and whose share of the hourly budget it draws on."""
 
     max_calls: PositiveInt = 100
     priority: Literal["interactive", "batch"] = "interactive"

@@ -32,11 +32,11 @@ def site_config(site: Site, user: str = "dev") -> SiteConfig:
     )
 
 
-def server_for(site: Site, user: str = "dev", read_only: bool = False, sleep=no_sleep) -> AtlassianServer:
+def server_for(site: Site, user: str = "dev", read_only: bool = False, sleep=no_sleep, quota=None) -> AtlassianServer:
     def connector(config: SiteConfig) -> Backend:
         return connect(config, transport=httpx2.ASGITransport(app=site.app), sleep=sleep)
 
-    return AtlassianServer(site_config(site, user), read_only=read_only, connector=connector)
+    return AtlassianServer(site_config(site, user), read_only=read_only, connector=connector, quota=quota)
 
 
 @pytest.fixture(params=["cloud", "dc"])

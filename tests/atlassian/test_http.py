@@ -4,7 +4,8 @@ import httpx2
 import pytest
 
 from agentflow.atlassian.errors import AtlassianError
-from agentflow.atlassian.http import AtlassianHTTP, Auth, count_requests
+from agentflow.atlassian.http import AtlassianHTTP, Auth
+from agentflow.atlassian.quota import request_scope
 
 pytestmark = pytest.mark.anyio
 
@@ -38,9 +39,9 @@ async def test_retry_after_is_honoured_then_the_answer_returned():
         httpx2.Response(200, json={"ok": True}),
     )
     sleeps: list[float] = []
-    with count_requests() as counter:
+    with request_scope(None) as scope:
         assert await client(transport, sleeps).get("/rest/api/3/myself") == {"ok": True}
-    assert sleeps == [7.0] and counter[0] == 2 and len(seen) == 2
+    assert sleeps == [7.0] and scope.sent == 2 and len(seen) == 2
     assert seen[0].headers["Authorization"].startswith("Basic ")
 
 

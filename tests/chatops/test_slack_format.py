@@ -320,7 +320,7 @@ def test_the_text_fallback_and_reply_payloads() -> None:
 async def run_workflow(workflow: str, inputs: dict[str, str], user: str, scripted: bool = True) -> RunRecord:
     site = Site.open("cloud")
     model = ScriptedModel(SCRIPTS / f"{workflow}.yaml") if scripted else None
-    runner = Runner(model=model, bundled=lambda: server_for(site, user=user), budget=None)
+    runner = Runner(model=model, bundled=lambda quota: server_for(site, user=user, quota=quota), budget=None)
     request = RunRequest(workflow=workflow, inputs=inputs, model=None if scripted else "none")
     return (await runner.execute(request)).record
 

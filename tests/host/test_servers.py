@@ -33,8 +33,8 @@ def bundled_spec(**settings) -> ServerSpec:
     return ServerSpec(name="atlassian", transport="bundled", **settings)
 
 
-def sandbox_server() -> MCPServer:
-    return server_for(Site.open("cloud"))
+def sandbox_server(quota=None) -> MCPServer:
+    return server_for(Site.open("cloud"), quota=quota)
 
 
 # --- config --------------------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ async def test_stdio_server_gets_only_the_declared_environment(monkeypatch):
             env = (await host.call("echo", "environment", {})).structured
     assert set(tools) == {"echo", "fail", "slow", "crash", "environment"}
     assert tools["echo"].read_only is True and tools["fail"].read_only is None
-    assert echoed.text == "ping" and not echoed.is_error and echoed.requests == 1
+    assert echoed.text == "ping" and not echoed.is_error and echoed.requests is None  # it did not say
     assert failed.is_error and "no such runbook" in failed.text
     assert env["GREETING"] == "hello from the parent!" and env["PLAIN"] == "as is"
     assert "HOST_TEST_SECRET" not in env and "AGENTFLOW_STATE_DIR" not in env
@@ -215,7 +215,7 @@ class Probe:
         self.open = False
         self.closed = False
 
-    def server(self) -> MCPServer:
+    def server(self, quota=None) -> MCPServer:
         @asynccontextmanager
         async def lifespan(server: MCPServer) -> AsyncIterator[None]:
             self.open = True
