@@ -59,6 +59,7 @@ class Gatherer:
             value = await self._compute(step, arguments) if step.compute else await self._call(step, arguments, entry)
         except BudgetExhausted as exhausted:
             entry.status, entry.error, value = "error", f"budget: {exhausted.message}", None
+            entry.requests = exhausted.sent
         except _StepFailed as failed:
             entry.status, entry.error, value = "error", str(failed), None
         entry.duration_ms = (self.clock() - began) * 1000

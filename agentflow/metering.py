@@ -21,20 +21,14 @@ import anyio
 
 from agentflow import audit, redact
 from agentflow.atlassian.quota import QuotaExhausted, Reservation, reserve_waiting
-from agentflow.atlassian.sites import SANDBOX, resolve_site
+from agentflow.atlassian.sites import resolve_site
 from agentflow.budget import Allowance, Budget, BudgetExhausted, Priority, SiteQuota
 from agentflow.host.servers import Host, ServerSpec, ToolOutcome
 
 
 def site_key(site: str | None) -> str:
-    """The budget's name for a site: its host (so two config names for one site share a budget)."""
-    from urllib.parse import urlparse
-
-    config = resolve_site(site)
-    if config.sandbox:
-        return SANDBOX
-    url = config.jira_url or config.confluence_url or ""
-    return urlparse(url).hostname or config.name
+    """The budget's name for the site called `site` (None: the default site); see `SiteConfig.budget_key`."""
+    return resolve_site(site).budget_key
 
 
 def reaches_atlassian(spec: ServerSpec) -> bool:
@@ -150,9 +144,7 @@ class Meter:
         self._audit(server, tool, arguments, status, began, requests, clean.text)
         return clean
 
-    def _settle(
-        self, spec: ServerSpec, quota: SiteQuota | None, held: Reservation | None, outcome: ToolOutcome
-    ) -> int:
+    def _settle(self, spec: ServerSpec, quota: SiteQuota | None, held: Reservation | None, outcome: ToolOutcome) -> int:
         """What the call cost the site, committed where the gate reserved it."""
         if not reaches_atlassian(spec):
             return 0

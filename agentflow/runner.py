@@ -24,7 +24,6 @@ from agentflow import audit, runs
 from agentflow.agent.loop import Events, Limits, Loop, Outcome
 from agentflow.agent.models import Model
 from agentflow.apply import Applied, apply_plan, refuse_if_read_only
-from agentflow.atlassian.sites import SANDBOX, resolve_site
 from agentflow.budget import Budget, BudgetExhausted, open_budget
 from agentflow.changes import Stager, applied_table, applies_unasked, plan_table
 from agentflow.config import load_config
@@ -32,7 +31,7 @@ from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ModelE
 from agentflow.gather import Gatherer
 from agentflow.host.servers import Host, ServerSpec, load_server_specs
 from agentflow.host.toolbox import Toolbox, build_toolbox
-from agentflow.metering import Meter, Metering, site_key
+from agentflow.metering import Meter, Metering
 from agentflow.workflow import loader
 from agentflow.workflow.inputs import FileInput
 from agentflow.workflow.loader import LoadedWorkflow
@@ -172,12 +171,19 @@ class Runner:
                     f"it would fit at {when}",
                     retry_at,
                 )
-            if available < allowance.cap:
+            if available == 0:
+                retry_at = budget.fits_at(site, 1, priority)
+                notes.append(
+                    f"The hourly budget of {site} is used up: this run could make no Atlassian request (room again "
+                    f"at {time.strftime('%H:%M', time.localtime(retry_at))})."
+                )
+            elif available < allowance.cap:
                 notes.append(
                     f"Started with {available} of its {cap} Atlassian requests: the hourly budget of {site} is nearly "
                     "used up."
                 )
-                allowance.cap = available
+            if available:  # at 0 the site's ledger refuses each request itself, saying when room frees up
+                allowance.cap = min(allowance.cap, available)
 
     async def _run(
         self,
@@ -245,8 +251,10 @@ class Runner:
             try:
                 outcome = await meter.call(tool.server, tool.name, arguments)
             except BudgetExhausted as exhausted:
-                text = f"Budget: {exhausted.message}. No more Atlassian requests can be made; answer with what you have."
-                return Outcome(text, is_error=True, server=tool.server, status="budget")
+                text = (
+                    f"Budget: {exhausted.message}. No more Atlassian requests can be made; answer with what you have."
+                )
+                return Outcome(text, is_error=True, requests=exhausted.sent, server=tool.server, status="budget")
             return Outcome(outcome.text, outcome.is_error, outcome.requests or 0, tool.server)
 
         agent = workflow.agent

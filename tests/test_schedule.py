@@ -333,7 +333,9 @@ async def test_a_deferred_run_is_retried_when_the_budget_says_and_skipped_once_g
     budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=200), clock=lambda: clock.now.timestamp())
     budget.reserve("sandbox", 100, "interactive")  # batch may use 160; grooming needs 120
     site = Site.open("cloud")
-    subject = scheduler(clock, lambda: Runner(model=None, bundled=lambda quota: server_for(site, quota=quota), budget=budget), lines)
+    subject = scheduler(
+        clock, lambda: Runner(model=None, bundled=lambda quota: server_for(site, quota=quota), budget=budget), lines
+    )
     clock.now = THURSDAY_7AM + timedelta(seconds=30)
 
     [first] = await subject.run_due()
@@ -377,7 +379,9 @@ async def test_a_deferred_occurrence_whose_grace_ran_out_while_the_scheduler_was
 async def test_a_run_that_cannot_start_fails_the_occurrence_with_the_reason_and_the_next_one_still_runs():
     clock, lines = Clock(THURSDAY_7AM), []
     site = Site.open("cloud")
-    subject = scheduler(clock, lambda: Runner(bundled=lambda quota: server_for(site, quota=quota), budget=None), lines, model="gpt-4")
+    subject = scheduler(
+        clock, lambda: Runner(bundled=lambda quota: server_for(site, quota=quota), budget=None), lines, model="gpt-4"
+    )
     [failed] = await subject.run_due()
     assert failed.state == "failed" and "unknown model 'gpt-4'" in failed.reason and failed.run_id is None
     subject.fixed_settings = settings(model="none")
@@ -428,7 +432,9 @@ async def test_sigterm_during_a_run_cancels_it_and_records_the_run_and_the_occur
     project.workflow("zz-digest", "name: zz-digest\ntitle: Also at seven\nagent: {prompt: minimal.md.j2}\n"
                      "output: {schema: {type: object}}\nschedule: '0 7 * * *'\n")  # fmt: skip
     clock, lines, model, site = Clock(THURSDAY_7AM), [], Blocking(), Site.open("cloud")
-    subject = scheduler(clock, lambda: Runner(model=model, bundled=lambda quota: server_for(site, quota=quota), budget=None), lines)
+    subject = scheduler(
+        clock, lambda: Runner(model=model, bundled=lambda quota: server_for(site, quota=quota), budget=None), lines
+    )
 
     async def terminate() -> None:
         await model.started.wait()
@@ -576,8 +582,13 @@ async def test_grooming_applies_labels_stages_the_rest_and_delivers_to_a_file_an
     clock, lines, site = Clock(THURSDAY_7AM + timedelta(seconds=5)), [], Site.open("cloud")
     delivery = {"file": str(tmp_path / "reports" / "{workflow}-{date}.md"), "stdout": True,
                 "slack_webhook_env": "GROOMING_WEBHOOK"}  # fmt: skip
-    subject = scheduler(clock, lambda: Runner(model=ScriptedModel(GROOMING_SCRIPT), bundled=lambda quota: server_for(
-        site, user="lead", quota=quota), budget=Budget(SQLiteLedger(":memory:"), Settings())), lines, delivery=delivery)  # fmt: skip
+
+    def runner() -> Runner:
+        budget = Budget(SQLiteLedger(":memory:"), Settings())
+        model = ScriptedModel(GROOMING_SCRIPT)
+        return Runner(model=model, bundled=lambda quota: server_for(site, user="lead", quota=quota), budget=budget)
+
+    subject = scheduler(clock, runner, lines, delivery=delivery)
 
     [outcome] = await subject.run_due()
 

@@ -60,7 +60,9 @@ class CompassAPI:
         self._cloud_id: str | None = None
 
     async def _query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        answer = await self.http.post("", {"query": query, "variables": variables})
+        # The gateway's own URL, not "" joined to it: that adds a trailing slash the gateway redirects (a 307 hop
+        # that costs a request of the budget).
+        answer = await self.http.post(self.http.base_url, {"query": query, "variables": variables})
         if answer.get("errors"):
             raise AtlassianError(400, "Compass: " + "; ".join(e.get("message", "") for e in answer["errors"]))
         return answer["data"]

@@ -32,6 +32,7 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_REDIRECTS = 5
 Sleep = Callable[[float], Awaitable[None]]
 
+
 class _Retryable(Exception):
     def __init__(self, error: AtlassianError) -> None:
         super().__init__(error.message)

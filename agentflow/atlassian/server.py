@@ -134,7 +134,9 @@ class AtlassianServer(MCPServer):
         """A write: every request it may need reserved before it starts (`catalog.WRITE_REQUESTS`)."""
         return await self.run_call(work, render.written, prepay=catalog.WRITE_REQUESTS[tool])
 
-    def _result(self, text: str, structured: dict[str, Any] | None, requests: int, error: bool = False) -> CallToolResult:
+    def _result(
+        self, text: str, structured: dict[str, Any] | None, requests: int, error: bool = False
+    ) -> CallToolResult:
         return CallToolResult(
             content=[TextContent(type="text", text=text)],
             structured_content=structured,

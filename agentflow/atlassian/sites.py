@@ -44,6 +44,14 @@ class SiteConfig(BaseModel):
     sandbox: bool = False
     sandbox_user: str = "bot"
 
+    @property
+    def budget_key(self) -> str:
+        """The name the hourly budget counts this site's requests under: its host (so two config names for one
+        site share one budget), or `sandbox`."""
+        if self.sandbox:
+            return SANDBOX
+        return urlparse(self.jira_url or self.confluence_url or "").hostname or self.name
+
 
 def detect_flavor(url: str) -> Flavor:
     host = (urlparse(url).hostname or "").lower()

@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agentflow.cli import base as ui
 from agentflow.cli.base import sub_app
 from agentflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    from agentflow.budget import SiteQuota
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +48,12 @@ def sandbox_serve(
         str | None, typer.Option(help="Inject faults at random, e.g. 429=0.2,503=0.05,latency=50ms (seeded).")
     ] = None,
     scale: Annotated[int, typer.Option(help="Add N generated issues when the database is created.")] = 0,
+    request_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--request-log", help="Append a JSON line for every request received (method, path, status, time)."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON line with the URL, users and tokens.")
     ] = False,
@@ -57,8 +66,15 @@ def sandbox_serve(
         injected = limits.Faults.parse(faults) if faults else None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if request_log is not None:
+        try:
+            request_log.open("a").close()
+        except OSError as exc:
+            raise ConfigError(f"cannot write the request log {request_log}: {exc.strerror or exc}") from None
     path = _sandbox_path(db)
-    sandbox = site.Site.open(flavor.value, path, per_hour=per_hour, faults=injected, scale=scale)
+    sandbox = site.Site.open(
+        flavor.value, path, per_hour=per_hour, faults=injected, scale=scale, request_log=request_log
+    )
 
     def announce(base_url: str) -> None:
         info = sandbox.describe(base_url)
@@ -114,29 +130,57 @@ def mcp_serve(
     read_only: Annotated[
         bool, typer.Option("--read-only", help="Hide and refuse the write tools (also AGENTFLOW_READ_ONLY=1).")
     ] = False,
+    actor: Annotated[
+        str | None, typer.Option(help="Who the budget says spent the requests (default: your user name).")
+    ] = None,
+    no_budget: Annotated[
+        bool,
+        typer.Option(
+            "--no-budget", help="Do not meter the site's requests in the shared hourly budget (agentflow budget)."
+        ),
+    ] = False,
 ) -> None:
-    """Serve the Atlassian tools over stdio (for MCP clients that start it) or streamable HTTP."""
+    """Serve the Atlassian tools over stdio (for MCP clients that start it) or streamable HTTP.
+
+    Every request it sends to the site is reserved in the same hourly budget as agentflow's own runs
+    (interactive priority), so an MCP client such as Claude Desktop or Cursor and agentflow share one quota;
+    a request that does not fit is not sent and the tool says so.
+    """
+    import getpass
     import sys
 
     from agentflow.atlassian.server import AtlassianServer, read_only_from_env
     from agentflow.atlassian.sites import resolve_site
 
     chosen = resolve_site(site)
-    server = AtlassianServer(chosen, read_only=read_only or read_only_from_env())
+    quota = None if no_budget else _serve_quota(chosen.budget_key, actor or getpass.getuser(), http)
+    server = AtlassianServer(chosen, read_only=read_only or read_only_from_env(), quota=quota)
     mode = "read-only" if server.read_only else "read-write"
+    metered = "budget not metered (--no-budget)" if quota is None else f"budget metered as {quota.attribution['actor']}"
     if not http:
-        print(f"agentflow MCP server on stdio: site '{chosen.name}' ({chosen.flavor}), {mode}", file=sys.stderr)
+        print(f"agentflow MCP server on stdio: site '{chosen.name}' ({chosen.flavor}), {mode}, {metered}",
+              file=sys.stderr)  # fmt: skip
         server.run("stdio")
         return
     from agentflow import serving
 
     def announce(base_url: str) -> None:
-        print(f"agentflow MCP server at {base_url}/mcp: site '{chosen.name}' ({chosen.flavor}), {mode}", flush=True)
+        print(f"agentflow MCP server at {base_url}/mcp: site '{chosen.name}' ({chosen.flavor}), {mode}, {metered}",
+              flush=True)  # fmt: skip
 
     try:
         serving.serve(server.streamable_http_app(host=host), host, port, announce)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; try another --port") from None
+
+
+def _serve_quota(site: str, actor: str, http: bool) -> SiteQuota:
+    """The share of the machine's hourly budget an `mcp serve` process spends: interactive, named after its user."""
+    from agentflow.budget import SiteQuota, open_budget
+    from agentflow.config import load_config
+
+    workflow = "mcp serve --http" if http else "mcp serve"
+    return SiteQuota(open_budget(load_config()), site, "interactive", workflow=workflow, actor=actor)
 
 
 def _sandbox_path(db: str | None) -> Path:

@@ -105,7 +105,9 @@ def _print_workflow(loaded: LoadedWorkflow) -> None:
     limits = ", ".join(f"{tool} ≤ {n}" for tool, n in workflow.writes.limits.items())
     console.print(f"[bold]Writes[/]   {workflow.writes.mode}{'; limits: ' + limits if limits else ''}")
     budget = workflow.budget
-    console.print(f"[bold]Budget[/]   at most {budget.max_calls} Atlassian requests per run, priority {budget.priority}")
+    console.print(
+        f"[bold]Budget[/]   at most {budget.max_calls} Atlassian requests per run, priority {budget.priority}"
+    )
     if workflow.schedule:
         console.print(f"[bold]Schedule[/] {describe.scheduletext(workflow)}")
 

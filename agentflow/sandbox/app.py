@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from agentflow.sandbox import compass, confluence_api, confluence_v2, jira_api, jira_writes, query
 from agentflow.sandbox.errors import NOT_AUTHENTICATED, ConfluenceError, JiraError, SandboxError
 from agentflow.sandbox.limits import Faults, LimitsMiddleware
+from agentflow.sandbox.requestlog import RequestLog
 from agentflow.sandbox.store import Store, User
 
 FLAVORS = ("cloud", "dc")
@@ -93,8 +95,16 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return JSONResponse({"errorMessages": ["Internal server error"], "errors": {}}, 500)
 
 
-def create_app(store: Store, flavor: str, *, per_hour: int | None = None, faults: Faults | None = None) -> Starlette:
-    """An ASGI app serving `store` as a Jira (`cloud` or `dc`) + Confluence + Compass site."""
+def create_app(
+    store: Store,
+    flavor: str,
+    *,
+    per_hour: int | None = None,
+    faults: Faults | None = None,
+    request_log: Path | None = None,
+) -> Starlette:
+    """An ASGI app serving `store` as a Jira (`cloud` or `dc`) + Confluence + Compass site; `request_log` names a
+    file that gets a line for every request received."""
     if flavor not in FLAVORS:
         raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
     query.register_functions(store.conn)
@@ -105,7 +115,8 @@ def create_app(store: Store, flavor: str, *, per_hour: int | None = None, faults
         *confluence_v2.routes(),
         Route("/gateway/api/graphql", graphql, methods=["POST"]),
     ]
-    middleware = [Middleware(LimitsMiddleware, clock=store.clock, per_hour=per_hour, faults=faults)]
+    middleware = [Middleware(RequestLog, path=request_log, clock=store.clock)] if request_log else []
+    middleware.append(Middleware(LimitsMiddleware, clock=store.clock, per_hour=per_hour, faults=faults))
     middleware.append(Middleware(AuthMiddleware))
     app = Starlette(
         routes=routes,

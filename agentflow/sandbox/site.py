@@ -41,12 +41,14 @@ class Site:
         per_hour: int | None = None,
         faults: Faults | None = None,
         scale: int = 0,
+        request_log: Path | None = None,
     ) -> Site:
         """Open the site in `db` (seeding it when new) and build its app for `flavor`."""
         store = Store.open(db, clock)
         if store.is_empty():
             seed(store, scale)
-        return cls(store, flavor, create_app(store, flavor, per_hour=per_hour, faults=faults))
+        app = create_app(store, flavor, per_hour=per_hour, faults=faults, request_log=request_log)
+        return cls(store, flavor, app)
 
     def users(self) -> list[User]:
         return self.store.users()
