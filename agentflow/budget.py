@@ -405,7 +405,10 @@ class _Held:
         """Keep `used` requests. More than reserved is what a server that made more requests than its estimate
         reports: the ledger records what the site saw."""
         used = max(0, used)
-        self.quota.budget.commit(self.grant, used)
+        if used:
+            self.quota.budget.commit(self.grant, used)
+        else:
+            self.quota.budget.release(self.grant)
         self.quota._count(used - self.count)
 
 

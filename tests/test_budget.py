@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from agentflow.budget import WINDOW, Budget, BudgetExhausted, Settings, SQLiteLedger, settings_from
+from agentflow.atlassian.quota import QuotaExhausted
+from agentflow.budget import (
+    WINDOW,
+    Allowance,
+    Budget,
+    BudgetExhausted,
+    Settings,
+    SiteQuota,
+    SQLiteLedger,
+    settings_from,
+)
 from agentflow.errors import ConfigError
 
 NOW = 1_800_000_000.0
@@ -107,3 +117,59 @@ def test_limits_come_from_presets_config_and_environment():
     for bad in ({"per_hour": "lots"}, {"per_hour": 0}, {"reserve_interactive": 1.5}):
         with pytest.raises(ConfigError):
             settings_from({"budget": bad}, {})
+
+
+def test_max_wait_is_read_from_the_config_and_checked():
+    assert settings_from({}, {}).max_wait == 60
+    assert settings_from({"budget": {"max_wait": 5}}, {}).max_wait == 5
+    for bad in (-1, "soon", True, 7200):
+        with pytest.raises(ConfigError, match=r"budget\.max_wait must be a number of seconds from 0 to 3600"):
+            settings_from({"budget": {"max_wait": bad}}, {})
+
+
+# --- SiteQuota: one consumer's share, as the bundled server spends it --------------------------------------------
+
+
+def test_a_quota_reserves_in_the_ledger_with_its_attribution_and_settles_what_was_used():
+    budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=10), Clock())
+    quota = SiteQuota(budget, "acme", "interactive", run_id="r1", workflow="incident", actor="sam")
+    quota.reserve(1)
+    held = quota.reserve(3)
+    held.settle(1)  # a write that needed one of the three it reserved
+    status = budget.status("acme")
+    assert status["used"] == 2 == quota.used
+    assert [(c.workflow, c.actor, c.requests) for c in status["consumers"]] == [("incident", "sam", 2)]
+
+
+def test_a_run_allowance_is_shared_by_its_sites_and_does_not_come_back():
+    budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=100), Clock())
+    allowance = Allowance(3)
+    jira = SiteQuota(budget, "acme", "interactive", allowance=allowance)
+    other = SiteQuota(budget, "other", "interactive", allowance=allowance)
+    jira.reserve(2)
+    with pytest.raises(QuotaExhausted, match="this run's budget of 3 Atlassian requests has 1 left and this needs 2"):
+        other.reserve(2)
+    other.reserve(1)
+    with pytest.raises(QuotaExhausted, match="budget of 3 Atlassian requests is spent") as caught:
+        jira.reserve(1)
+    assert caught.value.wait is None  # no waiting helps: the run's own cap
+    assert allowance.left() == 0 and budget.status("acme")["used"] == 2
+
+
+def test_a_quota_says_how_long_until_a_pause_ends_or_the_window_slides():
+    clock = Clock()
+    budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=2), clock)
+    quota = SiteQuota(budget, "acme", "batch")  # batch may use 1 of the 2
+    quota.pause(30)
+    with pytest.raises(QuotaExhausted, match="paused until") as caught:
+        quota.reserve(1)
+    assert caught.value.wait == 30
+    clock.now += 30
+    quota.reserve(1)
+    clock.now += 100
+    with pytest.raises(QuotaExhausted, match="used up for batch work") as caught:
+        quota.reserve(1)
+    assert caught.value.wait == WINDOW - 100
+    with pytest.raises(QuotaExhausted) as caught:
+        quota.reserve(5)
+    assert caught.value.wait is None  # more than batch may ever use

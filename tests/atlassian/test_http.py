@@ -5,7 +5,7 @@ import pytest
 
 from agentflow.atlassian.errors import AtlassianError
 from agentflow.atlassian.http import AtlassianHTTP, Auth
-from agentflow.atlassian.quota import request_scope
+from agentflow.atlassian.quota import QuotaExhausted, request_scope
 
 pytestmark = pytest.mark.anyio
 
@@ -102,3 +102,158 @@ async def test_data_center_uses_a_bearer_token_and_empty_bodies_are_none():
     http = AtlassianHTTP("https://jira.corp", Auth("pat"), transport=transport)
     assert await http.put("/rest/api/2/issue/X-1", {"fields": {}}) is None
     assert seen[0].headers["Authorization"] == "Bearer pat"
+
+
+# --- the budget: every request on the wire reserved first ------------------------------------------------------
+
+
+class Quota:
+    """A quota double: `room` requests, an optional pause of `paused` seconds; it logs what it was asked."""
+
+    def __init__(self, room: int = 100, paused: float = 0.0, max_wait: float = 60.0, log: list | None = None) -> None:
+        self.room, self.paused, self.max_wait = room, paused, max_wait
+        self.log = log if log is not None else []
+        self.pauses: list[float] = []
+
+    def reserve(self, count: int):
+        if self.paused:
+            wait, self.paused = self.paused, 0.0  # waiting it out ends it
+            raise QuotaExhausted("the site is paused", wait)
+        if count > self.room:
+            raise QuotaExhausted(f"no room for {count}")
+        self.room -= count
+        self.log.append(("reserve", count))
+        quota = self
+
+        class Held:
+            def __init__(self) -> None:
+                self.count = count
+
+            def settle(self, used: int) -> None:
+                quota.room += count - used
+                quota.log.append(("settle", used))
+
+        return Held()
+
+    def pause(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+
+
+def logging_transport(log: list, *responses: httpx2.Response):
+    """Answers in order, logging each request it receives next to the quota's log."""
+    queue = list(responses)
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        log.append(("sent", request.method, request.url.path))
+        return queue.pop(0)
+
+    return httpx2.MockTransport(handler)
+
+
+async def test_every_request_is_reserved_before_it_is_sent_retries_included():
+    log: list = []
+    transport = logging_transport(
+        log,
+        httpx2.Response(503, text="busy"),
+        httpx2.Response(429, headers={"Retry-After": "2"}, json={"errorMessages": ["Rate limit exceeded."]}),
+        httpx2.Response(200, json={"ok": True}),
+    )
+    quota = Quota(log=log)
+    with request_scope(quota) as scope:
+        assert await client(transport, []).get("/rest/api/3/myself") == {"ok": True}
+    assert log == [("reserve", 1), ("sent", "GET", "/rest/api/3/myself")] * 3
+    assert scope.sent == 3 and quota.room == 97
+    assert quota.pauses == [2.0]  # the 429's Retry-After paused the site for every consumer
+
+
+async def test_a_request_without_room_is_not_sent():
+    log: list = []
+    transport = logging_transport(log, httpx2.Response(200, json={}))
+    with request_scope(Quota(room=0, log=log)) as scope, pytest.raises(QuotaExhausted, match="no room for 1"):
+        await client(transport, []).get("/x")
+    assert log == [] and scope.sent == 0
+
+
+async def test_a_retry_without_room_stops_the_retries_and_says_how_many_were_sent():
+    log: list = []
+    transport = logging_transport(log, httpx2.Response(502, text="Bad Gateway"), httpx2.Response(200, json={}))
+    with request_scope(Quota(room=1, log=log)) as scope, pytest.raises(QuotaExhausted):
+        await client(transport, []).get("/x")
+    assert [entry[0] for entry in log] == ["reserve", "sent"] and scope.sent == 1
+
+
+async def test_a_pause_is_waited_out_within_max_wait_and_not_beyond():
+    sleeps: list[float] = []
+    transport, seen = scripted(httpx2.Response(200, json={"ok": True}))
+    with request_scope(Quota(paused=5.0)):
+        assert await client(transport, sleeps).get("/x") == {"ok": True}
+    assert sleeps == [5.0] and len(seen) == 1
+
+    sleeps.clear()
+    transport, seen = scripted(httpx2.Response(200, json={"ok": True}))
+    with request_scope(Quota(paused=120.0, max_wait=60.0)), pytest.raises(QuotaExhausted, match="paused"):
+        await client(transport, sleeps).get("/x")
+    assert sleeps == [] and seen == []
+
+
+async def test_a_retry_after_beyond_max_wait_pauses_the_site_and_is_reported_at_once():
+    transport, seen = scripted(httpx2.Response(429, headers={"Retry-After": "600"}, json={"errorMessages": ["Slow"]}))
+    quota = Quota(max_wait=30.0)
+    sleeps: list[float] = []
+    with request_scope(quota), pytest.raises(AtlassianError, match="asks to wait 600 s"):
+        await client(transport, sleeps).get("/x")
+    assert quota.pauses == [600.0] and sleeps == [] and len(seen) == 1
+
+
+async def test_a_prepaid_write_draws_on_its_reservation_and_gives_back_the_rest():
+    log: list = []
+    transport = logging_transport(log, httpx2.Response(201, json={"id": "1"}))
+    quota = Quota(room=2, log=log)
+    with request_scope(quota) as scope:
+        scope.prepay(2)
+        await client(transport, []).post("/rest/api/3/issue", {"fields": {}})
+    assert log == [("reserve", 2), ("sent", "POST", "/rest/api/3/issue"), ("settle", 1)]
+    assert quota.room == 1
+
+
+async def test_a_write_that_does_not_fit_whole_is_not_started():
+    quota = Quota(room=1)
+    with request_scope(quota) as scope, pytest.raises(QuotaExhausted, match="no room for 2"):
+        scope.prepay(2)
+    assert quota.room == 1 and scope.sent == 0
+
+
+# --- redirects: followed by us, within the site, each hop a reserved request ----------------------------------
+
+
+async def test_a_redirect_within_the_site_is_followed_and_each_hop_reserved():
+    log: list = []
+    transport = logging_transport(
+        log,
+        httpx2.Response(307, headers={"Location": "https://acme.atlassian.net/gateway/api/graphql"}),
+        httpx2.Response(200, json={"data": {}}),
+    )
+    with request_scope(Quota(log=log)) as scope:
+        assert await client(transport, []).post("/gateway/api/graphql/", {"query": "{}"}) == {"data": {}}
+    assert log == [
+        ("reserve", 1), ("sent", "POST", "/gateway/api/graphql/"),
+        ("reserve", 1), ("sent", "POST", "/gateway/api/graphql"),
+    ]  # fmt: skip
+    assert scope.sent == 2
+
+
+async def test_redirects_are_bounded():
+    hop = httpx2.Response(302, headers={"Location": "https://acme.atlassian.net/loop"})
+    transport, seen = scripted(*[hop] * 10)
+    with request_scope(Quota()) as scope, pytest.raises(AtlassianError, match="redirected more than 5 times"):
+        await client(transport, []).get("/loop")
+    assert len(seen) == 6 and scope.sent == 6
+
+
+@pytest.mark.parametrize("location", ["https://evil.example/steal", "http://acme.atlassian.net/x"])
+async def test_a_redirect_off_the_site_is_not_followed(location):
+    transport, seen = scripted(httpx2.Response(301, headers={"Location": location}))
+    with pytest.raises(AtlassianError, match="outside the site") as caught:
+        await client(transport, []).get("/x")
+    assert len(seen) == 1  # the credentials never left for the other origin
+    assert location.split("/x")[0].split("/steal")[0] in caught.value.message

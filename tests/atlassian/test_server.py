@@ -3,7 +3,9 @@
 import pytest
 
 from agentflow.atlassian import catalog
-from agentflow.atlassian.server import REQUESTS_META
+from agentflow.atlassian.server import BUDGET_META, METERED_META, REQUESTS_META
+from agentflow.budget import Budget, Settings, SiteQuota, SQLiteLedger
+from agentflow.sandbox import requestlog
 from agentflow.sandbox.limits import Faults
 from agentflow.sandbox.site import Site
 
@@ -249,3 +251,56 @@ async def test_a_long_retry_after_is_reported_not_waited_for(client_for):
     assert "HTTP 429" in text(throttled) and "the site asks to wait 3600 s" in text(throttled)
     assert throttled.meta[REQUESTS_META] == 1
     assert throttled.meta["agentflow/retry_after"] == 3600
+
+
+async def test_compass_is_asked_at_the_gateway_url_itself_not_redirected(tmp_path, client_for):
+    log = tmp_path / "requests.jsonl"
+    async with client_for(Site.open("cloud", request_log=log)) as client:
+        found = await call(client, "search_compass_components", query="payment")
+    received = requestlog.read(log)
+    assert [(line["path"], line["status"]) for line in received] == [("/gateway/api/graphql", 200)] * 2
+    assert found.meta[REQUESTS_META] == 2  # the cloud id, then the search
+
+
+# --- the budget: the server reserves every request it sends ----------------------------------------------------
+
+
+def ledger_quota(per_hour: int) -> SiteQuota:
+    return SiteQuota(Budget(SQLiteLedger(":memory:"), Settings(per_hour=per_hour)), "sandbox", "interactive")
+
+
+async def test_every_request_is_reserved_and_a_call_without_room_is_not_sent(tmp_path, client_for):
+    log = tmp_path / "requests.jsonl"
+    quota = ledger_quota(per_hour=3)
+    async with client_for(Site.open("dc", request_log=log), quota=quota) as client:
+        read = await call(client, "get_jira_issue", key="PAY-429")  # /field, then the issue
+        search = await call(client, "search_jira_issues", jql="project = PAY")
+        refused = await client.call_tool("get_jira_issue", {"key": "PAY-388"})
+    assert read.meta[REQUESTS_META] == 2 and search.meta[REQUESTS_META] == 1
+    assert read.meta[METERED_META] is True
+    assert refused.is_error and refused.meta[BUDGET_META] == "exhausted" and refused.meta[REQUESTS_META] == 0
+    assert text(refused).startswith("Not sent to sandbox-dc: the hourly budget for sandbox is used up")
+    assert len(requestlog.read(log)) == 3 == quota.used == quota.budget.status("sandbox")["used"]
+
+
+async def test_a_write_that_does_not_fit_whole_is_not_started(tmp_path, client_for):
+    site = Site.open("cloud")
+    quota = ledger_quota(per_hour=2)
+    quota.reserve(1)  # one request left; a link needs two (the link types, then the link)
+    async with client_for(site, quota=quota) as client:
+        refused = await client.call_tool("link_jira_issues", {"link_type": "Relates", "inward": "PAY-429",
+                                                              "outward": "OPS-139"})  # fmt: skip
+    assert refused.is_error and refused.meta[BUDGET_META] == "exhausted" and refused.meta[REQUESTS_META] == 0
+    assert quota.used == 1
+    async with client_for(site) as client:  # unmetered, to look
+        read = await call(client, "get_jira_issue", key="PAY-429")
+    assert "OPS-139" not in text(read)  # nothing half-written
+
+
+async def test_a_write_gives_back_what_it_reserved_and_did_not_need(client_for):
+    quota = ledger_quota(per_hour=10)
+    async with client_for(Site.open("cloud"), quota=quota) as client:
+        done = await call(client, "add_jira_comment", key="PAY-429", body="Looked at it.")
+        moved = await call(client, "transition_jira_issue", key="PAY-429", status="In Progress")
+    assert done.meta[REQUESTS_META] == 1 and moved.meta[REQUESTS_META] == 2
+    assert quota.used == 3 == quota.budget.status("sandbox")["used"]
