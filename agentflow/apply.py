@@ -156,7 +156,7 @@ async def apply_plan(
                 applied = await _apply_one(record, change, entry, journal, call, actor)
             except BudgetExhausted as exhausted:
                 applied = Applied(index=change.index, tool=change.tool, summary=change.summary, state=DEFERRED,
-                                  detail=f"not started: {exhausted.message}")  # fmt: skip
+                                  detail=exhausted.message)  # fmt: skip
                 if exhausted.sent == 0 and before != "applying":  # nothing reached the site: as it was
                     journal.set(change.index, state=before, error=exhausted.message)
                 done.append(applied)

@@ -1,14 +1,22 @@
-"""Ledger throughput: 4 processes reserving against one SQLite budget file, and the over-grant count.
+"""Ledger throughput: 4 processes reserving against one SQLite budget file, and the over-grant count; then the
+budget as the site sees it: `agentflow run` processes in a 429 storm against a small hourly limit.
 
-Run: `python benchmarks/budget.py [--processes 4] [--each 2000]`. Target: at least 2,000 reservations per
-second in total, with zero over-grant (a second race against a limit smaller than the demand must grant
-exactly the limit).
+Run: `python benchmarks/budget.py [--processes 4] [--each 2000] [--storm-limit 30]`. Targets: at least 2,000
+reservations per second in total, with zero over-grant (a second race against a limit smaller than the demand
+must grant exactly the limit); in the storm (`agentflow sandbox serve --faults 429=0.3,latency=5ms`, 4
+concurrent incident runs, twice), the requests the site received never exceed the limit and the ledger holds
+every one of them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
+import os
+import selectors
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -48,10 +56,51 @@ def race(processes: int, each: int, limit: int) -> tuple[float, int, int]:
         return elapsed, granted, SQLiteLedger(path).used("site", NOW)
 
 
+def storm(processes: int, limit: int) -> dict[str, int]:
+    """Two waves of `processes` concurrent `agentflow run incident --model none` against a served sandbox
+    answering 30 % of requests with 429; what its request log and the shared ledger say afterwards."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "config.toml").write_text("")
+        env = {**os.environ, "AGENTFLOW_STATE_DIR": str(root / "state"), "AGENTFLOW_CONFIG": str(root / "config.toml")}
+        log = root / "requests.jsonl"
+        serve = [sys.executable, "-m", "agentflow", "sandbox", "serve", "--port", "0", "--json", "--db",
+                 str(root / "site.db"), "--faults", "429=0.3,latency=5ms", "--request-log", str(log)]  # fmt: skip
+        with subprocess.Popen(serve, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True) as site:
+            try:
+                with selectors.DefaultSelector() as selector:
+                    selector.register(site.stdout, selectors.EVENT_READ)
+                    if not selector.select(timeout=60):
+                        raise SystemExit("the sandbox did not start within 60 s")
+                info = json.loads(site.stdout.readline())
+                run_env = {**env, **info["env"], "AGENTFLOW_BUDGET_PER_HOUR": str(limit)}
+                run = [sys.executable, "-m", "agentflow", "run", "incident", "alert=DB connection pool exhausted",
+                       "--model", "none", "--quiet"]  # fmt: skip
+                codes = []
+                for _ in range(2):
+                    wave = [subprocess.Popen(run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=run_env)
+                            for _ in range(processes)]  # fmt: skip
+                    codes += [process.wait(timeout=300) for process in wave]
+            finally:
+                site.terminate()
+                site.wait(timeout=30)
+        received = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        ledger = SQLiteLedger(root / "state" / "budget.db")
+        return {
+            "received": len(received),
+            "throttled": sum(1 for line in received if line["status"] == 429),
+            "ledger": ledger.used("127.0.0.1", time.time()),
+            "completed": codes.count(0),
+            "budget": codes.count(3),
+            "other": len(codes) - codes.count(0) - codes.count(3),
+        }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--each", type=int, default=2000)
+    parser.add_argument("--storm-limit", type=int, default=30, help="the hourly limit of the 429-storm part")
     args = parser.parse_args()
     total = args.processes * args.each
     elapsed, granted, _ = race(args.processes, args.each, limit=total)
@@ -63,6 +112,16 @@ def main() -> None:
           f"{'ok' if rate >= TARGET_PER_SECOND else 'UNDER'}")  # fmt: skip
     print(f"{f'over-grant against a limit of {total // 8}':<52} {over:>10} {0:>10}  "
           f"{'ok' if over == 0 and used == total // 8 else 'OVER'}")  # fmt: skip
+    seen = storm(args.processes, args.storm_limit)
+    beyond = max(0, seen["received"] - args.storm_limit)
+    label = f"429 storm, {args.processes} processes x 2 runs: requests at the site"
+    print(f"{label:<52} {seen['received']:>10} {args.storm_limit:>10}  {'ok' if not beyond else 'OVER'}")
+    print(f"{'  of which answered 429 (retried, each reserved)':<52} {seen['throttled']:>10} {'':>10}")
+    ledger_ok = seen["received"] <= seen["ledger"] <= args.storm_limit
+    print(f"{'  requests in the ledger (>= at the site, <= limit)':<52} {seen['ledger']:>10} {args.storm_limit:>10}  "
+          f"{'ok' if ledger_ok else 'WRONG'}")  # fmt: skip
+    print(f"{'  runs completed / stopped by the budget / other':<52} "
+          f"{seen['completed']:>4} / {seen['budget']} / {seen['other']}")  # fmt: skip
 
 
 if __name__ == "__main__":

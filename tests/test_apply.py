@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from agentflow import apply as applying
 from agentflow import runs
 from agentflow.agent.scripted import ScriptedModel
+from agentflow.budget import Budget, Settings, SQLiteLedger
 from agentflow.cli import app
 from agentflow.errors import ConfigError
 from agentflow.runner import Runner, RunRequest
@@ -259,3 +260,35 @@ def test_apply_from_the_command_line(tmp_path):
 
     record = runs.load("last")
     assert len(labelled(Site.open("cloud", sandbox_db()), record.id)) == 4
+
+
+async def test_apply_stopped_by_the_budget_starts_no_change_it_cannot_finish_and_goes_on_later():
+    site = Site.open("dc")  # a create reserves two requests (with an epic, DC looks up the Epic Link field first)
+    clock = [1_800_000_000.0]
+    budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=12), lambda: clock[0])
+    _, record = await stories_run(site)
+    runner = Runner(bundled=lambda quota: server_for(site, user="pm", quota=quota), budget=budget)
+    budget.reserve("sandbox", 10, "interactive")  # 2 left: the first create uses 1 and gives one back
+    before = site.store.query_one("SELECT COUNT(*) FROM issues")[0]
+    _, first = await runner.apply(record.id, actor="priya", on_change=lambda a: None)
+    assert [(r.index, r.state) for r in first] == [(1, "applied"), (2, applying.DEFERRED)]
+    assert first[1].detail.startswith("Not sent to sandbox-dc: the hourly budget for sandbox is used up")
+    assert applying.Journal.load(record.id).entry(2).state == "pending"  # nothing of it reached the site
+    assert site.store.query_one("SELECT COUNT(*) FROM issues")[0] == before + 1
+    clock[0] += 3600  # the hour slides
+    _, rest = await runner.apply(record.id, actor="priya", on_change=lambda a: None)
+    assert [r.state for r in rest] == ["applied"] * 8 and rest[0].detail == "already applied"
+    assert len(labelled(site, record.id)) == 4
+
+
+def test_apply_stopped_by_the_budget_exits_3_and_says_so(monkeypatch):
+    script = ROOT / "examples" / "scripts" / "transcript-to-stories.yaml"
+    cli = CliRunner()
+    inputs = [f"{name}={value}" for name, value in TRANSCRIPT.items()]
+    ran = cli.invoke(app, ["run", "transcript-to-stories", *inputs, "--model", f"script:{script}", "--quiet"])
+    assert ran.exit_code == 0, ran.stderr
+    monkeypatch.setenv("AGENTFLOW_BUDGET_PER_HOUR", "3")  # what the run spent leaves no room for a create
+    result = cli.invoke(app, ["apply", "last", "--yes"])
+    assert result.exit_code == 3, result.stderr
+    assert "Stopped by the hourly rate budget" in result.stdout
+    assert "deferred $1" in " ".join(result.stdout.split())
