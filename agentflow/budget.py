@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from agentflow.errors import ConfigError
 WINDOW = 3600.0
 PRESETS = {"standard": 500, "premium": 1000}
 PREMIUM_PER_USER = 20
+BUDGET_KEYS = frozenset({"per_hour", "users", "reserve_interactive", "max_wait", "sites"})
 Priority = Literal["interactive", "batch"]
 
 
@@ -140,7 +142,7 @@ class SQLiteLedger:
     def consumers(self, site: str, now: float) -> list[Consumer]:
         rows = self.conn.execute(
             "SELECT workflow, actor, SUM(count) FROM entries WHERE site = ? AND at > ? "
-            "GROUP BY workflow, actor ORDER BY SUM(count) DESC",
+            "GROUP BY workflow, actor HAVING SUM(count) > 0 ORDER BY SUM(count) DESC",
             (site, now - WINDOW),
         )
         return [Consumer(workflow or "-", actor or "-", total) for workflow, actor, total in rows]
@@ -199,6 +201,9 @@ def settings_from(config: Mapping[str, Any], env: Mapping[str, str]) -> Settings
     table = config.get("budget") or {}
     if not isinstance(table, Mapping):
         raise ConfigError("[budget] in the config file must be a table")
+    unknown = sorted(set(table) - BUDGET_KEYS)
+    if unknown:
+        raise ConfigError(f"[budget] has unknown keys: {', '.join(unknown)} (known: {', '.join(sorted(BUDGET_KEYS))})")
     per_hour = _limit(table.get("per_hour", "standard"), table.get("users", 0), "budget.per_hour")
     sites = {
         name: _limit(value, table.get("users", 0), f"budget.sites.{name}")
@@ -269,15 +274,17 @@ class Budget:
         now = self.clock()
         paused = self.ledger.paused_until(site, now)
         if paused is not None:
-            raise BudgetExhausted(f"{site} is rate limited: paused until {_clock(paused)}", paused)
+            raise BudgetExhausted(f"{site} is rate limited: paused until {moment_text(paused)}", paused)
         grant = self.ledger.try_reserve(
             site, count, self.ceiling(site, priority), now, run_id=run_id, workflow=workflow, actor=actor
         )
         if grant is None:
             retry_at = self.fits_at(site, count, priority)
+            needs = f"; this needs {count}" if count > 1 else ""
             raise BudgetExhausted(
                 f"the hourly budget for {site} is used up for {priority} work "
-                f"({self.ledger.used(site, now)} of {self.settings.limit(site)}); room again at {_clock(retry_at)}",
+                f"({self.ledger.used(site, now)} of {self.settings.limit(site)}{needs}); room again at "
+                f"{moment_text(retry_at)}",
                 retry_at,
             )
         return grant
@@ -289,8 +296,9 @@ class Budget:
         self.ledger.release(grant.id)
 
     def pause(self, site: str, seconds: float) -> None:
-        """A 429 said to wait: every process stops calling the site until then."""
-        self.ledger.pause(site, self.clock() + seconds)
+        """A 429 said to wait: every process stops calling the site until then. At most one window (an hour):
+        a site that asks for longer, or a bogus Retry-After, must not lock everyone out for days."""
+        self.ledger.pause(site, self.clock() + min(max(0.0, seconds), WINDOW))
 
     def fits_at(self, site: str, count: int, priority: Priority) -> float:
         """When `count` more calls fit for `priority`: now, or as the oldest entries slide out of the window."""
@@ -320,10 +328,13 @@ class Budget:
         }
 
 
-def _clock(moment: float) -> str:
+def moment_text(moment: float) -> str:
+    """A moment as people read it: the time of day, with the date when it is not today."""
     if moment == float("inf"):
         return "never (more than the limit)"
-    return time.strftime("%H:%M:%S", time.localtime(moment))
+    local = time.localtime(moment)
+    same_day = time.strftime("%Y-%m-%d", local) == time.strftime("%Y-%m-%d", time.localtime())
+    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S", local)
 
 
 class Allowance:
@@ -365,11 +376,15 @@ class SiteQuota:
         self.max_wait = budget.settings.max_wait
         self.used = 0
 
-    def reserve(self, count: int) -> _Held:
+    def check_allowance(self, count: int) -> None:
+        """`QuotaExhausted` when the run's own cap has less than `count` requests left."""
         allowance = self.allowance
         if allowance is not None and count > allowance.left():
             spent = "is spent" if not allowance.left() else f"has {allowance.left()} left and this needs {count}"
             raise QuotaExhausted(f"this run's budget of {allowance.cap} Atlassian requests {spent}")
+
+    def reserve(self, count: int) -> _Held:
+        self.check_allowance(count)
         try:
             grant = self.budget.reserve(self.site, count, self.priority, **self.attribution)
         except BudgetExhausted as exhausted:
@@ -381,6 +396,17 @@ class SiteQuota:
 
     def pause(self, seconds: float) -> None:
         self.budget.pause(self.site, seconds)
+
+    def charge(self, count: int, *, in_ledger: bool) -> None:
+        """Count `count` requests already sent by a server the gate did not reserve for: always in the run's
+        allowance, and in the ledger too unless the server reserved them there itself. After the fact nothing
+        can be refused, so the ledger takes them even past the limit: it records what the site saw."""
+        if count <= 0:
+            return
+        if in_ledger:
+            now = self.budget.clock()
+            self.budget.ledger.try_reserve(self.site, count, sys.maxsize, now, **self.attribution)
+        self._count(count)
 
     def rebind(self, *, actor: str, allowance: Allowance | None) -> None:
         """Spend as someone else from now on: the run's approved changes are the approver's, outside its cap."""
@@ -417,4 +443,13 @@ def open_budget(config: Mapping[str, Any], env: Mapping[str, str] | None = None)
     from agentflow.config import state_dir
 
     environment = os.environ if env is None else env
-    return Budget(SQLiteLedger(state_dir() / "budget.db"), settings_from(config, environment))
+    settings = settings_from(config, environment)
+    path = state_dir() / "budget.db"
+    try:
+        return Budget(SQLiteLedger(path), settings)
+    except (sqlite3.DatabaseError, OSError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ConfigError(
+            f"cannot open the budget ledger {path}: {reason} (check AGENTFLOW_STATE_DIR; a damaged ledger may be "
+            "deleted: it only holds the last hour)"
+        ) from None

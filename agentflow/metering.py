@@ -5,8 +5,10 @@ Who counts a call's Atlassian requests depends on the server (`Metering`, planne
 - the bundled server reserves every HTTP request it sends through the run's `SiteQuota`, which the host hands
   it; the meter reads what it reports and notices when a request was refused for lack of budget;
 - a server declared with `site` (another Atlassian MCP server: Rovo, mcp-atlassian) is metered here: its
-  `requests_per_call` estimate is reserved before each call and what it reports committed after — unless it
-  `meters_itself` (another agentflow `mcp serve`) and so reserves in the same ledger;
+  `requests_per_call` estimate is reserved before each call and what it reports committed after. One that
+  `meters_itself` (another agentflow `mcp serve`) reserves in the same ledger, so the gate reserves nothing
+  for it; a result that says it was not metered after all is charged to the ledger after the fact. Either way
+  the requests count against the run's own cap (`budget.max_calls`);
 - any other server reaches no Atlassian site and costs nothing.
 """
 
@@ -20,9 +22,10 @@ from typing import Any
 import anyio
 
 from agentflow import audit, redact
-from agentflow.atlassian.quota import QuotaExhausted, Reservation, reserve_waiting
+from agentflow.atlassian.quota import QuotaExhausted, RequestScope, Reservation, reserve_waiting
 from agentflow.atlassian.sites import resolve_site
 from agentflow.budget import Allowance, Budget, BudgetExhausted, Priority, SiteQuota
+from agentflow.errors import ConfigError
 from agentflow.host.servers import Host, ServerSpec, ToolOutcome
 
 
@@ -59,6 +62,12 @@ class Metering:
         """Quotas for the servers in `specs` that reach Atlassian; none at all when `budget` is None."""
         if budget is None or not any(reaches_atlassian(spec) for spec in specs):
             return cls()
+        for spec in specs:
+            if spec.transport == "bundled" and budget.settings.max_wait >= spec.call_timeout:
+                raise ConfigError(
+                    f"budget.max_wait ({budget.settings.max_wait:g} s) must be shorter than the call_timeout of the "
+                    f"server '{spec.name}' ({spec.call_timeout:g} s): a call that waits for the site would be cut off"
+                )
         allowance = Allowance(cap) if cap is not None else None
         attribution = {"run_id": who.run_id, "workflow": who.workflow, "actor": who.actor}
 
@@ -66,11 +75,7 @@ class Metering:
             return SiteQuota(budget, site_key(site_name), priority, allowance=allowance, **attribution)
 
         bundled = quota(site) if any(spec.transport == "bundled" for spec in specs) else None
-        others = {
-            spec.name: quota(spec.site)
-            for spec in specs
-            if spec.transport != "bundled" and spec.site is not None and not spec.meters_itself
-        }
+        others = {spec.name: quota(spec.site) for spec in specs if spec.transport != "bundled" and spec.site}
         return cls(bundled, others, allowance)
 
     def sites(self) -> set[str]:
@@ -117,7 +122,10 @@ class Meter:
         held: Reservation | None = None
         if quota is not None:
             try:
-                held = await reserve_waiting(quota, spec.requests_per_call, self.sleep)
+                if spec.meters_itself:
+                    quota.check_allowance(spec.requests_per_call)
+                else:
+                    held = await reserve_waiting(RequestScope(quota), spec.requests_per_call, self.sleep)
             except QuotaExhausted as exhausted:
                 self._audit(server, tool, arguments, "budget", began, 0, "")
                 self.exhausted = exhausted.message
@@ -145,17 +153,20 @@ class Meter:
         return clean
 
     def _settle(self, spec: ServerSpec, quota: SiteQuota | None, held: Reservation | None, outcome: ToolOutcome) -> int:
-        """What the call cost the site, committed where the gate reserved it."""
+        """What the call cost the site, charged where the gate meters the server."""
         if not reaches_atlassian(spec):
             return 0
-        if held is None or quota is None:
-            return outcome.requests or 0
-        if outcome.metered:  # it reserved its own requests in the shared ledger: give ours back
-            held.settle(0)
+        if quota is None:  # the bundled server, which meters itself through the quota it was handed
             return outcome.requests or 0
         requests = outcome.requests if outcome.requests is not None else spec.requests_per_call
-        held.settle(requests)
-        if outcome.retry_after:
+        if held is None:  # declared to meter itself: the gate only counts, and notices when it did not
+            quota.charge(requests, in_ledger=not outcome.metered)
+        elif outcome.metered:  # it reserved its own requests in the shared ledger: give ours back
+            held.settle(0)
+            quota.charge(requests, in_ledger=False)
+        else:
+            held.settle(requests)
+        if outcome.retry_after and not outcome.metered:
             quota.pause(outcome.retry_after)
         return requests
 

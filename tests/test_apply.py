@@ -272,7 +272,7 @@ async def test_apply_stopped_by_the_budget_starts_no_change_it_cannot_finish_and
     before = site.store.query_one("SELECT COUNT(*) FROM issues")[0]
     _, first = await runner.apply(record.id, actor="priya", on_change=lambda a: None)
     assert [(r.index, r.state) for r in first] == [(1, "applied"), (2, applying.DEFERRED)]
-    assert first[1].detail.startswith("Not sent to sandbox-dc: the hourly budget for sandbox is used up")
+    assert first[1].detail.startswith("Not sent to 127.0.0.1: the hourly budget for sandbox is used up")
     assert applying.Journal.load(record.id).entry(2).state == "pending"  # nothing of it reached the site
     assert site.store.query_one("SELECT COUNT(*) FROM issues")[0] == before + 1
     clock[0] += 3600  # the hour slides

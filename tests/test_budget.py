@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from agentflow.budget import (
     Settings,
     SiteQuota,
     SQLiteLedger,
+    moment_text,
+    open_budget,
     settings_from,
 )
 from agentflow.errors import ConfigError
@@ -173,3 +176,28 @@ def test_a_quota_says_how_long_until_a_pause_ends_or_the_window_slides():
     with pytest.raises(QuotaExhausted) as caught:
         quota.reserve(5)
     assert caught.value.wait is None  # more than batch may ever use
+
+
+def test_a_pause_lasts_at_most_one_window_and_says_its_date_when_not_today():
+    clock = Clock()
+    budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=100), clock)
+    budget.pause("acme", 99_999_999)  # a bogus Retry-After
+    assert budget.ledger.paused_until("acme", NOW) == NOW + WINDOW
+    assert moment_text(time.time() + 3 * 86400).count("-") == 2  # another day: the date too
+    assert moment_text(time.time()).count("-") == 0
+
+
+def test_a_request_that_needs_more_than_is_left_says_so():
+    budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=3), Clock())
+    budget.reserve("acme", 2, "interactive")
+    with pytest.raises(BudgetExhausted, match=r"\(2 of 3; this needs 2\)"):
+        budget.reserve("acme", 2, "interactive")
+
+
+def test_unknown_budget_keys_and_an_unreadable_ledger_are_config_errors(tmp_path: Path, monkeypatch):
+    with pytest.raises(ConfigError, match="unknown keys: max_wiat"):
+        settings_from({"budget": {"max_wiat": 5}}, {})
+    monkeypatch.setenv("AGENTFLOW_STATE_DIR", str(tmp_path))
+    (tmp_path / "budget.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ConfigError, match=r"cannot open the budget ledger .*budget\.db: file is not a database"):
+        open_budget({})

@@ -73,7 +73,30 @@ async def test_a_server_that_meters_itself_is_counted_once(declared):
     assert budget.status("sandbox")["used"] == 2  # the child's own reservations; the gate's given back
     consumers = {(c.workflow, c.requests) for c in budget.status("sandbox")["consumers"]}
     assert consumers == {("mcp serve", 2)}
-    assert ("other" in metering.by_server) is not declared  # declared: the gate does not even reserve
+    assert metering.allowance.used == 2  # and the run's own cap counts them
+
+
+async def test_a_server_said_to_meter_itself_that_does_not_is_charged_after_the_fact():
+    budget = shared_budget()
+    spec = mcp_serve("--no-budget", site="sandbox", meters_itself=True)
+    outcome, _ = await call_once(spec, budget, "get_jira_issue", {"key": "PAY-429"})
+    assert not outcome.metered and outcome.requests == 2
+    assert budget.status("sandbox")["used"] == 2
+    assert [(c.workflow, c.requests) for c in budget.status("sandbox")["consumers"]] == [("incident", 2)]
+
+
+async def test_the_runs_cap_holds_for_a_server_that_meters_itself():
+    budget = shared_budget()
+    spec = mcp_serve(site="sandbox", meters_itself=True)
+    metering = Metering.plan([spec], budget, site=None, priority="interactive", who=WHO, cap=3)
+    with anyio.fail_after(WAIT):
+        async with Host([spec]) as host:
+            meter = Meter(host, metering, who=WHO)
+            await meter.call("other", "get_jira_issue", {"key": "PAY-429"})  # 2 of the 3
+            await meter.call("other", "search_jira_issues", {"jql": "project = PAY"})  # 1 more
+            with pytest.raises(BudgetExhausted, match="this run's budget of 3 Atlassian requests is spent"):
+                await meter.call("other", "search_jira_issues", {"jql": "project = OPS"})
+    assert metering.allowance.used == 3 and budget.status("sandbox")["used"] == 3
 
 
 async def test_a_server_that_reaches_no_atlassian_site_costs_nothing():
@@ -102,7 +125,10 @@ def test_budget_settings_of_servers_are_checked():
     for table, message in [
         ({"transport": "bundled", "site": "eng"}, "the bundled server meters every request"),
         ({"url": "https://mcp.example.com/mcp", "requests_per_call": 0}, "requests_per_call"),
-        ({"command": "x", "meters_itself": "sometimes"}, "meters_itself"),
+        ({"command": "x", "meters_itself": "yes", "site": "eng"}, "meters_itself"),
+        ({"command": "x", "requests_per_call": "3", "site": "eng"}, "requests_per_call"),
+        ({"command": "x", "requests_per_call": 3}, "requests_per_call need site"),
+        ({"command": "x", "meters_itself": True}, "meters_itself need site"),
     ]:
         with pytest.raises(ConfigError, match=message):
             load_server_specs({"servers": {"x": table}})
@@ -140,3 +166,20 @@ async def test_two_mcp_serve_processes_and_a_run_share_one_hourly_quota(monkeypa
     assert status["used"] == 7 and status["limit"] == 7
     users = {(c["workflow"], c["actor"]): c["requests"] for c in status["consumers"]}
     assert users == {("mcp serve", "alice"): 2, ("mcp serve", "bob"): 2, ("incident", "carol"): 3}
+
+
+def test_max_wait_must_fit_in_the_bundled_servers_call_timeout():
+    budget = Budget(SQLiteLedger(":memory:"), Settings(max_wait=120))
+    bundled = ServerSpec(name="atlassian", transport="bundled")
+    with pytest.raises(ConfigError, match=r"budget.max_wait \(120 s\) must be shorter than the call_timeout"):
+        Metering.plan([bundled], budget, site=None, priority="interactive", who=WHO, cap=10)
+    slow = ServerSpec(name="atlassian", transport="bundled", call_timeout=300)
+    assert Metering.plan([slow], budget, site=None, priority="interactive", who=WHO, cap=10).bundled is not None
+
+
+def test_mcp_serve_with_an_unreadable_ledger_says_so_and_exits_2():
+    (state_dir()).mkdir(parents=True, exist_ok=True)
+    (state_dir() / "budget.db").write_bytes(b"garbage" * 1000)
+    result = CliRunner().invoke(app, ["mcp", "serve"])
+    assert result.exit_code == 2
+    assert "cannot open the budget ledger" in result.stderr and "Traceback" not in result.stderr

@@ -111,23 +111,38 @@ class AtlassianHTTP:
 
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
         """The response's JSON (None for an empty body); `AtlassianError` when the site says no."""
+        # What this call has waited (for backoff, Retry-After and budget pauses) is bounded by max_wait in all,
+        # so that a tool call ends within its host's time box with a readable error rather than a time-out.
+        scope = current_scope() or RequestScope(None)
+        out_of_time = False
+
+        async def sleep(seconds: float) -> None:
+            await self.sleep(seconds)
+            scope.waited += seconds
+
+        def no_time_left(state: RetryCallState) -> bool:
+            nonlocal out_of_time
+            out_of_time = scope.waited + (state.upcoming_sleep or 0.0) > self._max_wait(scope)
+            return out_of_time
+
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.attempts),
+            stop=stop_after_attempt(self.attempts) | no_time_left,
             wait=self._wait,
             retry=retry_if_exception(lambda exc: isinstance(exc, _Retryable)),
-            sleep=self.sleep,
+            sleep=sleep,
             reraise=True,
         )
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._once(method, path, params, body)
+                    return await self._once(method, path, params, body, scope)
         except _Retryable as exc:
+            if out_of_time:
+                exc.error.message += f" (still refused after waiting {scope.waited:.3g} s, the most one call waits)"
             raise exc.error from None
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    async def _once(self, method: str, path: str, params: dict[str, Any] | None, body: Any) -> Any:
-        scope = current_scope()
+    async def _once(self, method: str, path: str, params: dict[str, Any] | None, body: Any, scope: RequestScope) -> Any:
         request = self.client.build_request(method, path, params=params, json=body)
         for hop in range(MAX_REDIRECTS + 1):
             response = await self._send(request, scope)
@@ -135,22 +150,21 @@ class AtlassianHTTP:
                 break
             request = self._redirect(request, response, hop)
         if response.status_code < 400:
-            return response.json() if response.content.strip() else None
+            return _json(response, self._host())
         error = AtlassianError(response.status_code, _message(response), _retry_after(response))
         if response.status_code in RETRY_STATUSES:
-            if response.status_code == 429 and error.retry_after is not None and scope and scope.quota:
+            if response.status_code == 429 and error.retry_after is not None and scope.quota:
                 scope.quota.pause(error.retry_after)
-            if error.retry_after is not None and error.retry_after > self._max_wait(scope):
+            if error.retry_after is not None and error.retry_after > self._max_wait(scope) - scope.waited:
                 error.message += f" (the site asks to wait {error.retry_after:.0f} s before retrying)"
                 raise error
             raise _Retryable(error)
         raise error
 
-    async def _send(self, request: httpx2.Request, scope: RequestScope | None) -> httpx2.Response:
+    async def _send(self, request: httpx2.Request, scope: RequestScope) -> httpx2.Response:
         """One request on the wire, reserved first; `QuotaExhausted` (nothing sent) when the budget says no."""
-        if scope is not None:
-            await self._admit(scope)
-            scope.sent += 1
+        await self._admit(scope)
+        scope.sent += 1
         try:
             return await self.client.send(request)
         except httpx2.TimeoutException:
@@ -161,7 +175,7 @@ class AtlassianHTTP:
     async def _admit(self, scope: RequestScope) -> None:
         """Take one request from the call's prepaid block or the quota, waiting up to `max_wait` for room."""
         if scope.quota is not None and not scope.take_prepaid():
-            await reserve_waiting(scope.quota, 1, self.sleep)
+            await reserve_waiting(scope, 1, self.sleep)
 
     def _redirect(self, request: httpx2.Request, response: httpx2.Response, hop: int) -> httpx2.Request:
         """The next hop, built by httpx (method and body as RFC 9110 §15.4 says); only within the site."""
@@ -177,13 +191,13 @@ class AtlassianHTTP:
             )
         return following
 
-    def _max_wait(self, scope: RequestScope | None) -> float:
-        return scope.quota.max_wait if scope is not None and scope.quota is not None else self.max_wait
+    def _max_wait(self, scope: RequestScope) -> float:
+        return scope.quota.max_wait if scope.quota is not None else self.max_wait
 
     def _wait(self, state: RetryCallState) -> float:
         """Retry-After when the site gave one, else exponential backoff with jitter, capped at max_wait."""
         exception = state.outcome.exception() if state.outcome else None
-        limit = self._max_wait(current_scope())
+        limit = self._max_wait(current_scope() or RequestScope(None))
         if isinstance(exception, _Retryable) and exception.error.retry_after is not None:
             return min(exception.error.retry_after, limit)
         backoff = min(limit, 0.5 * 2 ** (state.attempt_number - 1))
@@ -191,6 +205,21 @@ class AtlassianHTTP:
 
     def _host(self) -> str:
         return httpx2.URL(self.base_url).host or self.base_url
+
+
+def _json(response: httpx2.Response, host: str) -> Any:
+    """A success's JSON body (None when empty); a body that is not JSON is the site's fault, said plainly (an
+    HTML login or proxy page where the API should be means the site URL points somewhere else)."""
+    if not response.content.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        raise AtlassianError(
+            response.status_code,
+            f"{host} answered HTTP {response.status_code} with {kind}, not JSON: is the site URL right?",
+        ) from None
 
 
 def _retry_after(response: httpx2.Response) -> float | None:

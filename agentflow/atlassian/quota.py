@@ -59,6 +59,7 @@ class RequestScope:
     sent: int = 0
     prepaid: Reservation | None = None
     prepaid_used: int = 0
+    waited: float = 0.0  # seconds spent waiting (backoff, Retry-After, pauses): at most the quota's max_wait
 
     def prepay(self, count: int) -> None:
         """Reserve `count` requests at once (a multi-request write); `QuotaExhausted` if they do not fit."""
@@ -98,17 +99,19 @@ def current_scope() -> RequestScope | None:
     return _scope.get()
 
 
-async def reserve_waiting(quota: Quota, count: int, sleep: Callable[[float], Awaitable[None]]) -> Reservation:
-    """`quota.reserve(count)`, waiting out a pause or a window about to slide for up to `quota.max_wait`
-    seconds in all; `QuotaExhausted` when there is no room within that."""
-    waited = 0.0
+async def reserve_waiting(scope: RequestScope, count: int, sleep: Callable[[float], Awaitable[None]]) -> Reservation:
+    """`scope.quota.reserve(count)`, waiting out a pause or a window about to slide while the scope has waited
+    less than the quota's `max_wait` in all; `QuotaExhausted` when there is no room within that."""
+    quota = scope.quota
+    if quota is None:
+        raise ValueError("reserve_waiting needs a scope with a quota")
     while True:
         try:
             return quota.reserve(count)
         except QuotaExhausted as exhausted:
             # A floor on each step, so that a quota answering "wait 0 s" cannot spin the loop.
             step = max(exhausted.wait or 0.0, MIN_WAIT_STEP)
-            if exhausted.wait is None or waited + step > quota.max_wait:
+            if exhausted.wait is None or scope.waited + step > quota.max_wait:
                 raise
             await sleep(step)
-            waited += step
+            scope.waited += step

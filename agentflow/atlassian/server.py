@@ -114,7 +114,7 @@ class AtlassianServer(MCPServer):
                 scope.prepay(prepay)
                 result = await work()
             except QuotaExhausted as exhausted:
-                text = f"Not sent to {self.site.name}: {exhausted.message}."
+                text = f"Not sent to {self.site.budget_key}: {exhausted.message}."
                 if scope.sent:
                     text += f" {scope.sent} request(s) of this call were sent before."
                 failed = self._result(text, None, scope.sent, error=True)

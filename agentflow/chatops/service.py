@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from agentflow import runs
-from agentflow.apply import Applied
+from agentflow.apply import DEFERRED, Applied
 from agentflow.chatops import slack_format
 from agentflow.chatops.commands import USAGE, Command, with_primary
 from agentflow.chatops.executors import Executor, InSubprocess, JobFailed
@@ -282,10 +282,17 @@ class ChatOps:
 
 def _applied_message(job: Job, results: list[Applied]) -> dict[str, Any]:
     """What an apply did, for the channel: one line per change, failures first."""
-    failed = [r for r in results if r.state != "applied"]
-    done = f"applied {len(results) - len(failed)} of {len(results)} changes of `{job.run_id}`"
-    outcome = f"; **{len(failed)} failed**: fix the cause and apply again (what is done is skipped)." if failed else "."
-    lines = [f"{'✅' if r.state == 'applied' else '❌'} `${r.index}` {r.summary}: {r.detail}"
+    deferred = next((r for r in results if r.state == DEFERRED), None)
+    failed = [r for r in results if r.state not in ("applied", DEFERRED)]
+    applied = sum(1 for r in results if r.state == "applied")
+    done = f"applied {applied} of {len(results)} changes of `{job.run_id}`"
+    outcome = f"; **{len(failed)} failed**: fix the cause and apply again (what is done is skipped)" if failed else ""
+    if deferred is not None:
+        outcome += (f"; **stopped by the hourly rate budget** at `${deferred.index}`, the changes after it not tried: "
+                    "apply again later (what is done is skipped)")  # fmt: skip
+    outcome += "."
+    marks = {"applied": "✅", DEFERRED: "⏸️"}
+    lines = [f"{marks.get(r.state, '❌')} `${r.index}` {r.summary}: {r.detail}"
              for r in sorted(results, key=lambda r: (r.state == "applied", r.index))]  # fmt: skip
     who = job.actor if job.actor.startswith("api:") else f"<@{job.actor}>"  # Slack shows a user id as a mention
     text = f"{who} " + slack_format.to_mrkdwn(done + outcome + "\n\n" + "\n".join(f"- {line}" for line in lines))

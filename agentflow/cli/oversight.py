@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Annotated
 
 import typer
@@ -23,7 +22,7 @@ def budget(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The hourly rate budget: used / limit / paused-until per site, and who used it in the last hour."""
-    from agentflow.budget import open_budget
+    from agentflow.budget import moment_text, open_budget
     from agentflow.config import load_config
 
     ledger_budget = open_budget(load_config())
@@ -45,7 +44,7 @@ def budget(
             f"{used} / {limit} requests in the last hour  (batch may use {status['batch_ceiling']})"
         )
         if status["paused_until"]:
-            out.print(f"  [red]paused[/] until {time.strftime('%H:%M:%S', time.localtime(status['paused_until']))}")
+            out.print(f"  [red]paused[/] until {moment_text(status['paused_until'])} (a 429 said to wait)")
         for consumer in status["consumers"][:5]:
             out.print(ui.escape(f"  {consumer.requests:>5}  {consumer.workflow}  ({consumer.actor})"))
 

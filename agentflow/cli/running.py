@@ -139,8 +139,8 @@ def _confirm_and_apply(runner: Any, record: Any, only: set[int] | None, yes: boo
 
     _, results = asyncio.run(runner.apply(record.id, actor=getpass.getuser(), only=only, on_change=show))
     if any(r.state == DEFERRED for r in results):
-        out.print("[yellow]Stopped by the hourly rate budget[/]: the change above was not started and the ones after "
-                  "it were not tried. Apply again later; what is applied is skipped.")  # fmt: skip
+        out.print("[yellow]Stopped by the hourly rate budget[/] at the change above; the ones after it were not "
+                  "tried. Apply again later: what is applied is skipped.")  # fmt: skip
         raise typer.Exit(EXIT_BUDGET)
     failed = [r for r in results if r.state != "applied"]
     if failed:

@@ -39,7 +39,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, CallToolResult, TextContent, Tool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
 
 from agentflow.atlassian.quota import Quota
 from agentflow.atlassian.server import (
@@ -54,6 +54,7 @@ from agentflow.atlassian.sites import resolve_site
 from agentflow.errors import ConfigError, ServerError, ServerStartError
 
 BUNDLED = "atlassian"
+MAX_REQUESTS_PER_CALL = 100
 STDERR_LINES = 20
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -86,8 +87,8 @@ class ServerSpec(BaseModel):
     startup_timeout: float = Field(default=20, gt=0)
     call_timeout: float = Field(default=120, gt=0)
     site: str | None = None  # the Atlassian site (a name from [sites] or 'sandbox') whose budget its calls spend
-    requests_per_call: int = Field(default=1, ge=1, le=100)
-    meters_itself: bool = False
+    requests_per_call: StrictInt = Field(default=1, ge=1, le=MAX_REQUESTS_PER_CALL)
+    meters_itself: StrictBool = False
 
     @model_validator(mode="after")
     def _fits_transport(self) -> ServerSpec:
@@ -99,11 +100,14 @@ class ServerSpec(BaseModel):
             raise ValueError("a stdio server needs a command")
         if self.transport in ("http", "sse") and not (self.url and self.url.startswith(("http://", "https://"))):
             raise ValueError(f"{self.transport} servers need a url starting with http:// or https://")
-        if self.transport == "bundled" and (self.site or self.meters_itself or self.requests_per_call != 1):
+        metering = [key for key in ("requests_per_call", "meters_itself") if key in self.model_fields_set]
+        if self.transport == "bundled" and (self.site or metering):
             raise ValueError(
                 "site, requests_per_call and meters_itself are for other servers: the bundled server meters every "
                 "request it sends to the run's site itself"
             )
+        if metering and not self.site:
+            raise ValueError(f"{' and '.join(metering)} need site, the Atlassian site whose budget the calls spend")
         misplaced = {
             "bundled": [*process, *remote],
             "stdio": list(remote),
@@ -433,12 +437,18 @@ def _outcome(result: CallToolResult, duration_ms: int) -> ToolOutcome:
         text=text,
         structured=structured,
         is_error=bool(result.is_error),
-        requests=requests if isinstance(requests, int) and not isinstance(requests, bool) else None,
+        requests=requests if _plausible_count(requests) else None,
         duration_ms=duration_ms,
         retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
         metered=meta.get(METERED_META) is True,
         budget_exhausted=bool(result.is_error) and meta.get(BUDGET_META) == EXHAUSTED,
     )
+
+
+def _plausible_count(value: Any) -> bool:
+    """A request count a server may report for one call; anything else is not believed (the gate then uses
+    its estimate), so a buggy server cannot lock a site's budget for an hour with one bogus number."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_REQUESTS_PER_CALL
 
 
 def _expand(values: Mapping[str, str], server: str) -> dict[str, str]:

@@ -257,3 +257,37 @@ async def test_a_redirect_off_the_site_is_not_followed(location):
         await client(transport, []).get("/x")
     assert len(seen) == 1  # the credentials never left for the other origin
     assert location.split("/x")[0].split("/steal")[0] in caught.value.message
+
+
+class NoJitter:
+    def uniform(self, low: float, high: float) -> float:
+        return high
+
+
+async def test_what_one_call_waits_is_bounded_by_max_wait_in_all():
+    throttled = httpx2.Response(429, headers={"Retry-After": "25"}, json={"errorMessages": ["Rate limit exceeded."]})
+    transport, seen = scripted(*[throttled] * 4)
+    sleeps: list[float] = []
+    with request_scope(Quota(max_wait=60.0)) as scope, pytest.raises(AtlassianError) as caught:
+        await client(transport, sleeps).get("/x")
+    assert sleeps == [25.0, 25.0] and len(seen) == 3 and scope.waited == 50  # a third wait would pass 60 s
+    assert caught.value.message == "HTTP 429: Rate limit exceeded. (the site asks to wait 25 s before retrying)"
+
+    transport, seen = scripted(*[httpx2.Response(502, text="Bad Gateway")] * 4)
+    sleeps.clear()
+    with request_scope(Quota(max_wait=0.6)) as scope, pytest.raises(AtlassianError) as caught:
+        await client(transport, sleeps, rng=NoJitter()).get("/y")  # backoff 0.5 s, then 0.6 s: over the 0.6 s
+    assert len(seen) == 2 and sleeps == [0.5]
+    assert (
+        caught.value.message
+        == f"HTTP 502: Bad Gateway (still refused after waiting {sleeps[0]:.3g} s, the most one call waits)"
+    )
+
+
+async def test_a_success_that_is_not_json_is_a_readable_error():
+    transport, _ = scripted(httpx2.Response(200, html="<html>Log in to continue</html>"))
+    with pytest.raises(AtlassianError) as caught:
+        await client(transport, []).get("/rest/api/3/myself")
+    assert (
+        caught.value.message == "acme.atlassian.net answered HTTP 200 with text/html, not JSON: is the site URL right?"
+    )

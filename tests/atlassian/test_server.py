@@ -279,7 +279,7 @@ async def test_every_request_is_reserved_and_a_call_without_room_is_not_sent(tmp
     assert read.meta[REQUESTS_META] == 2 and search.meta[REQUESTS_META] == 1
     assert read.meta[METERED_META] is True
     assert refused.is_error and refused.meta[BUDGET_META] == "exhausted" and refused.meta[REQUESTS_META] == 0
-    assert text(refused).startswith("Not sent to sandbox-dc: the hourly budget for sandbox is used up")
+    assert text(refused).startswith("Not sent to 127.0.0.1: the hourly budget for sandbox is used up")
     assert len(requestlog.read(log)) == 3 == quota.used == quota.budget.status("sandbox")["used"]
 
 

@@ -12,7 +12,9 @@ import anyio
 import pytest
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp_types import CallToolResult, TextContent
 
+from agentflow.atlassian.server import REQUESTS_META
 from agentflow.errors import ConfigError, ServerError, ServerStartError
 from agentflow.host.servers import Host, ServerSpec, load_server_specs
 from agentflow.sandbox.site import Site
@@ -334,3 +336,18 @@ async def test_a_missing_bearer_token_is_a_start_error(monkeypatch):
     with anyio.fail_after(WAIT), pytest.raises(ServerStartError, match=r"HOST_TEST_TOKEN .* is not set"):
         async with Host([spec]):
             pass
+
+
+@pytest.mark.parametrize(("reported", "believed"), [(3, 3), (0, 0), (-5, None), (10**6, None), (True, None)])
+async def test_a_request_count_a_server_reports_is_believed_only_when_plausible(reported, believed):
+    server = MCPServer("counting")
+
+    @server.tool()
+    def work() -> CallToolResult:
+        """Says how many requests it made."""
+        return CallToolResult(content=[TextContent(type="text", text="done")], meta={REQUESTS_META: reported})
+
+    with anyio.fail_after(WAIT):
+        async with Host([bundled_spec()], bundled=lambda quota: server) as host:
+            outcome = await host.call("atlassian", "work", {})
+    assert outcome.text == "done" and outcome.requests == believed
