@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,7 @@ from agentflow.errors import ConfigError
 WINDOW = 3600.0
 PRESETS = {"standard": 500, "premium": 1000}
 PREMIUM_PER_USER = 20
+PRUNE_EVERY = 500  # reservations of one process between two prunings of expired rows
 BUDGET_KEYS = frozenset({"per_hour", "users", "reserve_interactive", "max_wait", "sites"})
 Priority = Literal["interactive", "batch"]
 
@@ -58,9 +59,16 @@ class Ledger(Protocol):
     ) -> Grant | None:
         """Reserve `count` if what the window holds plus `count` stays within `ceiling`; else None."""
 
+    def record(self, site: str, count: int, now: float, *, run_id: str, workflow: str, actor: str) -> None:
+        """Count `count` requests that were sent without a reservation (known only after the fact)."""
+
     def commit(self, grant_id: int, actual: int, now: float) -> None: ...
 
     def release(self, grant_id: int) -> None: ...
+
+    def identity(self) -> str:
+        """A random id of this ledger, the same for every process that opens it: a server that meters itself
+        names it in its results, so a host sharing the ledger knows the requests are counted already."""
 
     def used(self, site: str, now: float) -> int: ...
 
@@ -92,8 +100,11 @@ class SQLiteLedger:
                 committed INTEGER NOT NULL DEFAULT 0, run_id TEXT, workflow TEXT, actor TEXT);
             CREATE INDEX IF NOT EXISTS entries_site_at ON entries(site, at);
             CREATE TABLE IF NOT EXISTS pauses (site TEXT PRIMARY KEY, until REAL NOT NULL);
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             """
         )
+        self._identity: str | None = None
+        self._writes = 0
 
     def _in(self) -> Any:
         return _Immediate(self.conn)
@@ -109,7 +120,30 @@ class SQLiteLedger:
                 "INSERT INTO entries (site, at, count, run_id, workflow, actor) VALUES (?, ?, ?, ?, ?, ?)",
                 (site, now, count, run_id, workflow, actor),
             )
+            self._prune(conn, now)
             return Grant(cursor.lastrowid, site, count)
+
+    def record(self, site: str, count: int, now: float, *, run_id: str, workflow: str, actor: str) -> None:
+        with self._in() as conn:
+            conn.execute(
+                "INSERT INTO entries (site, at, count, committed, run_id, workflow, actor) "
+                "VALUES (?, ?, ?, 1, ?, ?, ?)",
+                (site, now, count, run_id, workflow, actor),
+            )
+
+    def identity(self) -> str:
+        if self._identity is None:
+            with self._in() as conn:
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('identity', ?)", (uuid.uuid4().hex,))
+                self._identity = conn.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()[0]
+        return self._identity
+
+    def _prune(self, conn: sqlite3.Connection, now: float) -> None:
+        """Now and then, forget what has slid out of the window: one row per request adds up over days."""
+        self._writes += 1
+        if self._writes % PRUNE_EVERY == 0:
+            conn.execute("DELETE FROM entries WHERE at <= ?", (now - WINDOW,))
+            conn.execute("DELETE FROM pauses WHERE until <= ?", (now,))
 
     def commit(self, grant_id: int, actual: int, now: float) -> None:
         with self._in() as conn:
@@ -353,8 +387,8 @@ class SiteQuota:
     priority, its `Allowance`, its id, workflow and actor for attribution), an apply, or an `mcp serve` session.
 
     `reserve` takes requests from the shared ledger or raises `QuotaExhausted`, saying how long until there may
-    be room (None when the run's own allowance is spent: that does not come back). `used` counts what this
-    consumer reserved and kept.
+    be room (None when the run's own allowance is spent: that does not come back). `ledger` is the identity of
+    the ledger it reserves in.
     """
 
     def __init__(
@@ -374,7 +408,7 @@ class SiteQuota:
         self.attribution = {"run_id": run_id, "workflow": workflow, "actor": actor}
         self.allowance = allowance
         self.max_wait = budget.settings.max_wait
-        self.used = 0
+        self.ledger = budget.ledger.identity()
 
     def check_allowance(self, count: int) -> None:
         """`QuotaExhausted` when the run's own cap has less than `count` requests left."""
@@ -397,16 +431,20 @@ class SiteQuota:
     def pause(self, seconds: float) -> None:
         self.budget.pause(self.site, seconds)
 
-    def charge(self, count: int, *, in_ledger: bool) -> None:
-        """Count `count` requests already sent by a server the gate did not reserve for: always in the run's
-        allowance, and in the ledger too unless the server reserved them there itself. After the fact nothing
-        can be refused, so the ledger takes them even past the limit: it records what the site saw."""
-        if count <= 0:
-            return
-        if in_ledger:
-            now = self.budget.clock()
-            self.budget.ledger.try_reserve(self.site, count, sys.maxsize, now, **self.attribution)
+    def hold(self, count: int) -> None:
+        """Take `count` from the run's allowance alone, before a call to a server that reserves in the ledger
+        itself; `charge` settles it. `QuotaExhausted` when the allowance has less left."""
+        self.check_allowance(count)
         self._count(count)
+
+    def charge(self, count: int, *, in_ledger: bool, held: int = 0) -> None:
+        """Settle a call whose requests the gate did not reserve: `count` in the run's allowance (in place of
+        the `held` estimate), and in the ledger too unless the server counted them there itself. After the
+        fact nothing can be refused, so the ledger takes them even past the limit: it records what the site
+        saw."""
+        if in_ledger and count > 0:
+            self.budget.ledger.record(self.site, count, self.budget.clock(), **self.attribution)
+        self._count(count - held)
 
     def rebind(self, *, actor: str, allowance: Allowance | None) -> None:
         """Spend as someone else from now on: the run's approved changes are the approver's, outside its cap."""
@@ -414,7 +452,6 @@ class SiteQuota:
         self.allowance = allowance
 
     def _count(self, requests: int) -> None:
-        self.used += requests
         if self.allowance is not None:
             self.allowance.used += requests
 

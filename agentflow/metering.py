@@ -22,16 +22,11 @@ from typing import Any
 import anyio
 
 from agentflow import audit, redact
-from agentflow.atlassian.quota import QuotaExhausted, RequestScope, Reservation, reserve_waiting
-from agentflow.atlassian.sites import resolve_site
+from agentflow.atlassian.quota import QuotaExhausted, Reservation, reserve_waiting
+from agentflow.atlassian.sites import budget_key_of
 from agentflow.budget import Allowance, Budget, BudgetExhausted, Priority, SiteQuota
 from agentflow.errors import ConfigError
 from agentflow.host.servers import Host, ServerSpec, ToolOutcome
-
-
-def site_key(site: str | None) -> str:
-    """The budget's name for the site called `site` (None: the default site); see `SiteConfig.budget_key`."""
-    return resolve_site(site).budget_key
 
 
 def reaches_atlassian(spec: ServerSpec) -> bool:
@@ -72,15 +67,23 @@ class Metering:
         attribution = {"run_id": who.run_id, "workflow": who.workflow, "actor": who.actor}
 
         def quota(site_name: str | None) -> SiteQuota:
-            return SiteQuota(budget, site_key(site_name), priority, allowance=allowance, **attribution)
+            return SiteQuota(budget, budget_key_of(site_name), priority, allowance=allowance, **attribution)
 
         bundled = quota(site) if any(spec.transport == "bundled" for spec in specs) else None
         others = {spec.name: quota(spec.site) for spec in specs if spec.transport != "bundled" and spec.site}
         return cls(bundled, others, allowance)
 
+    def rebind(self, actor: str) -> None:
+        """From now on spend as `actor`, outside the run's cap: a run's approved changes are the approver's."""
+        for quota in self.quotas():
+            quota.rebind(actor=actor, allowance=None)
+        self.allowance = None
+
+    def quotas(self) -> list[SiteQuota]:
+        return [*self.by_server.values(), *([self.bundled] if self.bundled else [])]
+
     def sites(self) -> set[str]:
-        quotas = [*self.by_server.values(), *([self.bundled] if self.bundled else [])]
-        return {quota.site for quota in quotas}
+        return {quota.site for quota in self.quotas()}
 
 
 class Meter:
@@ -123,9 +126,9 @@ class Meter:
         if quota is not None:
             try:
                 if spec.meters_itself:
-                    quota.check_allowance(spec.requests_per_call)
+                    quota.hold(spec.requests_per_call)
                 else:
-                    held = await reserve_waiting(RequestScope(quota), spec.requests_per_call, self.sleep)
+                    held, _ = await reserve_waiting(quota, spec.requests_per_call, self.sleep)
             except QuotaExhausted as exhausted:
                 self._audit(server, tool, arguments, "budget", began, 0, "")
                 self.exhausted = exhausted.message
@@ -153,20 +156,22 @@ class Meter:
         return clean
 
     def _settle(self, spec: ServerSpec, quota: SiteQuota | None, held: Reservation | None, outcome: ToolOutcome) -> int:
-        """What the call cost the site, charged where the gate meters the server."""
+        """What the call cost the site, charged where the gate meters the server. A server's word that it
+        counted its requests itself is believed only when it names this very ledger."""
         if not reaches_atlassian(spec):
             return 0
-        if quota is None:  # the bundled server, which meters itself through the quota it was handed
+        if quota is None:  # the bundled server, metered through the quota it was handed, or no budget at all
             return outcome.requests or 0
         requests = outcome.requests if outcome.requests is not None else spec.requests_per_call
-        if held is None:  # declared to meter itself: the gate only counts, and notices when it did not
-            quota.charge(requests, in_ledger=not outcome.metered)
-        elif outcome.metered:  # it reserved its own requests in the shared ledger: give ours back
+        counted = outcome.metered_in == quota.ledger
+        if held is None:  # declared to meter itself: the gate held the estimate in the allowance only
+            quota.charge(requests, in_ledger=not counted, held=spec.requests_per_call)
+        elif counted:  # it reserved its own requests in our ledger: give the gate's back
             held.settle(0)
             quota.charge(requests, in_ledger=False)
         else:
             held.settle(requests)
-        if outcome.retry_after and not outcome.metered:
+        if outcome.retry_after and not counted:
             quota.pause(outcome.retry_after)
         return requests
 

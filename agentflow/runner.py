@@ -222,8 +222,7 @@ class Runner:
             if unasked and record.succeeded:
                 events.on_phase("applying what the writes policy allows without asking")
                 approver = f"{request.actor} (writes policy)"
-                if metering.bundled is not None:  # applying is not the run's own spending: no cap, the approver
-                    metering.bundled.rebind(actor=approver, allowance=None)
+                metering.rebind(approver)
                 call = self._apply_call(host, metering, record, approver)
                 record.applied = await apply_plan(record, call, actor=approver, only=unasked)
         record.report = self._report(loaded, context, record, notes)
@@ -300,7 +299,7 @@ class Runner:
             body = None
         if body is None:
             body = f"# {loaded.workflow.title}\n\n```json\n{json.dumps(record.output, indent=2)}\n```\n"
-        applied = {item.index for item in record.applied}
+        applied = {item.index for item in record.applied if item.state == "applied"}
         plan = "\n\n".join(
             part
             for part in (

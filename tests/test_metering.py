@@ -69,7 +69,7 @@ async def test_a_server_that_meters_itself_is_counted_once(declared):
     budget = shared_budget()
     spec = mcp_serve(site="sandbox", requests_per_call=3, meters_itself=declared)
     outcome, metering = await call_once(spec, budget, "get_jira_issue", {"key": "PAY-429"})
-    assert outcome.metered and outcome.requests == 2
+    assert outcome.metered_in == budget.ledger.identity() and outcome.requests == 2
     assert budget.status("sandbox")["used"] == 2  # the child's own reservations; the gate's given back
     consumers = {(c.workflow, c.requests) for c in budget.status("sandbox")["consumers"]}
     assert consumers == {("mcp serve", 2)}
@@ -80,9 +80,53 @@ async def test_a_server_said_to_meter_itself_that_does_not_is_charged_after_the_
     budget = shared_budget()
     spec = mcp_serve("--no-budget", site="sandbox", meters_itself=True)
     outcome, _ = await call_once(spec, budget, "get_jira_issue", {"key": "PAY-429"})
-    assert not outcome.metered and outcome.requests == 2
+    assert outcome.metered_in is None and outcome.requests == 2
     assert budget.status("sandbox")["used"] == 2
     assert [(c.workflow, c.requests) for c in budget.status("sandbox")["consumers"]] == [("incident", 2)]
+
+
+async def test_a_server_metering_in_another_ledger_is_charged_in_ours(tmp_path):
+    budget = shared_budget()
+    elsewhere = mcp_serve(site="sandbox", meters_itself=True)
+    elsewhere = elsewhere.model_copy(update={"env": {**elsewhere.env, "AGENTFLOW_STATE_DIR": str(tmp_path)}})
+    outcome, _ = await call_once(elsewhere, budget, "get_jira_issue", {"key": "PAY-429"})
+    assert outcome.metered_in not in (None, budget.ledger.identity()) and outcome.requests == 2
+    assert budget.status("sandbox")["used"] == 2
+
+
+async def test_parallel_calls_cannot_overshoot_the_runs_cap():
+    budget = shared_budget()
+    spec = mcp_serve(site="sandbox", meters_itself=True, requests_per_call=2)
+    metering = Metering.plan([spec], budget, site=None, priority="interactive", who=WHO, cap=3)
+    answered: list[bool] = []
+
+    async def one(meter: Meter) -> None:
+        try:
+            await meter.call("other", "search_jira_issues", {"jql": "project = PAY"})
+            answered.append(True)
+        except BudgetExhausted:
+            answered.append(False)
+
+    with anyio.fail_after(WAIT):
+        async with Host([spec]) as host:
+            meter = Meter(host, metering, who=WHO)
+            async with anyio.create_task_group() as group:
+                for _ in range(5):
+                    group.start_soon(one, meter)
+    # each call holds its estimate of 2 before it starts: one fits in the cap of 3 at a time
+    assert sorted(answered) == [False] * 4 + [True]
+    assert metering.allowance.used == 2 == budget.status("sandbox")["used"]  # /field and the search
+
+
+def test_applying_spends_as_the_approver_outside_the_runs_cap():
+    budget = shared_budget()
+    specs = [ServerSpec(name="atlassian", transport="bundled"), mcp_serve(site="sandbox")]
+    metering = Metering.plan(specs, budget, site=None, priority="batch", who=WHO, cap=5)
+    metering.rebind("sam (writes policy)")
+    assert metering.allowance is None
+    for quota in metering.quotas():
+        assert quota.allowance is None and quota.attribution["actor"] == "sam (writes policy)"
+        quota.reserve(7)  # more than the run's cap of 5
 
 
 async def test_the_runs_cap_holds_for_a_server_that_meters_itself():

@@ -26,7 +26,7 @@ import httpx2
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from agentflow.atlassian.errors import AtlassianError
-from agentflow.atlassian.quota import RequestScope, current_scope, reserve_waiting
+from agentflow.atlassian.quota import RequestScope, current_scope
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_REDIRECTS = 5
@@ -127,7 +127,7 @@ class AtlassianHTTP:
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.attempts) | no_time_left,
-            wait=self._wait,
+            wait=lambda state: self._wait(state, scope),
             retry=retry_if_exception(lambda exc: isinstance(exc, _Retryable)),
             sleep=sleep,
             reraise=True,
@@ -153,7 +153,7 @@ class AtlassianHTTP:
             return _json(response, self._host())
         error = AtlassianError(response.status_code, _message(response), _retry_after(response))
         if response.status_code in RETRY_STATUSES:
-            if response.status_code == 429 and error.retry_after is not None and scope.quota:
+            if response.status_code == 429 and error.retry_after is not None and scope.quota is not None:
                 scope.quota.pause(error.retry_after)
             if error.retry_after is not None and error.retry_after > self._max_wait(scope) - scope.waited:
                 error.message += f" (the site asks to wait {error.retry_after:.0f} s before retrying)"
@@ -163,7 +163,7 @@ class AtlassianHTTP:
 
     async def _send(self, request: httpx2.Request, scope: RequestScope) -> httpx2.Response:
         """One request on the wire, reserved first; `QuotaExhausted` (nothing sent) when the budget says no."""
-        await self._admit(scope)
+        await scope.admit(self.sleep)
         scope.sent += 1
         try:
             return await self.client.send(request)
@@ -171,11 +171,6 @@ class AtlassianHTTP:
             raise _Retryable(AtlassianError(0, f"{self._host()} did not answer in time")) from None
         except httpx2.TransportError as exc:
             raise _Retryable(AtlassianError(0, f"cannot reach {self._host()}: {type(exc).__name__}")) from None
-
-    async def _admit(self, scope: RequestScope) -> None:
-        """Take one request from the call's prepaid block or the quota, waiting up to `max_wait` for room."""
-        if scope.quota is not None and not scope.take_prepaid():
-            await reserve_waiting(scope, 1, self.sleep)
 
     def _redirect(self, request: httpx2.Request, response: httpx2.Response, hop: int) -> httpx2.Request:
         """The next hop, built by httpx (method and body as RFC 9110 §15.4 says); only within the site."""
@@ -194,10 +189,10 @@ class AtlassianHTTP:
     def _max_wait(self, scope: RequestScope) -> float:
         return scope.quota.max_wait if scope.quota is not None else self.max_wait
 
-    def _wait(self, state: RetryCallState) -> float:
+    def _wait(self, state: RetryCallState, scope: RequestScope) -> float:
         """Retry-After when the site gave one, else exponential backoff with jitter, capped at max_wait."""
         exception = state.outcome.exception() if state.outcome else None
-        limit = self._max_wait(current_scope() or RequestScope(None))
+        limit = self._max_wait(scope)
         if isinstance(exception, _Retryable) and exception.error.retry_after is not None:
             return min(exception.error.retry_after, limit)
         backoff = min(limit, 0.5 * 2 ** (state.attempt_number - 1))

@@ -42,7 +42,8 @@ class Reservation(Protocol):
 class Quota(Protocol):
     """One site's request budget as the server sees it. Every method is cheap and synchronous."""
 
-    max_wait: float  # the longest a request waits for a pause to end or for room, in seconds
+    max_wait: float  # the longest one tool call waits for pauses to end or for room, in seconds
+    ledger: str  # the identity of the ledger it reserves in, reported with each result
 
     def reserve(self, count: int) -> Reservation:
         """Take `count` requests, all or none; `QuotaExhausted` when they do not fit."""
@@ -53,25 +54,34 @@ class Quota(Protocol):
 
 @dataclass
 class RequestScope:
-    """The requests of one tool call: how many were sent, and the part of a prepaid reservation not yet used."""
+    """The requests of one tool call: how many were sent, how long it waited, and its prepaid block.
+
+    A write says up front how many requests it may need (`prepay`); the block is reserved whole before its first
+    request is sent, so the write is either wholly reserved or not started, and what it did not use is given
+    back when the call ends (`settle`)."""
 
     quota: Quota | None
     sent: int = 0
+    waited: float = 0.0  # seconds spent waiting (backoff, Retry-After, pauses): at most the quota's max_wait
+    prepay_count: int = 0
     prepaid: Reservation | None = None
     prepaid_used: int = 0
-    waited: float = 0.0  # seconds spent waiting (backoff, Retry-After, pauses): at most the quota's max_wait
 
     def prepay(self, count: int) -> None:
-        """Reserve `count` requests at once (a multi-request write); `QuotaExhausted` if they do not fit."""
-        if self.quota is not None and count > 0:
-            self.prepaid = self.quota.reserve(count)
+        """Reserve `count` requests together, before the first of them is sent."""
+        self.prepay_count = count
 
-    def take_prepaid(self) -> bool:
-        """Use one prepaid request, if any is left."""
-        if self.prepaid is None or self.prepaid_used >= self.prepaid.count:
-            return False
-        self.prepaid_used += 1
-        return True
+    async def admit(self, sleep: Callable[[float], Awaitable[None]]) -> None:
+        """Take one request: from the prepaid block (reserved now if it is not yet), else from the quota alone;
+        waiting out a pause within `max_wait`. `QuotaExhausted` when there is no room: then nothing is sent."""
+        if self.quota is None:
+            return
+        if self.prepay_count and self.prepaid is None:
+            self.prepaid, self.waited = await reserve_waiting(self.quota, self.prepay_count, sleep, self.waited)
+        if self.prepaid is not None and self.prepaid_used < self.prepaid.count:
+            self.prepaid_used += 1
+            return
+        _, self.waited = await reserve_waiting(self.quota, 1, sleep, self.waited)
 
     def settle(self) -> None:
         """Give back what was prepaid and not used."""
@@ -99,19 +109,19 @@ def current_scope() -> RequestScope | None:
     return _scope.get()
 
 
-async def reserve_waiting(scope: RequestScope, count: int, sleep: Callable[[float], Awaitable[None]]) -> Reservation:
-    """`scope.quota.reserve(count)`, waiting out a pause or a window about to slide while the scope has waited
-    less than the quota's `max_wait` in all; `QuotaExhausted` when there is no room within that."""
-    quota = scope.quota
-    if quota is None:
-        raise ValueError("reserve_waiting needs a scope with a quota")
+async def reserve_waiting(
+    quota: Quota, count: int, sleep: Callable[[float], Awaitable[None]], waited: float = 0.0
+) -> tuple[Reservation, float]:
+    """`quota.reserve(count)`, waiting out a pause or a window about to slide while `waited` (the seconds this
+    call has waited already) stays within the quota's `max_wait`; returns the reservation and the new `waited`.
+    `QuotaExhausted` when there is no room within that."""
     while True:
         try:
-            return quota.reserve(count)
+            return quota.reserve(count), waited
         except QuotaExhausted as exhausted:
             # A floor on each step, so that a quota answering "wait 0 s" cannot spin the loop.
             step = max(exhausted.wait or 0.0, MIN_WAIT_STEP)
-            if exhausted.wait is None or scope.waited + step > quota.max_wait:
+            if exhausted.wait is None or waited + step > quota.max_wait:
                 raise
             await sleep(step)
-            scope.waited += step
+            waited += step

@@ -9,8 +9,9 @@ read-only mode the write tools are not listed and are refused by name.
 Given a `Quota` (see `quota.py`), the server reserves every HTTP request it sends from it; a request that
 does not fit is not sent, and the call is an `is_error` result saying so, with `_meta["agentflow/budget"]` =
 `"exhausted"` so a host can tell it from the site's own refusals. A write tool reserves all the requests it
-may need (`catalog.WRITE_REQUESTS`) before it starts. Every result says `_meta["agentflow/metered"]`: whether
-its requests were reserved, so a host never counts them a second time.
+may need (`catalog.WRITE_REQUESTS`) before it starts. A metered result names the ledger its requests were
+reserved in (`_meta["agentflow/metered"]`, the quota's `ledger`), so a host sharing that ledger never counts
+them a second time.
 """
 
 from __future__ import annotations
@@ -110,8 +111,8 @@ class AtlassianServer(MCPServer):
         """Run one tool call: reserve and count its requests (`prepay` of them at once, for a write), render its
         result, or turn a site's refusal or a spent budget into an is_error result."""
         with request_scope(self.quota) as scope:
+            scope.prepay(prepay)
             try:
-                scope.prepay(prepay)
                 result = await work()
             except QuotaExhausted as exhausted:
                 text = f"Not sent to {self.site.budget_key}: {exhausted.message}."
@@ -141,7 +142,7 @@ class AtlassianServer(MCPServer):
             content=[TextContent(type="text", text=text)],
             structured_content=structured,
             is_error=error,
-            meta={REQUESTS_META: requests, METERED_META: self.quota is not None},
+            meta={REQUESTS_META: requests, **({METERED_META: self.quota.ledger} if self.quota else {})},
         )
 
     def product(self, name: str) -> Any:

@@ -146,6 +146,32 @@ def _validated(values: dict[str, Any], where: str) -> SiteConfig:
     return site
 
 
+def budget_key_of(name: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    """`SiteConfig.budget_key` of the site called `name` (None: the default site, as `resolve_site` picks it),
+    from its URL alone: a server that signs in its own way (Rovo's OAuth) may spend a site's budget without
+    agentflow holding a token for it. `ConfigError` for a site that is not configured."""
+    env = os.environ if env is None else env
+    config = load_config()
+    tables = config.get("sites") or {}
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{config_path()}: 'sites' must be a table of [sites.NAME] tables")
+    env_url = env.get("JIRA_URL") or env.get("CONFLUENCE_URL")
+    wanted = name or env.get("AGENTFLOW_SITE") or config.get("default_site")
+    if wanted is None:
+        wanted = ENV_SITE if ENV_SITE in tables or env_url else SANDBOX
+    table = tables.get(wanted)
+    if wanted == SANDBOX:
+        return SANDBOX
+    if isinstance(table, dict):
+        url = table.get("url") or table.get("confluence_url")
+    elif wanted == ENV_SITE and env_url:
+        url = env_url
+    else:
+        known = sorted({*tables, SANDBOX, *([ENV_SITE] if env_url else [])})
+        raise ConfigError(f"unknown site '{wanted}'; known sites: {', '.join(known)}")
+    return urlparse(url or "").hostname or wanted
+
+
 def resolve_site(name: str | None = None, env: Mapping[str, str] | None = None) -> SiteConfig:
     """The site called `name`, or the default: $AGENTFLOW_SITE, the config's `default_site`, the environment's
     site, and finally the embedded sandbox."""

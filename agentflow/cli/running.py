@@ -138,14 +138,15 @@ def _confirm_and_apply(runner: Any, record: Any, only: set[int] | None, yes: boo
         )
 
     _, results = asyncio.run(runner.apply(record.id, actor=getpass.getuser(), only=only, on_change=show))
+    failed = [r for r in results if r.state not in ("applied", DEFERRED)]
+    if failed:
+        out.print(f"[red]{len(failed)} change{'s' if len(failed) != 1 else ''} failed[/]; fix the cause and apply "
+                  f"again: what is applied is skipped.")  # fmt: skip
     if any(r.state == DEFERRED for r in results):
         out.print("[yellow]Stopped by the hourly rate budget[/] at the change above; the ones after it were not "
                   "tried. Apply again later: what is applied is skipped.")  # fmt: skip
         raise typer.Exit(EXIT_BUDGET)
-    failed = [r for r in results if r.state != "applied"]
     if failed:
-        out.print(f"[red]{len(failed)} change{'s' if len(failed) != 1 else ''} failed[/]; fix the cause and apply "
-                  f"again: what is applied is skipped.")  # fmt: skip
         raise typer.Exit(EXIT_FAILED)
 
 

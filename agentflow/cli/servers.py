@@ -146,14 +146,13 @@ def mcp_serve(
     (interactive priority), so an MCP client such as Claude Desktop or Cursor and agentflow share one quota;
     a request that does not fit is not sent and the tool says so.
     """
-    import getpass
     import sys
 
     from agentflow.atlassian.server import AtlassianServer, read_only_from_env
     from agentflow.atlassian.sites import resolve_site
 
     chosen = resolve_site(site)
-    quota = None if no_budget else _serve_quota(chosen.budget_key, actor or getpass.getuser(), http)
+    quota = None if no_budget else _serve_quota(chosen.budget_key, actor or _user(), http)
     server = AtlassianServer(chosen, read_only=read_only or read_only_from_env(), quota=quota)
     mode = "read-only" if server.read_only else "read-write"
     metered = "budget not metered (--no-budget)" if quota is None else f"budget metered as {quota.attribution['actor']}"
@@ -172,6 +171,17 @@ def mcp_serve(
         serving.serve(server.streamable_http_app(host=host), host, port, announce)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; try another --port") from None
+
+
+def _user() -> str:
+    """The OS user's name; a container running under an arbitrary uid has none, so its number stands in."""
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 def _serve_quota(site: str, actor: str, http: bool) -> SiteQuota:

@@ -215,9 +215,9 @@ class ToolOutcome(BaseModel):
     """What one tool call returned. `is_error` is the tool's own verdict, for the model to read.
 
     `requests`: the Atlassian HTTP requests the call made, as the server reported them (None: it did not say;
-    the gate fills in its estimate, or 0 for a server that reaches no Atlassian site). `metered`: the server
-    reserved them in the shared budget itself. `budget_exhausted`: nothing (more) was sent because the budget
-    had no room."""
+    the gate fills in its estimate, or 0 for a server that reaches no Atlassian site). `metered_in`: the
+    identity of the ledger the server says it reserved them in itself. `budget_exhausted`: nothing (more) was
+    sent because the budget had no room."""
 
     text: str
     structured: dict[str, Any] | None = None
@@ -225,7 +225,7 @@ class ToolOutcome(BaseModel):
     requests: int | None = None
     duration_ms: int = 0
     retry_after: float | None = None  # the site asked to wait this long (a 429): the budget pauses it
-    metered: bool = False
+    metered_in: str | None = None
     budget_exhausted: bool = False
 
 
@@ -440,7 +440,7 @@ def _outcome(result: CallToolResult, duration_ms: int) -> ToolOutcome:
         requests=requests if _plausible_count(requests) else None,
         duration_ms=duration_ms,
         retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
-        metered=meta.get(METERED_META) is True,
+        metered_in=meta.get(METERED_META) if isinstance(meta.get(METERED_META), str) else None,
         budget_exhausted=bool(result.is_error) and meta.get(BUDGET_META) == EXHAUSTED,
     )
 

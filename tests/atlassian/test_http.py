@@ -217,10 +217,23 @@ async def test_a_prepaid_write_draws_on_its_reservation_and_gives_back_the_rest(
 
 
 async def test_a_write_that_does_not_fit_whole_is_not_started():
-    quota = Quota(room=1)
+    log: list = []
+    transport = logging_transport(log, httpx2.Response(201, json={"id": "1"}))
+    quota = Quota(room=1, log=log)
     with request_scope(quota) as scope, pytest.raises(QuotaExhausted, match="no room for 2"):
         scope.prepay(2)
-    assert quota.room == 1 and scope.sent == 0
+        await client(transport, []).post("/rest/api/3/issue", {"fields": {}})
+    assert log == [] and quota.room == 1 and scope.sent == 0
+
+
+async def test_a_write_waits_out_a_pause_like_any_request():
+    log: list = []
+    transport = logging_transport(log, httpx2.Response(201, json={"id": "1"}))
+    sleeps: list[float] = []
+    with request_scope(Quota(paused=5.0, log=log)) as scope:
+        scope.prepay(2)
+        await client(transport, sleeps).post("/rest/api/3/issue", {"fields": {}})
+    assert sleeps == [5.0] and log[:2] == [("reserve", 2), ("sent", "POST", "/rest/api/3/issue")]
 
 
 # --- redirects: followed by us, within the site, each hop a reserved request ----------------------------------

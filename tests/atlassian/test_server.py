@@ -277,10 +277,10 @@ async def test_every_request_is_reserved_and_a_call_without_room_is_not_sent(tmp
         search = await call(client, "search_jira_issues", jql="project = PAY")
         refused = await client.call_tool("get_jira_issue", {"key": "PAY-388"})
     assert read.meta[REQUESTS_META] == 2 and search.meta[REQUESTS_META] == 1
-    assert read.meta[METERED_META] is True
+    assert read.meta[METERED_META] == quota.ledger
     assert refused.is_error and refused.meta[BUDGET_META] == "exhausted" and refused.meta[REQUESTS_META] == 0
     assert text(refused).startswith("Not sent to 127.0.0.1: the hourly budget for sandbox is used up")
-    assert len(requestlog.read(log)) == 3 == quota.used == quota.budget.status("sandbox")["used"]
+    assert len(requestlog.read(log)) == 3 == quota.budget.status("sandbox")["used"]
 
 
 async def test_a_write_that_does_not_fit_whole_is_not_started(tmp_path, client_for):
@@ -291,7 +291,7 @@ async def test_a_write_that_does_not_fit_whole_is_not_started(tmp_path, client_f
         refused = await client.call_tool("link_jira_issues", {"link_type": "Relates", "inward": "PAY-429",
                                                               "outward": "OPS-139"})  # fmt: skip
     assert refused.is_error and refused.meta[BUDGET_META] == "exhausted" and refused.meta[REQUESTS_META] == 0
-    assert quota.used == 1
+    assert quota.budget.status("sandbox")["used"] == 1
     async with client_for(site) as client:  # unmetered, to look
         read = await call(client, "get_jira_issue", key="PAY-429")
     assert "OPS-139" not in text(read)  # nothing half-written
@@ -300,7 +300,8 @@ async def test_a_write_that_does_not_fit_whole_is_not_started(tmp_path, client_f
 async def test_a_write_gives_back_what_it_reserved_and_did_not_need(client_for):
     quota = ledger_quota(per_hour=10)
     async with client_for(Site.open("cloud"), quota=quota) as client:
-        done = await call(client, "add_jira_comment", key="PAY-429", body="Looked at it.")
-        moved = await call(client, "transition_jira_issue", key="PAY-429", status="In Progress")
-    assert done.meta[REQUESTS_META] == 1 and moved.meta[REQUESTS_META] == 2
-    assert quota.used == 3 == quota.budget.status("sandbox")["used"]
+        created = await call(client, "create_jira_issue", project="PAY", issue_type="Task", summary="Tidy up",
+                             description="Nothing urgent.")  # fmt: skip
+    # a create reserves two (Data Center looks up the Epic Link field first); on Cloud it needs one
+    assert created.meta[REQUESTS_META] == 1
+    assert quota.budget.status("sandbox")["used"] == 1

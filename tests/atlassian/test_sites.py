@@ -2,7 +2,7 @@
 
 import pytest
 
-from agentflow.atlassian.sites import detect_flavor, resolve_site
+from agentflow.atlassian.sites import budget_key_of, detect_flavor, resolve_site
 from agentflow.errors import ConfigError
 
 CLOUD_ENV = {"JIRA_URL": "https://acme.atlassian.net", "JIRA_USERNAME": "me@acme.com", "JIRA_API_TOKEN": "s3cr3t"}
@@ -93,3 +93,22 @@ def test_config_file_mistakes_are_named(no_config_file, monkeypatch):
 def test_flavor_detection():
     assert detect_flavor("https://acme.atlassian.net/") == "cloud"
     assert detect_flavor("https://jira.acme.com/jira") == "dc"
+
+
+def test_the_budget_key_of_a_site_comes_from_its_url_without_its_credentials(tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[sites.engineering]\nurl = "https://eng.atlassian.net"\nemail = "a@b.c"\ntoken_env = "UNSET_TOKEN"\n'
+        '[sites.wiki]\nconfluence_url = "https://wiki.example.com"\ntoken = "t"\n'
+    )
+    monkeypatch.setenv("AGENTFLOW_CONFIG", str(config))
+    assert budget_key_of("engineering") == "eng.atlassian.net"  # its token variable is not set: no matter
+    monkeypatch.setenv("UNSET_TOKEN", "t")  # resolve_site checks every site's credentials
+    assert budget_key_of("wiki") == "wiki.example.com" == resolve_site("wiki").budget_key
+    assert budget_key_of(None) == "sandbox" == resolve_site(None).budget_key
+    monkeypatch.setenv("JIRA_URL", "https://acme.atlassian.net")
+    monkeypatch.setenv("JIRA_USERNAME", "me@acme.com")
+    monkeypatch.setenv("JIRA_API_TOKEN", "t")
+    assert budget_key_of(None) == "acme.atlassian.net" == resolve_site(None).budget_key
+    with pytest.raises(ConfigError, match="unknown site 'nope'; known sites: engineering, env, sandbox, wiki"):
+        budget_key_of("nope")
