@@ -8,27 +8,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentflow.runs import RunRecord
+from agentflow.runs import RunRecord, TerminalReason
 
-REASONS = {
-    "completed": "completed",
-    "max_turns": "stopped: turn limit reached",
-    "max_tool_calls": "stopped: tool-call limit reached",
-    "max_tokens_total": "stopped: token limit reached",
-    "timeout": "stopped: time limit reached",
-    "incomplete": "incomplete: the model ran out of output tokens",
-    "refused": "the model refused",
-    "no_output": "the model stopped without an answer",
-    "invalid_output": "the model's answers did not match the output schema",
-    "model_error": "failed: model error",
-    "server_error": "failed: MCP server error",
-    "budget": "stopped: rate budget exhausted",
-    "cancelled": "cancelled",
+REASONS: dict[TerminalReason, str] = {
+    TerminalReason.COMPLETED: "completed",
+    TerminalReason.MAX_TURNS: "stopped: turn limit reached",
+    TerminalReason.MAX_TOOL_CALLS: "stopped: tool-call limit reached",
+    TerminalReason.MAX_TOKENS_TOTAL: "stopped: token limit reached",
+    TerminalReason.TIMEOUT: "stopped: time limit reached",
+    TerminalReason.BUDGET: "stopped: rate budget exhausted",
+    TerminalReason.INCOMPLETE: "incomplete: the model ran out of output tokens",
+    TerminalReason.CONTEXT_EXCEEDED: "stopped: the model's context window is full",
+    TerminalReason.REFUSED: "the model refused",
+    TerminalReason.NO_OUTPUT: "the model stopped without an answer",
+    TerminalReason.INVALID_OUTPUT: "the model's answers did not match the output schema",
+    TerminalReason.MODEL_ERROR: "failed: model error",
+    TerminalReason.SERVER_ERROR: "failed: MCP server error",
+    TerminalReason.CANCELLED: "cancelled",
+    TerminalReason.DEFERRED: "deferred: the hourly budget has no room for it yet",
+    TerminalReason.CONFIG_ERROR: "failed: bad input or configuration",
+    TerminalReason.CRASHED: "failed: agentflow crashed",
 }
 
 
-def describe_reason(reason: str | None) -> str:
-    return REASONS.get(reason or "", f"ended: {reason}")
+def describe_reason(reason: TerminalReason | None) -> str:
+    return REASONS[reason] if reason is not None else "still running"
 
 
 def footer_lines(record: RunRecord) -> list[str]:

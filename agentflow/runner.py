@@ -23,15 +23,16 @@ from pydantic import BaseModel, Field
 from agentflow import audit, runs
 from agentflow.agent.loop import Events, Limits, Loop, Outcome
 from agentflow.agent.models import Model
-from agentflow.apply import Applied, apply_plan, refuse_if_read_only
 from agentflow.budget import Budget, BudgetExhausted, open_budget
-from agentflow.changes import Stager, applied_table, applies_unasked, plan_table
+from agentflow.changes.apply import apply_plan, refuse_if_read_only
+from agentflow.changes.plan import Applied, Stager, applied_table, applies_unasked, plan_table
 from agentflow.config import load_config
 from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ModelError, ServerError, ServerStartError
 from agentflow.gather import Gatherer
 from agentflow.host.servers import Host, ServerSpec, load_server_specs
 from agentflow.host.toolbox import Toolbox, build_toolbox
 from agentflow.metering import Meter, Metering
+from agentflow.runs import TerminalReason
 from agentflow.workflow import loader
 from agentflow.workflow.inputs import FileInput
 from agentflow.workflow.loader import LoadedWorkflow
@@ -164,7 +165,7 @@ class Runner:
             if priority == "batch" and (cap > available or paused):
                 retry_at = budget.fits_at(site, cap, "batch")
                 when = time.strftime("%H:%M", time.localtime(retry_at)) if retry_at != float("inf") else "never"
-                record.terminal_reason = "deferred"
+                record.terminal_reason = TerminalReason.DEFERRED
                 raise BudgetDeferred(
                     f"deferred: {loaded.workflow.name} needs {cap} Atlassian requests and batch work may use "
                     f"{available} of {site}'s hourly budget now{' (the site is rate limited)' if paused else ''}; "
@@ -214,7 +215,7 @@ class Runner:
             events.on_phase("gathering")
             await Gatherer(loaded, toolbox, meter, record, events.on_step, self.clock).run(context)
             if model is None:
-                record.terminal_reason = "budget" if meter.exhausted else runs.TERMINAL_OK
+                record.terminal_reason = TerminalReason.BUDGET if meter.exhausted else TerminalReason.COMPLETED
             else:
                 events.on_phase("thinking")
                 await self._loop(loaded, toolbox, meter, model, context, record, events)
@@ -277,7 +278,7 @@ class Runner:
             read_only_tools=read_only,
             events=events,
             clock=self.clock,
-            should_stop=lambda: "budget" if meter.exhausted else None,
+            should_stop=lambda: TerminalReason.BUDGET if meter.exhausted else None,
             result_note=meter.note,
             system_extra=_budget_note(meter),
         )
@@ -360,19 +361,19 @@ def _unknown_server(name: str, specs: dict[str, Any]) -> NoReturn:
     raise ConfigError(f"the workflow names the MCP server '{name}', which is not configured (configured: {known})")
 
 
-def _reason_for(error: BaseException) -> str:
+def _reason_for(error: BaseException) -> TerminalReason:
     """The terminal reason of a run that ended by an exception rather than by the loop."""
     if isinstance(error, KeyboardInterrupt | asyncio.CancelledError):
-        return "cancelled"
+        return TerminalReason.CANCELLED
     if isinstance(error, ServerError | ServerStartError):
-        return "server_error"
+        return TerminalReason.SERVER_ERROR
     if isinstance(error, ModelError):
-        return "model_error"
+        return TerminalReason.MODEL_ERROR
     if isinstance(error, BudgetDeferred):
-        return "deferred"
+        return TerminalReason.DEFERRED
     if isinstance(error, ConfigError):
-        return "config_error"
-    return "crashed"
+        return TerminalReason.CONFIG_ERROR
+    return TerminalReason.CRASHED
 
 
 def _recordable(inputs: dict[str, Any]) -> dict[str, Any]:

@@ -11,17 +11,56 @@ import json
 import os
 import secrets
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agentflow import config, redact
-from agentflow.agent.models import Usage
-from agentflow.changes import Change
+from agentflow.changes.plan import Applied, Change
 from agentflow.errors import ConfigError
 
-TERMINAL_OK = "completed"
+
+class TerminalReason(StrEnum):
+    """Why a run ended; every value has its words in `report.REASONS`."""
+
+    COMPLETED = "completed"
+    MAX_TURNS = "max_turns"
+    MAX_TOOL_CALLS = "max_tool_calls"
+    MAX_TOKENS_TOTAL = "max_tokens_total"
+    TIMEOUT = "timeout"
+    BUDGET = "budget"  # the hourly rate budget or the run's own cap on Atlassian requests is spent
+    INCOMPLETE = "incomplete"  # the model ran out of output tokens
+    CONTEXT_EXCEEDED = "model_context_window_exceeded"
+    REFUSED = "refused"
+    NO_OUTPUT = "no_output"
+    INVALID_OUTPUT = "invalid_output"
+    MODEL_ERROR = "model_error"
+    SERVER_ERROR = "server_error"
+    CANCELLED = "cancelled"
+    DEFERRED = "deferred"  # a batch run that did not fit in the budget was not started
+    CONFIG_ERROR = "config_error"
+    CRASHED = "crashed"
+
+
+class Usage(BaseModel):
+    """Tokens of one turn, or summed over a run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+            cache_creation_input_tokens=self.cache_creation_input_tokens + other.cache_creation_input_tokens,
+        )
 
 
 class PlanStep(BaseModel):
@@ -77,7 +116,7 @@ class RunRecord(BaseModel):
     finished_at: str | None = None
     duration_s: float | None = None
     status: str = "running"  # running | finished
-    terminal_reason: str | None = None
+    terminal_reason: TerminalReason | None = None
     error: str | None = None
     plan: list[PlanStep] = Field(default_factory=list)
     steps: list[StepRecord] = Field(default_factory=list)
@@ -88,11 +127,11 @@ class RunRecord(BaseModel):
     output: dict[str, Any] | None = None
     report: str | None = None
     changes: list[Change] = Field(default_factory=list)
-    applied: list[Any] = Field(default_factory=list)  # what `writes: auto` applied at the end of the run
+    applied: list[Applied] = Field(default_factory=list)  # what `writes: auto` applied at the end of the run
 
     @property
     def succeeded(self) -> bool:
-        return self.terminal_reason == TERMINAL_OK
+        return self.terminal_reason == TerminalReason.COMPLETED
 
     def requests(self) -> int:
         return sum(s.requests for s in self.steps) + sum(c.requests for c in self.tool_calls)

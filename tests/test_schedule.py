@@ -602,7 +602,7 @@ async def test_grooming_applies_labels_stages_the_rest_and_delivers_to_a_file_an
     comments = site.store.query_one("SELECT COUNT(*) FROM comments WHERE issue_id IN "
                                     "(SELECT id FROM issues WHERE key IN ('PROD-112', 'PROD-113'))")[0]  # fmt: skip
     assert comments == 0  # comments wait for a person
-    assert {c.tool for c in record.changes if c.index not in {a["index"] for a in record.applied}} == {
+    assert {c.tool for c in record.changes if c.index not in {a.index for a in record.applied}} == {
         "add_jira_comment", "link_jira_issues"}  # fmt: skip
 
     report = (tmp_path / "reports" / "backlog-grooming-2026-11-26.md").read_text()

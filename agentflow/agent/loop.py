@@ -29,7 +29,7 @@ from jsonschema import Draft202012Validator
 
 from agentflow.agent.models import Model, ToolSpec, Turn, Usage
 from agentflow.errors import ModelError, ServerError
-from agentflow.runs import PlanStep, ToolCallRecord, TurnRecord
+from agentflow.runs import PlanStep, TerminalReason, ToolCallRecord, TurnRecord
 
 UPDATE_PLAN = "update_plan"
 SUBMIT_RESULT = "submit_result"
@@ -104,7 +104,7 @@ class Events:
 
 @dataclass
 class LoopResult:
-    terminal_reason: str
+    terminal_reason: TerminalReason | None
     output: dict[str, Any] | None = None
     error: str | None = None
     plan: list[PlanStep] = field(default_factory=list)
@@ -130,7 +130,7 @@ def host_tools(output_schema: dict[str, Any]) -> list[ToolSpec]:
 
 
 class _Limit(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: TerminalReason) -> None:
         super().__init__(reason)
         self.reason = reason
 
@@ -152,12 +152,12 @@ class Loop:
         read_only_tools: frozenset[str] = frozenset(),
         events: Events | None = None,
         clock: Callable[[], float] = time.monotonic,
-        should_stop: Callable[[], str | None] = lambda: None,
+        should_stop: Callable[[], TerminalReason | None] = lambda: None,
         result_note: Callable[[], str | None] = lambda: None,
         system_extra: str = "",
     ) -> None:
-        """`should_stop` names a limit the host imposes (e.g. "budget"); `result_note` is appended to each tool
-        result (e.g. the budget left); `system_extra` is added to the system prompt."""
+        """`should_stop` names a limit the host imposes (e.g. `TerminalReason.BUDGET`); `result_note` is appended
+        to each tool result (e.g. the budget left); `system_extra` is added to the system prompt."""
         self.model = model
         self.tools = tools + host_tools(output_schema)
         self.submit_only = [tool for tool in self.tools if tool.name == SUBMIT_RESULT]
@@ -172,7 +172,7 @@ class Loop:
         self.read_only_tools = read_only_tools
         self.events = events or Events()
         self.clock = clock
-        self.result = LoopResult(terminal_reason="running")
+        self.result = LoopResult(terminal_reason=None)
         self.cache: dict[str, Outcome] = {}
         self.calls_per_tool: dict[str, int] = {}
         self.invalid_submissions = 0
@@ -196,22 +196,22 @@ class Loop:
                 if turn.tool_uses() and turn.stop_reason in ("tool_use", "end_turn"):
                     messages.append({"role": "user", "content": await self._run_tools(turn)})
                     if self.result.output is not None:
-                        return self._finish("completed")
+                        return self._finish(TerminalReason.COMPLETED)
                     if self.invalid_submissions >= MAX_INVALID_SUBMISSIONS:
-                        return self._finish("invalid_output")
+                        return self._finish(TerminalReason.INVALID_OUTPUT)
                     continue
                 reason = _terminal_for(turn.stop_reason)
-                if reason == "no_output" and nudges < MAX_NUDGES:
+                if reason == TerminalReason.NO_OUTPUT and nudges < MAX_NUDGES:
                     nudges += 1
                     messages.append({"role": "user", "content": "Call submit_result with your final answer now."})
                     continue
                 return self._finish(reason)
         except ModelError as error:
-            return self._finish("model_error", str(error))
+            return self._finish(TerminalReason.MODEL_ERROR, str(error))
         except ServerError as error:
-            return self._finish("server_error", str(error))
+            return self._finish(TerminalReason.SERVER_ERROR, str(error))
         except asyncio.CancelledError:
-            self._finish("cancelled")
+            self._finish(TerminalReason.CANCELLED)
             raise
         return self.result
 
@@ -221,17 +221,17 @@ class Loop:
             raise _Limit(imposed)
         limits, result = self.limits, self.result
         if len(result.turns) >= limits.max_turns:
-            raise _Limit("max_turns")
+            raise _Limit(TerminalReason.MAX_TURNS)
         made = [c for c in result.tool_calls if c.tool not in (UPDATE_PLAN, SUBMIT_RESULT) and c.status != "cached"]
         if len(made) >= limits.max_tool_calls:
-            raise _Limit("max_tool_calls")
+            raise _Limit(TerminalReason.MAX_TOOL_CALLS)
         used = result.usage.input_tokens + result.usage.output_tokens
         if limits.max_total_tokens is not None and used >= limits.max_total_tokens:
-            raise _Limit("max_tokens_total")
+            raise _Limit(TerminalReason.MAX_TOKENS_TOTAL)
         if limits.timeout_seconds is not None and self.clock() - started >= limits.timeout_seconds:
-            raise _Limit("timeout")
+            raise _Limit(TerminalReason.TIMEOUT)
 
-    async def _last_turn(self, messages: list[dict[str, Any]], reason: str) -> None:
+    async def _last_turn(self, messages: list[dict[str, Any]], reason: TerminalReason) -> None:
         """A limit was hit: one turn that may only submit, so the run still ends with the best answer it has."""
         messages.append(
             {
@@ -352,21 +352,20 @@ class Loop:
         self.result.output = arguments
         return Outcome("Answer received.")
 
-    def _finish(self, reason: str, error: str | None = None) -> LoopResult:
+    def _finish(self, reason: TerminalReason, error: str | None = None) -> LoopResult:
         self.result.terminal_reason = reason
         if error:
             self.result.error = error
         return self.result
 
 
-def _terminal_for(stop_reason: str) -> str:
+def _terminal_for(stop_reason: str) -> TerminalReason:
+    """How a turn that neither called tools nor paused ends the run (Anthropic's stop reasons)."""
     return {
-        "end_turn": "no_output",
-        "stop_sequence": "no_output",
-        "tool_use": "no_output",
-        "max_tokens": "incomplete",
-        "refusal": "refused",
-    }.get(stop_reason, stop_reason)
+        "max_tokens": TerminalReason.INCOMPLETE,
+        "refusal": TerminalReason.REFUSED,
+        "model_context_window_exceeded": TerminalReason.CONTEXT_EXCEEDED,
+    }.get(stop_reason, TerminalReason.NO_OUTPUT)
 
 
 def _frame(tool: str, text: str) -> str:

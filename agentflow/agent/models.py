@@ -13,24 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-
-class Usage(BaseModel):
-    """Tokens of one turn, or summed over a run."""
-
-    model_config = ConfigDict(frozen=True)
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            input_tokens=self.input_tokens + other.input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
-            cache_creation_input_tokens=self.cache_creation_input_tokens + other.cache_creation_input_tokens,
-        )
+from agentflow.runs import Usage
 
 
 class ToolSpec(BaseModel):

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agentflow.changes import change_numbers
+from agentflow.changes.plan import change_numbers
 from agentflow.errors import ConfigError
 
 USAGE = (

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import anyio
 
 from agentflow import runs
-from agentflow.apply import Applied
+from agentflow.changes.plan import Applied
 from agentflow.errors import AgentflowError, ConfigError
 from agentflow.redact import scrub
 from agentflow.runner import Runner, RunRequest

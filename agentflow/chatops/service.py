@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from agentflow import runs
-from agentflow.apply import DEFERRED, Applied
+from agentflow.changes.plan import DEFERRED, Applied
 from agentflow.chatops import slack_format
 from agentflow.chatops.commands import USAGE, Command, with_primary
 from agentflow.chatops.executors import Executor, InSubprocess, JobFailed

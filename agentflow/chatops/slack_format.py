@@ -15,7 +15,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
-from agentflow.changes import Change
+from agentflow.changes.plan import Change
 from agentflow.report import describe_reason, footer_lines
 from agentflow.runs import RunRecord
 
@@ -302,13 +302,8 @@ def in_channel(blocks: list[dict[str, Any]], text: str) -> dict[str, Any]:
 
 def pending_changes(record: RunRecord) -> list[Change]:
     """Staged changes not applied yet (`writes: auto` may have applied some at the end of the run)."""
-    done = {_field(item, "index") for item in record.applied if _field(item, "state") in ("applied", None)}
+    done = {item.index for item in record.applied if item.state == "applied"}
     return [change for change in record.changes if change.index not in done]
-
-
-def _field(item: Any, name: str) -> Any:
-    # In memory `applied` holds `apply.Applied` models; a record read back from JSON holds dicts.
-    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
 
 
 def _title(record: RunRecord) -> str:

@@ -97,7 +97,7 @@ def apply(
 
 
 def _parse_only(text: str | None) -> set[int] | None:
-    from agentflow.changes import change_numbers
+    from agentflow.changes.plan import change_numbers
 
     if not text:
         return None
@@ -112,7 +112,8 @@ def _confirm_and_apply(runner: Any, record: Any, only: set[int] | None, yes: boo
     import getpass
     import sys
 
-    from agentflow.apply import DEFERRED, journal_lines, refuse_if_read_only
+    from agentflow.changes.apply import journal_lines, refuse_if_read_only
+    from agentflow.changes.plan import DEFERRED
 
     refuse_if_read_only()
     out = ui.console()
@@ -239,7 +240,7 @@ def runs_show(
 ) -> None:
     """Show one run: its report, then how it went (steps, plan, tool calls, usage)."""
     from agentflow import report, runs
-    from agentflow.apply import journal_lines
+    from agentflow.changes.apply import journal_lines
 
     record = runs.load(run_id)
     if as_json:

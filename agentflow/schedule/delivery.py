@@ -82,7 +82,6 @@ def slack_message(record: RunRecord) -> str:
     summary = (record.output or {}).get("summary")
     if isinstance(summary, str) and summary.strip():
         lines.append(summary.strip())
-    # `record.applied` holds `agentflow.apply.Applied` items for a run that just finished in this process.
     applied = {item.index for item in record.applied if item.state == "applied"}
     waiting = [change for change in record.changes if change.index not in applied]
     if applied:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentflow.apply import DEFERRED, Applied
+from agentflow.changes.plan import DEFERRED, Applied
 from agentflow.chatops.jobs import Job
 from agentflow.chatops.service import _applied_message
 

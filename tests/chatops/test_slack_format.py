@@ -11,8 +11,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from agentflow.agent.scripted import ScriptedModel
-from agentflow.apply import Applied
-from agentflow.changes import Change
+from agentflow.changes.plan import Applied, Change
 from agentflow.chatops import slack_format
 from agentflow.chatops.slack_format import (
     blocks_for_run,
@@ -298,8 +297,8 @@ def test_a_long_change_plan_is_capped() -> None:
 
 
 def test_changes_applied_by_the_writes_policy_are_not_offered_again() -> None:
-    applied = [Applied(index=1, tool="t", summary="s", state="applied"), {"index": 2, "state": "applied"}]
-    failed = [{"index": 3, "state": "failed"}]
+    applied = [Applied(index=n, tool="t", summary="s", state="applied") for n in (1, 2)]
+    failed = [Applied(index=3, tool="t", summary="s", state="failed")]
     run = record(changes=[change(n) for n in range(1, 5)], applied=applied + failed)
     assert [c.index for c in pending_changes(run)] == [3, 4]
     assert [c.index for c in pending_changes(record(changes=[change(1)], applied=applied))] == []

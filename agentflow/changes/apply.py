@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from agentflow import config
 from agentflow.budget import BudgetExhausted
-from agentflow.changes import PLACEHOLDER, Change
+from agentflow.changes.plan import DEFERRED, PLACEHOLDER, Applied, Change
 from agentflow.errors import ConfigError
 from agentflow.host.servers import ToolOutcome
 from agentflow.runs import RunRecord
@@ -33,9 +33,6 @@ from agentflow.runs import RunRecord
 READ_ONLY_VAR = "AGENTFLOW_READ_ONLY"
 LABEL = "agentflow"
 State = Literal["pending", "applying", "applied", "failed"]
-# What apply reports for a change the hourly budget had no room for: not started (each write reserves all
-# its requests before it begins), and the changes after it not tried; applying again later goes on from there.
-DEFERRED = "deferred"
 
 
 def run_label(run_id: str) -> str:
@@ -87,16 +84,6 @@ class Journal(BaseModel):
             handle.flush()
             os.fsync(handle.fileno())
         partial.replace(path)
-
-
-class Applied(BaseModel):
-    """One line of what apply did, for the person watching."""
-
-    index: int
-    tool: str
-    summary: str
-    state: str
-    detail: str = ""
 
 
 Call = Callable[[str, str, dict[str, Any]], Any]  # async (server, tool, arguments) -> ToolOutcome

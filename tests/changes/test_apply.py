@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agentflow import apply as applying
 from agentflow import runs
 from agentflow.agent.scripted import ScriptedModel
 from agentflow.budget import Budget, Settings, SQLiteLedger
+from agentflow.changes import apply as applying
 from agentflow.cli import app
 from agentflow.errors import ConfigError
 from agentflow.runner import Runner, RunRequest
@@ -24,7 +24,7 @@ from agentflow.sandbox.site import Site, running
 from tests.atlassian.conftest import server_for
 
 pytestmark = pytest.mark.anyio
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TRANSCRIPT = {"transcript": str(ROOT / "examples" / "transcripts" / "acme-finance-interview.md"), "epic": "PROD-100"}
 
 

@@ -1,6 +1,6 @@
 """Staging writes: what the model gets back, and every reason a write is refused."""
 
-from agentflow.changes import Stager, describe, plan_table
+from agentflow.changes.plan import Stager, describe, plan_table
 from agentflow.workflow.schema import WritesSpec
 
 SCHEMA = {

@@ -21,6 +21,20 @@ from agentflow.workflow.schema import WritesSpec
 
 PLACEHOLDER = re.compile(r"^\$(\d+)$")
 PREVIEW_FIELDS = ("description", "body")
+# What apply reports for a change the hourly budget had no room for: not started (each write reserves all
+# its requests before it begins), and the changes after it not tried; applying again later goes on from there.
+DEFERRED = "deferred"
+
+
+class Applied(BaseModel):
+    """What apply did with one change, for the person watching and the run record: `state` is `applied`,
+    `failed` or `deferred` (the hourly budget had no room: not started)."""
+
+    index: int
+    tool: str
+    summary: str
+    state: str
+    detail: str = ""
 
 
 class Change(BaseModel):
