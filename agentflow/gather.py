@@ -1,7 +1,7 @@
 """Gather steps: the deterministic part of a run, before the model (and the whole run with `--model none`).
 
 Each step renders its templated arguments over `inputs` and earlier `steps`, honours `when` and `foreach`, and
-either calls an MCP tool (through the run's meter: budget, audit, redaction) or runs a built-in analysis
+either calls an MCP tool (through the run's gate: budget, audit, redaction, cache) or runs a built-in analysis
 (`compute`). A failed step is recorded and leaves `None` for later steps and templates; it does not stop
 the run, because a partial picture is still worth reporting.
 """
@@ -14,9 +14,9 @@ from typing import Any
 
 from agentflow import runs
 from agentflow.analysis.registry import run_compute
-from agentflow.budget import BudgetExhausted
+from agentflow.host.gate import Gate
 from agentflow.host.toolbox import Toolbox
-from agentflow.metering import Meter
+from agentflow.runs import CallStatus
 from agentflow.workflow import loader
 from agentflow.workflow.loader import LoadedWorkflow
 from agentflow.workflow.schema import StepSpec
@@ -27,12 +27,12 @@ class Gatherer:
         self,
         loaded: LoadedWorkflow,
         toolbox: Toolbox,
-        meter: Meter,
+        gate: Gate,
         record: runs.RunRecord,
         on_step: Callable[[runs.StepRecord], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.loaded, self.toolbox, self.meter, self.record = loaded, toolbox, meter, record
+        self.loaded, self.toolbox, self.gate, self.record = loaded, toolbox, gate, record
         self.on_step, self.clock = on_step, clock
 
     async def run(self, context: dict[str, Any]) -> None:
@@ -57,9 +57,6 @@ class Gatherer:
         began = self.clock()
         try:
             value = await self._compute(step, arguments) if step.compute else await self._call(step, arguments, entry)
-        except BudgetExhausted as exhausted:
-            entry.status, entry.error, value = "error", f"budget: {exhausted.message}", None
-            entry.requests = exhausted.sent
         except _StepFailed as failed:
             entry.status, entry.error, value = "error", str(failed), None
         entry.duration_ms = (self.clock() - began) * 1000
@@ -68,10 +65,11 @@ class Gatherer:
 
     async def _call(self, step: StepSpec, arguments: dict[str, Any], entry: runs.StepRecord) -> Any:
         tool = self.toolbox.by_tool_name(step.tool or "")
-        outcome = await self.meter.call(tool.server, tool.name, arguments)
-        entry.requests = outcome.requests or 0
+        outcome = await self.gate.call_tool(tool, arguments)
+        entry.requests = outcome.requests
         if outcome.is_error:
-            entry.status, entry.error = "error", outcome.text[:1000]
+            prefix = "budget: " if outcome.status == CallStatus.BUDGET else ""
+            entry.status, entry.error = "error", prefix + outcome.text[:1000]
             return None
         return outcome.structured if outcome.structured is not None else outcome.text
 

@@ -23,16 +23,17 @@ from pydantic import BaseModel, Field
 from agentflow import audit, runs
 from agentflow.agent.loop import Events, Limits, Loop, Outcome
 from agentflow.agent.models import Model
-from agentflow.budget import Budget, BudgetExhausted, open_budget
+from agentflow.budget import Budget, open_budget
 from agentflow.changes.apply import apply_plan, refuse_if_read_only
 from agentflow.changes.plan import Applied, Stager, applied_table, applies_unasked, plan_table
 from agentflow.config import load_config
 from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ModelError, ServerError, ServerStartError
 from agentflow.gather import Gatherer
+from agentflow.host.gate import Gate
 from agentflow.host.servers import Host, ServerSpec, load_server_specs
 from agentflow.host.toolbox import Toolbox, build_toolbox
-from agentflow.metering import Meter, Metering
-from agentflow.runs import TerminalReason
+from agentflow.metering import Metering
+from agentflow.runs import CallStatus, TerminalReason
 from agentflow.workflow import loader
 from agentflow.workflow.inputs import FileInput
 from agentflow.workflow.loader import LoadedWorkflow
@@ -204,8 +205,9 @@ class Runner:
             specs, site=request.site, read_only=request.read_only, bundled=self.bundled, quota=metering.bundled
         ) as host:
             who = audit.Actor(actor=request.actor, trigger=request.trigger, run_id=record.id, workflow=workflow.name)
-            meter = Meter(host, metering, who=who)
             toolbox = build_toolbox(host.tools(), workflow.tools, reserved=HOST_TOOLS)
+            stager = Stager(workflow.writes)
+            gate = Gate(host, metering, who=who, toolbox=toolbox, stager=stager)
             context = {
                 "inputs": inputs,
                 "steps": {},
@@ -213,12 +215,12 @@ class Runner:
                 "now": self.now().isoformat(timespec="seconds"),
             }
             events.on_phase("gathering")
-            await Gatherer(loaded, toolbox, meter, record, events.on_step, self.clock).run(context)
+            await Gatherer(loaded, toolbox, gate, record, events.on_step, self.clock).run(context)
             if model is None:
-                record.terminal_reason = TerminalReason.BUDGET if meter.exhausted else TerminalReason.COMPLETED
+                record.terminal_reason = TerminalReason.BUDGET if gate.exhausted else TerminalReason.COMPLETED
             else:
                 events.on_phase("thinking")
-                await self._loop(loaded, toolbox, meter, model, context, record, events)
+                await self._loop(loaded, toolbox, gate, model, context, record, events)
             unasked = {c.index for c in record.changes if applies_unasked(c, workflow.writes)}
             if unasked and record.succeeded:
                 events.on_phase("applying what the writes policy allows without asking")
@@ -232,30 +234,22 @@ class Runner:
         self,
         loaded: LoadedWorkflow,
         toolbox: Toolbox,
-        meter: Meter,
+        gate: Gate,
         model: Model,
         context: dict[str, Any],
         record: runs.RunRecord,
         events: RunEvents,
     ) -> None:
         workflow = loaded.workflow
-        stager = Stager(workflow.writes)
 
-        async def dispatch(model_name: str, arguments: dict[str, Any]) -> Outcome:
-            tool = toolbox.resolve(model_name)
-            if toolbox.is_write(model_name):  # the model never writes: the call joins the change plan
-                staged = stager.stage(tool.name, tool.server, tool.input_schema, arguments, len(record.turns))
-                record.changes = list(stager.plan)
-                status = "staged" if staged.change else "refused"
-                return Outcome(staged.message(), is_error=staged.change is None, server=tool.server, status=status)
-            try:
-                outcome = await meter.call(tool.server, tool.name, arguments)
-            except BudgetExhausted as exhausted:
-                text = (
-                    f"Budget: {exhausted.message}. No more Atlassian requests can be made; answer with what you have."
-                )
-                return Outcome(text, is_error=True, requests=exhausted.sent, server=tool.server, status="budget")
-            return Outcome(outcome.text, outcome.is_error, outcome.requests or 0, tool.server)
+        async def dispatch(model_name: str, arguments: dict[str, Any], turn: int) -> Outcome:
+            outcome = await gate.call(model_name, arguments, turn=turn)
+            text = outcome.text
+            if outcome.status == CallStatus.STAGED and gate.stager is not None:
+                record.changes = list(gate.stager.plan)  # the record shows the plan as it grows
+            elif outcome.status == CallStatus.BUDGET:
+                text = f"Budget: {text.rstrip('.')}. No more Atlassian requests can be made; answer with what you have."
+            return Outcome(text, outcome.is_error, outcome.requests, outcome.server, outcome.status)
 
         agent = workflow.agent
         limits = Limits(
@@ -266,7 +260,6 @@ class Runner:
             max_total_tokens=agent.max_total_tokens,
             timeout_seconds=agent.timeout_seconds,
         )
-        read_only = frozenset(spec.name for spec in toolbox.specs() if not toolbox.is_write(spec.name))
         loop = Loop(
             model,
             toolbox.specs(),
@@ -275,12 +268,11 @@ class Runner:
             limits,
             title=workflow.title,
             persona=workflow.persona,
-            read_only_tools=read_only,
             events=events,
             clock=self.clock,
-            should_stop=lambda: TerminalReason.BUDGET if meter.exhausted else None,
-            result_note=meter.note,
-            system_extra=_budget_note(meter),
+            should_stop=lambda: TerminalReason.BUDGET if gate.exhausted else None,
+            result_note=gate.note,
+            system_extra=_budget_note(gate.metering),
         )
         result = await loop.run(loaded.render_prompt(context))
         record.terminal_reason, record.error = result.terminal_reason, result.error
@@ -314,7 +306,7 @@ class Runner:
     def _apply_call(self, host: Host, metering: Metering, record: runs.RunRecord, approver: str) -> Any:
         """How apply reaches the servers: metered and audited as `apply` lines with the approving actor."""
         who = audit.Actor(actor=approver, trigger="apply", run_id=record.id, workflow=record.workflow)
-        return Meter(host, metering, who=who, kind="apply").call
+        return Gate(host, metering, who=who, kind="apply").execute
 
     async def apply(
         self, run_id: str, *, actor: str, only: set[int] | None = None, on_change: Callable[[Any], None] = print
@@ -345,12 +337,12 @@ def _server_specs(names: list[str]) -> list[ServerSpec]:
     return [specs.get(name) or _unknown_server(name, specs) for name in names]
 
 
-def _budget_note(meter: Meter) -> str:
+def _budget_note(metering: Metering) -> str:
     """What the system prompt says of the run's budget: its requests, and why to spare them."""
-    if meter.allowance is None:
+    if metering.allowance is None:
         return ""
     return (
-        f"This run may make {meter.allowance.cap} Atlassian HTTP requests (a tool call makes one or more, a "
+        f"This run may make {metering.allowance.cap} Atlassian HTTP requests (a tool call makes one or more, a "
         "write may make two); the hourly rate budget is shared with other people and jobs, so do not spend "
         "requests you do not need."
     )

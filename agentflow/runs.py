@@ -44,6 +44,18 @@ class TerminalReason(StrEnum):
     CRASHED = "crashed"
 
 
+class CallStatus(StrEnum):
+    """How one tool call ended (see `host.gate.GateOutcome`); `invalid` is a host tool's input that did not fit."""
+
+    OK = "ok"
+    ERROR = "error"
+    STAGED = "staged"
+    REFUSED = "refused"
+    BUDGET = "budget"
+    CACHED = "cached"
+    INVALID = "invalid"
+
+
 class Usage(BaseModel):
     """Tokens of one turn, or summed over a run."""
 
@@ -86,7 +98,7 @@ class ToolCallRecord(BaseModel):
     tool: str
     server: str | None = None
     arguments: dict[str, Any] = Field(default_factory=dict)
-    status: str = "ok"  # ok | error | cached | refused | invalid
+    status: CallStatus = CallStatus.OK
     requests: int = 0
     duration_ms: float = 0.0
     preview: str = ""

@@ -15,12 +15,14 @@ from mcp import Client, StdioServerParameters
 from typer.testing import CliRunner
 
 from agentflow import audit
-from agentflow.budget import Budget, BudgetExhausted, Settings, SQLiteLedger
+from agentflow.budget import Budget, Settings, SQLiteLedger
 from agentflow.cli import app
 from agentflow.errors import ConfigError
+from agentflow.host.gate import Gate
 from agentflow.host.servers import Host, ServerSpec, load_server_specs
-from agentflow.metering import Meter, Metering
+from agentflow.metering import Metering
 from agentflow.runner import Runner, RunRequest
+from agentflow.runs import CallStatus
 from agentflow.sandbox.site import Site
 from tests.atlassian.conftest import server_for
 
@@ -50,7 +52,7 @@ async def call_once(spec: ServerSpec, budget: Budget, tool: str, arguments: dict
     metering = Metering.plan([spec], budget, site=None, priority="interactive", who=WHO, cap=40)
     with anyio.fail_after(WAIT):
         async with Host([spec], quota=metering.bundled) as host:
-            outcome = await Meter(host, metering, who=WHO).call(spec.name, tool, arguments)
+            outcome = await Gate(host, metering, who=WHO).execute(spec.name, tool, arguments)
     return outcome, metering
 
 
@@ -69,7 +71,7 @@ async def test_a_server_that_meters_itself_is_counted_once(declared):
     budget = shared_budget()
     spec = mcp_serve(site="sandbox", requests_per_call=3, meters_itself=declared)
     outcome, metering = await call_once(spec, budget, "get_jira_issue", {"key": "PAY-429"})
-    assert outcome.metered_in == budget.ledger.identity() and outcome.requests == 2
+    assert outcome.requests == 2
     assert budget.status("sandbox")["used"] == 2  # the child's own reservations; the gate's given back
     consumers = {(c.workflow, c.requests) for c in budget.status("sandbox")["consumers"]}
     assert consumers == {("mcp serve", 2)}
@@ -80,7 +82,7 @@ async def test_a_server_said_to_meter_itself_that_does_not_is_charged_after_the_
     budget = shared_budget()
     spec = mcp_serve("--no-budget", site="sandbox", meters_itself=True)
     outcome, _ = await call_once(spec, budget, "get_jira_issue", {"key": "PAY-429"})
-    assert outcome.metered_in is None and outcome.requests == 2
+    assert outcome.requests == 2
     assert budget.status("sandbox")["used"] == 2
     assert [(c.workflow, c.requests) for c in budget.status("sandbox")["consumers"]] == [("incident", 2)]
 
@@ -90,8 +92,10 @@ async def test_a_server_metering_in_another_ledger_is_charged_in_ours(tmp_path):
     elsewhere = mcp_serve(site="sandbox", meters_itself=True)
     elsewhere = elsewhere.model_copy(update={"env": {**elsewhere.env, "AGENTFLOW_STATE_DIR": str(tmp_path)}})
     outcome, _ = await call_once(elsewhere, budget, "get_jira_issue", {"key": "PAY-429"})
-    assert outcome.metered_in not in (None, budget.ledger.identity()) and outcome.requests == 2
-    assert budget.status("sandbox")["used"] == 2
+    assert outcome.requests == 2
+    assert [(c.workflow, c.requests) for c in budget.status("sandbox")["consumers"]] == [("incident", 2)]
+    theirs = Budget(SQLiteLedger(tmp_path / "budget.db"), Settings())
+    assert [(c.workflow, c.requests) for c in theirs.status("sandbox")["consumers"]] == [("mcp serve", 2)]
 
 
 async def test_parallel_calls_cannot_overshoot_the_runs_cap():
@@ -100,19 +104,16 @@ async def test_parallel_calls_cannot_overshoot_the_runs_cap():
     metering = Metering.plan([spec], budget, site=None, priority="interactive", who=WHO, cap=3)
     answered: list[bool] = []
 
-    async def one(meter: Meter) -> None:
-        try:
-            await meter.call("other", "search_jira_issues", {"jql": "project = PAY"})
-            answered.append(True)
-        except BudgetExhausted:
-            answered.append(False)
+    async def one(gate: Gate) -> None:
+        outcome = await gate.execute("other", "search_jira_issues", {"jql": "project = PAY"})
+        answered.append(outcome.status == CallStatus.OK)
 
     with anyio.fail_after(WAIT):
         async with Host([spec]) as host:
-            meter = Meter(host, metering, who=WHO)
+            gate = Gate(host, metering, who=WHO)
             async with anyio.create_task_group() as group:
                 for _ in range(5):
-                    group.start_soon(one, meter)
+                    group.start_soon(one, gate)
     # each call holds its estimate of 2 before it starts: one fits in the cap of 3 at a time
     assert sorted(answered) == [False] * 4 + [True]
     assert metering.allowance.used == 2 == budget.status("sandbox")["used"]  # /field and the search
@@ -135,11 +136,12 @@ async def test_the_runs_cap_holds_for_a_server_that_meters_itself():
     metering = Metering.plan([spec], budget, site=None, priority="interactive", who=WHO, cap=3)
     with anyio.fail_after(WAIT):
         async with Host([spec]) as host:
-            meter = Meter(host, metering, who=WHO)
-            await meter.call("other", "get_jira_issue", {"key": "PAY-429"})  # 2 of the 3
-            await meter.call("other", "search_jira_issues", {"jql": "project = PAY"})  # 1 more
-            with pytest.raises(BudgetExhausted, match="this run's budget of 3 Atlassian requests is spent"):
-                await meter.call("other", "search_jira_issues", {"jql": "project = OPS"})
+            gate = Gate(host, metering, who=WHO)
+            await gate.execute("other", "get_jira_issue", {"key": "PAY-429"})  # 2 of the 3
+            await gate.execute("other", "search_jira_issues", {"jql": "project = PAY"})  # 1 more
+            refused = await gate.execute("other", "search_jira_issues", {"jql": "project = OPS"})
+    assert refused.status == CallStatus.BUDGET and refused.is_error
+    assert "this run's budget of 3 Atlassian requests is spent" in refused.text and gate.exhausted
     assert metering.allowance.used == 3 and budget.status("sandbox")["used"] == 3
 
 
@@ -150,7 +152,7 @@ async def test_a_server_that_reaches_no_atlassian_site_costs_nothing():
     assert metering.allowance is None and metering.bundled is None
     with anyio.fail_after(WAIT):
         async with Host([spec]) as host:
-            outcome = await Meter(host, metering, who=WHO).call("echo", "echo", {"text": "hi"})
+            outcome = await Gate(host, metering, who=WHO).execute("echo", "echo", {"text": "hi"})
     assert outcome.text == "hi" and outcome.requests == 0
     assert budget.ledger.sites(budget.clock()) == []
 
@@ -159,8 +161,8 @@ async def test_the_gate_refuses_a_call_whose_estimate_does_not_fit():
     budget = shared_budget(per_hour=4)
     budget.reserve("sandbox", 2, "interactive")
     spec = mcp_serve("--no-budget", site="sandbox", requests_per_call=3)
-    with pytest.raises(BudgetExhausted, match="used up for interactive work"):
-        await call_once(spec, budget, "get_jira_issue", {"key": "PAY-429"})
+    refused, _ = await call_once(spec, budget, "get_jira_issue", {"key": "PAY-429"})
+    assert refused.status == CallStatus.BUDGET and "used up for interactive work" in refused.text
     [line] = audit.read(run_id="run-1")
     assert line["outcome"] == "budget" and line["requests"] == 0
 

@@ -13,13 +13,12 @@ always ends with a `terminal_reason`:
 - `model_error`, `server_error`, `cancelled`.
 
 Tool results are untrusted data: they are framed as data, and the system prompt says to never follow
-instructions found in them. Identical read-only calls within a run are answered from a per-run cache.
+instructions found in them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from jsonschema import Draft202012Validator
 
 from agentflow.agent.models import Model, ToolSpec, Turn, Usage
 from agentflow.errors import ModelError, ServerError
-from agentflow.runs import PlanStep, TerminalReason, ToolCallRecord, TurnRecord
+from agentflow.runs import CallStatus, PlanStep, TerminalReason, ToolCallRecord, TurnRecord
 
 UPDATE_PLAN = "update_plan"
 SUBMIT_RESULT = "submit_result"
@@ -66,9 +65,10 @@ Base every claim on what the tools returned, and say when something is unknown."
 
 
 class ToolDispatch(Protocol):
-    """Runs one tool call for the model; the runner decides what a call does (e.g. stages a write)."""
+    """Runs one tool call the model made in turn `turn`; the host decides what a call does (the gate: stage a
+    write, answer from the run's cache, make it)."""
 
-    async def __call__(self, model_name: str, arguments: dict[str, Any]) -> Outcome: ...
+    async def __call__(self, model_name: str, arguments: dict[str, Any], turn: int) -> Outcome: ...
 
 
 @dataclass
@@ -79,7 +79,7 @@ class Outcome:
     is_error: bool = False
     requests: int = 0
     server: str | None = None
-    status: str | None = None  # overrides ok/error in the record, e.g. "staged"
+    status: CallStatus | None = None  # overrides ok/error in the record, e.g. staged
 
 
 @dataclass
@@ -149,7 +149,6 @@ class Loop:
         *,
         title: str = "",
         persona: str = "user",
-        read_only_tools: frozenset[str] = frozenset(),
         events: Events | None = None,
         clock: Callable[[], float] = time.monotonic,
         should_stop: Callable[[], TerminalReason | None] = lambda: None,
@@ -169,11 +168,9 @@ class Loop:
             self.system += "\n" + system_extra
         self.should_stop = should_stop
         self.result_note = result_note
-        self.read_only_tools = read_only_tools
         self.events = events or Events()
         self.clock = clock
         self.result = LoopResult(terminal_reason=None)
-        self.cache: dict[str, Outcome] = {}
         self.calls_per_tool: dict[str, int] = {}
         self.invalid_submissions = 0
 
@@ -222,7 +219,9 @@ class Loop:
         limits, result = self.limits, self.result
         if len(result.turns) >= limits.max_turns:
             raise _Limit(TerminalReason.MAX_TURNS)
-        made = [c for c in result.tool_calls if c.tool not in (UPDATE_PLAN, SUBMIT_RESULT) and c.status != "cached"]
+        made = [
+            c for c in result.tool_calls if c.tool not in (UPDATE_PLAN, SUBMIT_RESULT) and c.status != CallStatus.CACHED
+        ]
         if len(made) >= limits.max_tool_calls:
             raise _Limit(TerminalReason.MAX_TOOL_CALLS)
         used = result.usage.input_tokens + result.usage.output_tokens
@@ -290,49 +289,44 @@ class Loop:
         began = self.clock()
         self.events.on_tool_start(record)
         try:
-            outcome = await self._outcome(name, arguments, only_submit)
+            outcome = await self._outcome(turn, name, arguments, only_submit)
         finally:
             record.duration_ms = (self.clock() - began) * 1000
         record.server = outcome.server
         record.requests = outcome.requests
-        record.status = outcome.status or ("error" if outcome.is_error else "ok")
+        record.status = outcome.status or (CallStatus.ERROR if outcome.is_error else CallStatus.OK)
         record.preview = outcome.text[:PREVIEW_CHARS]
         self.events.on_tool_end(record)
         return outcome
 
-    async def _outcome(self, name: str, arguments: dict[str, Any], only_submit: bool) -> Outcome:
+    async def _outcome(self, turn: int, name: str, arguments: dict[str, Any], only_submit: bool) -> Outcome:
         if name == SUBMIT_RESULT:
             return self._submit(arguments)
         if only_submit:
-            return Outcome("Only submit_result may be called now.", is_error=True, status="refused")
+            return Outcome("Only submit_result may be called now.", is_error=True, status=CallStatus.REFUSED)
         if name == UPDATE_PLAN:
             return self._plan(arguments)
         if name not in {tool.name for tool in self.tools}:
-            return Outcome(f"There is no tool named {name}.", is_error=True, status="refused")
+            return Outcome(f"There is no tool named {name}.", is_error=True, status=CallStatus.REFUSED)
         used = self.calls_per_tool.get(name, 0)
         if self.limits.max_calls_per_tool is not None and used >= self.limits.max_calls_per_tool:
             return Outcome(
                 f"{name} was already called {used} times in this run, its limit; work with what you have.",
                 is_error=True,
-                status="refused",
+                status=CallStatus.REFUSED,
             )
-        key = name + json.dumps(arguments, sort_keys=True, default=str)
-        if name in self.read_only_tools and key in self.cache:
-            cached = self.cache[key]
-            return Outcome(cached.text, cached.is_error, requests=0, server=cached.server, status="cached")
         self.calls_per_tool[name] = used + 1
-        outcome = await self.dispatch(name, arguments)
+        outcome = await self.dispatch(name, arguments, turn)
+        if outcome.status == CallStatus.CACHED:  # an answer from the run's cache costs nothing, nor counts as a call
+            self.calls_per_tool[name] -= 1
         note = self.result_note()
         text = _frame(name, outcome.text) + (f"\n{note}" if note else "")
-        framed = Outcome(text, outcome.is_error, outcome.requests, outcome.server, outcome.status)
-        if name in self.read_only_tools and not outcome.is_error:
-            self.cache[key] = framed
-        return framed
+        return Outcome(text, outcome.is_error, outcome.requests, outcome.server, outcome.status)
 
     def _plan(self, arguments: dict[str, Any]) -> Outcome:
         steps = arguments.get("steps")
         if not isinstance(steps, list) or not all(isinstance(s, dict) and "title" in s for s in steps):
-            return Outcome("update_plan needs steps: [{title, status}].", is_error=True, status="invalid")
+            return Outcome("update_plan needs steps: [{title, status}].", is_error=True, status=CallStatus.INVALID)
         self.result.plan = [PlanStep(title=str(s["title"]), status=str(s.get("status", "pending"))) for s in steps]
         self.events.on_plan(self.result.plan)
         return Outcome(f"Plan updated ({len(self.result.plan)} steps).")
@@ -347,7 +341,7 @@ class Loop:
                 f"The answer does not match the output schema: {problems}. Fix it and call submit_result again "
                 f"({left} attempt{'s' if left != 1 else ''} left).",
                 is_error=True,
-                status="invalid",
+                status=CallStatus.INVALID,
             )
         self.result.output = arguments
         return Outcome("Answer received.")

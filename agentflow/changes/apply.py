@@ -16,10 +16,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -27,8 +27,7 @@ from agentflow import config
 from agentflow.budget import BudgetExhausted
 from agentflow.changes.plan import DEFERRED, PLACEHOLDER, Applied, Change
 from agentflow.errors import ConfigError
-from agentflow.host.servers import ToolOutcome
-from agentflow.runs import RunRecord
+from agentflow.runs import CallStatus, RunRecord
 
 READ_ONLY_VAR = "AGENTFLOW_READ_ONLY"
 LABEL = "agentflow"
@@ -86,7 +85,25 @@ class Journal(BaseModel):
         partial.replace(path)
 
 
-Call = Callable[[str, str, dict[str, Any]], Any]  # async (server, tool, arguments) -> ToolOutcome
+class Outcome(Protocol):
+    """What a call through the gate (`host.gate.GateOutcome`) gives back, as apply reads it."""
+
+    text: str
+    structured: dict[str, Any] | None
+    is_error: bool
+    requests: int
+    status: CallStatus
+
+
+Call = Callable[[str, str, dict[str, Any]], Awaitable[Outcome]]  # (server, tool, arguments)
+
+
+async def _called(call: Call, server: str, tool: str, arguments: dict[str, Any]) -> Outcome:
+    """The call's outcome; `BudgetExhausted` when the budget had no room for it: apply stops there."""
+    outcome = await call(server, tool, arguments)
+    if outcome.status == CallStatus.BUDGET:
+        raise BudgetExhausted(outcome.text, sent=outcome.requests)
+    return outcome
 
 
 def refuse_if_read_only() -> None:
@@ -194,7 +211,7 @@ async def _apply_one(
             report.state, report.detail = "applied", f"found it already made: {_name(found)}"
             return report
     journal.set(change.index, state="applying", approved_by=actor)
-    outcome: ToolOutcome = await call(change.server, change.tool, arguments)
+    outcome = await _called(call, change.server, change.tool, arguments)
     if outcome.is_error:
         journal.set(change.index, state="failed", error=outcome.text[:2000])
         report.state, report.detail = "failed", outcome.text[:300]
@@ -213,20 +230,20 @@ async def _find_existing(record: RunRecord, change: Change, arguments: dict[str,
     """What an interrupted change already made, if Atlassian has it; None when it must be made (again)."""
     if change.tool == "create_jira_issue":
         jql = f'labels = "{run_label(record.id)}" ORDER BY created ASC'
-        found = await call(change.server, "search_jira_issues", {"jql": jql, "limit": 100})
+        found = await _called(call, change.server, "search_jira_issues", {"jql": jql, "limit": 100})
         for issue in (found.structured or {}).get("issues", []):
             if issue.get("summary") == arguments.get("summary"):
                 return {"action": "created", "key": issue["key"], "url": issue.get("url")}
         return None
     if change.tool == "add_jira_comment":
-        found = await call(change.server, "get_jira_issue", {"key": arguments["key"], "comment_limit": 100})
+        found = await _called(call, change.server, "get_jira_issue", {"key": arguments["key"], "comment_limit": 100})
         for comment in (found.structured or {}).get("comments", []):
             if marker(record, change.index) in comment.get("body", ""):
                 return {"action": "commented", "key": arguments["key"], "id": comment.get("id")}
         return None
     if change.tool == "create_confluence_page":
-        found = await call(
-            change.server, "get_confluence_page", {"space": arguments["space"], "title": arguments["title"]}
+        found = await _called(
+            call, change.server, "get_confluence_page", {"space": arguments["space"], "title": arguments["title"]}
         )
         if not found.is_error and found.structured:
             return {"action": "created page", "id": found.structured["id"], "url": found.structured.get("url")}

@@ -59,9 +59,9 @@ class Toolbox:
             raise ConfigError(_ambiguous(name, matches))
         raise ConfigError(f"tool '{name}' is not in the workflow's tools; allowed: {', '.join(self._tools) or 'none'}")
 
-    def is_write(self, model_name: str) -> bool:
-        """Whether a call may change something: only a tool that says it is read-only is taken at its word."""
-        return self.resolve(model_name).read_only is not True
+    def names(self) -> list[str]:
+        """The names the model calls the tools by."""
+        return list(self._tools)
 
 
 def build_toolbox(tools: list[HostTool], allowlist: list[str], reserved: Collection[str] = ()) -> Toolbox:

@@ -112,10 +112,3 @@ def test_workflow_steps_name_tools_as_the_allowlist_does():
         toolbox.by_tool_name("search_jira_issues")
     with pytest.raises(ConfigError, match="'get_jira_issue' is not in the workflow's tools"):
         toolbox.by_tool_name("get_jira_issue")
-
-
-def test_writes_are_what_is_not_declared_read_only():
-    toolbox = build_toolbox(ATLASSIAN + GIT, ["get_jira_issue", "add_jira_comment", "git_log"])
-    assert not toolbox.is_write("get_jira_issue")
-    assert toolbox.is_write("add_jira_comment")
-    assert toolbox.is_write("git_log")  # says nothing: counted as a write, the safer guess

@@ -1,0 +1,188 @@
+"""The one path of every tool call a run makes, from the agent loop and from gather steps alike:
+
+resolve the name -> allowlist -> write? stage it : cached? -> budget -> call within the server's time box
+-> redact -> audit -> cache -> one typed `GateOutcome`.
+
+Writes never execute here: a write tool the model calls becomes a change of the run's plan (`changes.plan`);
+gather steps may not write at all (workflow checks refuse it; the gate refuses it again). Identical read-only
+calls within a run are answered from the run's cache. The budget follows `metering.Metering`: the bundled
+server reserves each HTTP request itself; another Atlassian server is reserved per call by its estimate;
+other servers cost nothing. An approved change takes the same budget, call, redaction and audit through
+`Gate.execute` (it was allowed and staged when the run made it).
+
+A tool's own failure is an outcome (`is_error`) the model reads; only a server's failure (it died, timed out,
+broke the protocol) raises `ServerError`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from pydantic import BaseModel
+
+from agentflow import audit, redact
+from agentflow.atlassian.quota import QuotaExhausted, Reservation, reserve_waiting
+from agentflow.budget import SiteQuota
+from agentflow.changes.plan import Stager
+from agentflow.host.servers import Host, HostTool, ServerSpec, ToolOutcome
+from agentflow.host.toolbox import Toolbox
+from agentflow.metering import Metering, reaches_atlassian
+from agentflow.runs import CallStatus
+
+
+class GateOutcome(BaseModel):
+    """What one call came to. `requests`: the Atlassian requests it cost (0 when staged, refused or cached).
+    `status`: ok, error (the tool's own), staged, refused (not allowed, or a write where none may be made),
+    budget (no room: nothing, or nothing more, was sent), cached."""
+
+    text: str
+    structured: dict[str, Any] | None = None
+    is_error: bool = False
+    requests: int = 0
+    server: str | None = None
+    tool: str | None = None
+    status: CallStatus = CallStatus.OK
+
+
+class Gate:
+    def __init__(
+        self,
+        host: Host,
+        metering: Metering,
+        *,
+        who: audit.Actor,
+        toolbox: Toolbox | None = None,
+        stager: Stager | None = None,
+        kind: str = "tool_call",
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        """`toolbox`: the run's allowed tools (none for an apply, which executes recorded changes); `stager`:
+        where a write the model calls is staged (none: writes are refused); `kind` labels the audit lines,
+        "tool_call" inside a run, "apply" for an approved change."""
+        self.host = host
+        self.metering = metering
+        self.who = who
+        self.toolbox = toolbox
+        self.stager = stager
+        self.kind = kind
+        self.sleep = sleep
+        self.exhausted: str | None = None
+        self.scrub = redact.default()
+        self._cache: dict[str, GateOutcome] = {}
+
+    def note(self) -> str | None:
+        """What the model is told after each call once half the run's requests are spent."""
+        allowance = self.metering.allowance
+        if allowance is None or allowance.left() > allowance.cap / 2:
+            return None
+        return f"[budget: {allowance.left()} Atlassian requests left in this run]"
+
+    async def call(self, name: str, arguments: dict[str, Any], *, turn: int = 0) -> GateOutcome:
+        """A call the model made, by the name it sees the tool under."""
+        tools = self.toolbox
+        if tools is None or name not in tools.names():
+            listing = ", ".join(tools.names()) if tools else "none"
+            return GateOutcome(
+                text=f"There is no tool named {name}. The tools are: {listing}.",
+                is_error=True,
+                status=CallStatus.REFUSED,
+            )
+        return await self.call_tool(tools.resolve(name), arguments, turn=turn, may_write=True)
+
+    async def call_tool(
+        self, tool: HostTool, arguments: dict[str, Any], *, turn: int = 0, may_write: bool = False
+    ) -> GateOutcome:
+        """A call of an allowed tool: staged when it writes (refused unless `may_write`), else answered from
+        the run's cache or made."""
+        named = {"server": tool.server, "tool": tool.name}
+        if tool.read_only is not True:  # only a tool that says it is read-only is taken at its word
+            if not may_write or self.stager is None:
+                text = f"{tool.name} may change something, and this step may not write; nothing was done."
+                return GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED, **named)
+            staged = self.stager.stage(tool.name, tool.server, tool.input_schema, arguments, turn)
+            status = CallStatus.STAGED if staged.change else CallStatus.REFUSED
+            return GateOutcome(text=staged.message(), is_error=staged.change is None, status=status, **named)
+        key = json.dumps([tool.server, tool.name, arguments], sort_keys=True, default=str)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached.model_copy(update={"requests": 0, "status": CallStatus.CACHED})
+        outcome = await self.execute(tool.server, tool.name, arguments)
+        if outcome.status == CallStatus.OK:
+            self._cache[key] = outcome
+        return outcome
+
+    async def execute(self, server: str, tool: str, arguments: dict[str, Any]) -> GateOutcome:
+        """Make the call: within the budget, time-boxed, its result scrubbed of secrets, audited."""
+        spec = self.host.spec(server)
+        quota = self.metering.by_server.get(server)
+        began = time.monotonic()
+        held: Reservation | None = None
+        if quota is not None:
+            try:
+                if spec.meters_itself:
+                    quota.hold(spec.requests_per_call)
+                else:
+                    held, _ = await reserve_waiting(quota, spec.requests_per_call, self.sleep)
+            except QuotaExhausted as exhausted:
+                self._audit(server, tool, arguments, CallStatus.BUDGET, began, 0, "")
+                return self._spent(exhausted.message, 0, server, tool)
+        try:
+            outcome = await self.host.call(server, tool, arguments)
+        except BaseException:
+            # The call may have reached the site: what was reserved stays counted.
+            self._audit(server, tool, arguments, "failed", began, held.count if held else 0, "")
+            raise
+        requests = self._settle(spec, quota, held, outcome)
+        text = self.scrub(outcome.text)
+        if outcome.budget_exhausted:
+            self._audit(server, tool, arguments, CallStatus.BUDGET, began, requests, text)
+            return self._spent(text, requests, server, tool)
+        status = CallStatus.ERROR if outcome.is_error else CallStatus.OK
+        self._audit(server, tool, arguments, status, began, requests, text)
+        structured = self.scrub.data(outcome.structured)
+        return GateOutcome(text=text, structured=structured, is_error=outcome.is_error, requests=requests,
+                           server=server, tool=tool, status=status)  # fmt: skip
+
+    def _spent(self, message: str, requests: int, server: str, tool: str) -> GateOutcome:
+        """The budget had no room: the run spends nothing more."""
+        self.exhausted = message
+        return GateOutcome(text=message, is_error=True, requests=requests, server=server, tool=tool,
+                           status=CallStatus.BUDGET)  # fmt: skip
+
+    def _settle(self, spec: ServerSpec, quota: SiteQuota | None, held: Reservation | None, outcome: ToolOutcome) -> int:
+        """What the call cost the site, charged where the gate meters the server. A server's word that it
+        counted its requests itself is believed only when it names this very ledger."""
+        if not reaches_atlassian(spec):
+            return 0
+        if quota is None:  # the bundled server, metered through the quota it was handed, or no budget at all
+            return outcome.requests or 0
+        requests = outcome.requests if outcome.requests is not None else spec.requests_per_call
+        counted = outcome.metered_in == quota.ledger
+        if held is None:  # declared to meter itself: the gate held the estimate in the allowance only
+            quota.charge(requests, in_ledger=not counted, held=spec.requests_per_call)
+        elif counted:  # it reserved its own requests in our ledger: give the gate's back
+            held.settle(0)
+            quota.charge(requests, in_ledger=False)
+        else:
+            held.settle(requests)
+        if outcome.retry_after and not counted:
+            quota.pause(outcome.retry_after)
+        return requests
+
+    def _audit(self, server: str, tool: str, arguments: dict[str, Any], outcome: str, began: float, requests: int,
+               result: str) -> None:  # fmt: skip
+        audit.record(
+            self.who,
+            server=server,
+            tool=tool,
+            arguments=arguments,
+            outcome=str(outcome),
+            duration_ms=(time.monotonic() - began) * 1000,
+            requests=requests,
+            result=result,
+            kind=self.kind,
+        )
