@@ -1,8 +1,13 @@
 """The names of the bundled server's tools, split by whether they read or write.
 
 Tool names are API: workflows name them in their allowlists, and the server must register exactly these.
-Writes never delete anything; the server has no delete tool.
+Writes never delete anything; the server has no delete tool. Each write tool's metadata (`WRITES`) says how
+many requests it may make, how a reviewer reads the change, where agentflow's attribution goes and how an
+interrupted apply finds what it made: staging and apply read it here, not from code of their own.
 """
+
+from dataclasses import dataclass
+from enum import StrEnum
 
 READ_TOOLS = frozenset(
     {
@@ -15,30 +20,52 @@ READ_TOOLS = frozenset(
     }
 )
 
-WRITE_TOOLS = frozenset(
-    {
-        "create_jira_issue",
-        "update_jira_issue",
-        "add_jira_comment",
-        "link_jira_issues",
-        "link_to_epic",
-        "transition_jira_issue",
-        "create_confluence_page",
-    }
-)
 
+class Lookup(StrEnum):
+    """How apply finds what an interrupted change already made, before it would make it again."""
+
+    LABELLED_ISSUE = "labelled_issue"  # an issue with the run's label and the change's summary
+    MARKED_COMMENT = "marked_comment"  # a comment on the issue that carries the change's generated-by note
+    PAGE_TITLE = "page_title"  # a page with the title in the space
+    NONE = "none"  # doing it again changes nothing (updates, links, transitions)
+
+
+@dataclass(frozen=True)
+class WriteTool:
+    """What staging and apply need to know of one write tool, besides its input schema.
+
+    `requests`: the most HTTP requests one call makes without retries (reserved whole before it starts).
+    `target` / `summary`: how a reviewer reads the change, as `str.format` templates over its arguments
+    (`summary` None: the arguments say, see `changes.plan.describe`). `labels_field`: the argument that gets
+    agentflow's attribution labels; `note_field`: the Markdown argument that ends with the generated-by note.
+    """
+
+    name: str
+    requests: int
+    target: str
+    summary: str | None
+    lookup: Lookup = Lookup.NONE
+    labels_field: str | None = None
+    note_field: str | None = None
+
+
+WRITES = {
+    tool.name: tool
+    for tool in (
+        # Data Center looks up the Epic Link field's id before a create under an epic.
+        WriteTool("create_jira_issue", 2, "project {project}", "new {issue_type}: {summary}",
+                  Lookup.LABELLED_ISSUE, labels_field="labels", note_field="description"),
+        WriteTool("update_jira_issue", 2, "{key}", None),  # an assignee is looked up first
+        WriteTool("add_jira_comment", 1, "{key}", "comment: {body}", Lookup.MARKED_COMMENT, note_field="body"),
+        WriteTool("link_jira_issues", 2, "{inward}", "{inward} {link_type} {outward}"),  # the link types first
+        WriteTool("link_to_epic", 2, "{issue}", "put under epic {epic}"),  # Data Center: the field list first
+        WriteTool("transition_jira_issue", 2, "{key}", "move to {status}"),  # the transitions on offer first
+        WriteTool("create_confluence_page", 1, "space {space}", "new page: {title}", Lookup.PAGE_TITLE,
+                  note_field="body"),
+    )
+}  # fmt: skip
+WRITE_TOOLS = frozenset(WRITES)
 TOOL_NAMES = READ_TOOLS | WRITE_TOOLS
 
-# The most HTTP requests one call of a write tool makes without retries (a lookup, then the write). The
-# server reserves them all before it starts, so that a write is never cut off half-way for lack of budget.
-WRITE_REQUESTS = {
-    "create_jira_issue": 2,  # Data Center: the field list, for the Epic Link field's id; then the create
-    "update_jira_issue": 2,  # the assignee's user search; then the update
-    "add_jira_comment": 1,
-    "link_jira_issues": 2,  # the link types; then the link
-    "link_to_epic": 2,  # Data Center: the field list; then the update
-    "transition_jira_issue": 2,  # the transitions on offer; then the transition
-    "create_confluence_page": 1,
-}
-
+# The bundled server's name in workflows and the config (`servers: [atlassian]`): its one spelling.
 SERVER_NAME = "atlassian"

@@ -9,7 +9,7 @@ read-only mode the write tools are not listed and are refused by name.
 Given a `Quota` (see `quota.py`), the server reserves every HTTP request it sends from it; a request that
 does not fit is not sent, and the call is an `is_error` result saying so, with `_meta["agentflow/budget"]` =
 `"exhausted"` so a host can tell it from the site's own refusals. A write tool reserves all the requests it
-may need (`catalog.WRITE_REQUESTS`) before it starts. A metered result names the ledger its requests were
+may need (`catalog.WRITES`) before it starts. A metered result names the ledger its requests were
 reserved in (`_meta["agentflow/metered"]`, the quota's `ledger`), so a host sharing that ledger never counts
 them a second time.
 """
@@ -132,8 +132,8 @@ class AtlassianServer(MCPServer):
         return self._result(markdown(result), result.model_dump(mode="json"), scope.sent)
 
     async def run_write(self, tool: str, work: Callable[[], Awaitable[BaseModel]]) -> CallToolResult:
-        """A write: every request it may need reserved before it starts (`catalog.WRITE_REQUESTS`)."""
-        return await self.run_call(work, render.written, prepay=catalog.WRITE_REQUESTS[tool])
+        """A write: every request it may need reserved before it starts (`catalog.WRITES`)."""
+        return await self.run_call(work, render.written, prepay=catalog.WRITES[tool].requests)
 
     def _result(
         self, text: str, structured: dict[str, Any] | None, requests: int, error: bool = False

@@ -17,6 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
+from agentflow.atlassian import catalog
 from agentflow.workflow.schema import WritesSpec
 
 PLACEHOLDER = re.compile(r"^\$(\d+)$")
@@ -68,23 +69,25 @@ def _values(value: Any) -> list[str]:
 
 
 def describe(tool: str, arguments: dict[str, Any]) -> tuple[str, str]:
-    """(target, summary) of a write, in the words a reviewer expects for the bundled server's tools."""
-    a = arguments
-    known = {
-        "create_jira_issue": (
-            f"project {a.get('project', '?')}", f"new {a.get('issue_type', 'issue')}: {a.get('summary', '')}"
-        ),
-        "update_jira_issue": (str(a.get("key", "?")), _update_summary(a)),
-        "add_jira_comment": (str(a.get("key", "?")), "comment: " + _first_line(a.get("body", ""))),
-        "link_jira_issues": (str(a.get("inward", "?")), f"{a.get('inward')} {a.get('link_type')} {a.get('outward')}"),
-        "link_to_epic": (str(a.get("issue", "?")), f"put under epic {a.get('epic')}"),
-        "transition_jira_issue": (str(a.get("key", "?")), f"move to {a.get('status')}"),
-        "create_confluence_page": (f"space {a.get('space', '?')}", f"new page: {a.get('title', '')}"),
-    }  # fmt: skip
-    if tool in known:
-        return known[tool]
-    first = next((str(v) for v in a.values() if isinstance(v, str)), "")
-    return first[:60], json.dumps(a, ensure_ascii=False)[:120]
+    """(target, summary) of a write, in the words a reviewer expects: from the tool's metadata in the catalog
+    (`atlassian.catalog.WRITES`), else the first text argument and the arguments themselves."""
+    meta = catalog.WRITES.get(tool)
+    if meta is None:
+        first = next((str(v) for v in arguments.values() if isinstance(v, str)), "")
+        return first[:60], json.dumps(arguments, ensure_ascii=False)[:120]
+    values = _Filled(arguments)
+    summary = meta.summary.format_map(values) if meta.summary else _update_summary(arguments)
+    return meta.target.format_map(values), summary
+
+
+class _Filled(dict[str, str]):
+    """Arguments as a template shows them: the first line of a text, `?` for one not given."""
+
+    def __init__(self, arguments: dict[str, Any]) -> None:
+        super().__init__({name: _first_line(value) for name, value in arguments.items()})
+
+    def __missing__(self, name: str) -> str:
+        return "?"
 
 
 def _update_summary(arguments: dict[str, Any]) -> str:

@@ -41,6 +41,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, CallToolResult, TextContent, Tool
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
 
+from agentflow.atlassian import catalog
 from agentflow.atlassian.quota import Quota
 from agentflow.atlassian.server import (
     BUDGET_META,
@@ -53,7 +54,7 @@ from agentflow.atlassian.server import (
 from agentflow.atlassian.sites import resolve_site
 from agentflow.errors import ConfigError, ServerError, ServerStartError
 
-BUNDLED = "atlassian"
+BUNDLED = catalog.SERVER_NAME
 MAX_REQUESTS_PER_CALL = 100
 STDERR_LINES = 20
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")

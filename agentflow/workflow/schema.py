@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from agentflow.atlassian.catalog import SERVER_NAME
+
 # The loop gives every agent these two tools itself; a workflow cannot declare or shadow them.
 HOST_TOOLS = frozenset({"update_plan", "submit_result"})
 
@@ -171,7 +173,7 @@ class Workflow(_Strict):
     description: str = ""
     persona: str = ""
     inputs: dict[Identifier, InputSpec] = Field(default_factory=dict)
-    servers: list[Identifier] = Field(default_factory=lambda: ["atlassian"], min_length=1)
+    servers: list[Identifier] = Field(default_factory=lambda: [SERVER_NAME], min_length=1)
     tools: list[str] = Field(default_factory=list)
     steps: list[StepSpec] = Field(default_factory=list)
     agent: AgentSpec

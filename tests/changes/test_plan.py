@@ -57,7 +57,12 @@ def test_plan_table_and_descriptions():
     target, summary = describe("some_other_tool", {"repo": "acme/app", "n": 3})
     assert target == "acme/app" and "repo" in summary
     stager = Stager(WritesSpec())
-    stager.stage("create_jira_issue", "atlassian", CREATE, {"summary": "Pipes | in text", "project": "PROD"})
+    stager.stage(
+        "create_jira_issue",
+        "atlassian",
+        CREATE,
+        {"summary": "Pipes | in text", "project": "PROD", "issue_type": "Story"},
+    )
     table = plan_table(stager.plan, "run-1")
-    assert "| $1 | create_jira_issue | project PROD | new issue: Pipes \\| in text |" in table
+    assert "| $1 | create_jira_issue | project PROD | new Story: Pipes \\| in text |" in table
     assert "agentflow apply run-1" in table
