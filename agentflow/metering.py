@@ -12,12 +12,15 @@ call's Atlassian requests, which depends on the server (the gate, `host.gate`, a
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from agentflow import audit
-from agentflow.atlassian.sites import budget_key_of
+from agentflow.atlassian.sites import SiteConfig, budget_key_of
 from agentflow.budget import Allowance, Budget, Priority, SiteQuota
-from agentflow.errors import ConfigError
+from agentflow.errors import BudgetDeferred, ConfigError
 from agentflow.host.servers import ServerSpec
 
 
@@ -41,12 +44,14 @@ class Metering:
         specs: list[ServerSpec],
         budget: Budget | None,
         *,
-        site: str | None,
+        site: SiteConfig | None,
         priority: Priority,
         who: audit.Actor,
         cap: int | None,
+        config: Mapping[str, Any] | None = None,
     ) -> Metering:
-        """Quotas for the servers in `specs` that reach Atlassian; none at all when `budget` is None."""
+        """Quotas for the servers in `specs` that reach Atlassian; none at all when `budget` is None. `site` is
+        the bundled server's (None: the default site); `config` the config file's contents, if read already."""
         if budget is None or not any(reaches_atlassian(spec) for spec in specs):
             return cls()
         for spec in specs:
@@ -58,11 +63,17 @@ class Metering:
         allowance = Allowance(cap) if cap is not None else None
         attribution = {"run_id": who.run_id, "workflow": who.workflow, "actor": who.actor}
 
-        def quota(site_name: str | None) -> SiteQuota:
-            return SiteQuota(budget, budget_key_of(site_name), priority, allowance=allowance, **attribution)
+        def quota(key: str) -> SiteQuota:
+            return SiteQuota(budget, key, priority, allowance=allowance, **attribution)
 
-        bundled = quota(site) if any(spec.transport == "bundled" for spec in specs) else None
-        others = {spec.name: quota(spec.site) for spec in specs if spec.transport != "bundled" and spec.site}
+        bundled = None
+        if any(spec.transport == "bundled" for spec in specs):
+            bundled = quota(site.budget_key if site else budget_key_of(None, config=config))
+        others = {
+            spec.name: quota(budget_key_of(spec.site, config=config))
+            for spec in specs
+            if spec.transport != "bundled" and spec.site
+        }
         return cls(bundled, others, allowance)
 
     def rebind(self, actor: str) -> None:
@@ -76,3 +87,39 @@ class Metering:
 
     def sites(self) -> set[str]:
         return {quota.site for quota in self.quotas()}
+
+    def fit(self, budget: Budget | None, workflow: str) -> list[str]:
+        """Fit the run's cap (`budget.max_calls`) to what the hourly budget has left on the sites it reaches;
+        the notes that say so, for the report. A batch run that does not fit is not started to die halfway:
+        `BudgetDeferred`, saying when it would fit."""
+        allowance, notes = self.allowance, []
+        if budget is None or allowance is None:
+            return notes
+        cap = allowance.cap
+        for quota in sorted(self.quotas(), key=lambda q: q.site):
+            site, priority = quota.site, quota.priority
+            available = budget.available(site, priority)
+            paused = budget.ledger.paused_until(site, budget.clock())
+            if priority == "batch" and (cap > available or paused):
+                retry_at = budget.fits_at(site, cap, "batch")
+                when = time.strftime("%H:%M", time.localtime(retry_at)) if retry_at != float("inf") else "never"
+                raise BudgetDeferred(
+                    f"deferred: {workflow} needs {cap} Atlassian requests and batch work may use {available} of "
+                    f"{site}'s hourly budget now{' (the site is rate limited)' if paused else ''}; it would fit at "
+                    f"{when}",
+                    retry_at,
+                )
+            if available == 0:
+                retry_at = budget.fits_at(site, 1, priority)
+                notes.append(
+                    f"The hourly budget of {site} is used up: this run could make no Atlassian request (room again "
+                    f"at {time.strftime('%H:%M', time.localtime(retry_at))})."
+                )
+            elif available < allowance.cap:
+                notes.append(
+                    f"Started with {available} of its {cap} Atlassian requests: the hourly budget of {site} is nearly "
+                    "used up."
+                )
+            if available:  # at 0 the site's ledger refuses each request itself, saying when room frees up
+                allowance.cap = min(allowance.cap, available)
+        return notes

@@ -1,8 +1,9 @@
 """The one entry point every trigger calls: `RunRequest` -> `RunResult`.
 
-load the workflow and coerce its inputs -> connect the servers it names -> build the tool catalogue from its
-allowlist -> run the gather steps -> (unless the model is `none`) run the plan/act loop -> render the report
--> record the run. The CLI, the ChatOps server and the scheduler never orchestrate a run themselves.
+load the workflow and coerce its inputs -> build the run's state once (`Run`: config, site, servers, budget,
+model, record) -> connect the servers it names -> build the tool catalogue from its allowlist -> run the gather
+steps -> (unless the model is `none`) run the plan/act loop, every tool call through the gate -> render the
+report -> record the run. The CLI, the ChatOps server and the scheduler never orchestrate a run themselves.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic import BaseModel, Field
 from agentflow import audit, runs
 from agentflow.agent.loop import Events, Limits, Loop, Outcome
 from agentflow.agent.models import Model
+from agentflow.atlassian.sites import SiteConfig, resolve_site
 from agentflow.budget import Budget, open_budget
 from agentflow.changes.apply import apply_plan, refuse_if_read_only
 from agentflow.changes.plan import Applied, Stager, applied_table, applies_unasked, plan_table
@@ -31,13 +33,13 @@ from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ModelE
 from agentflow.gather import Gatherer
 from agentflow.host.gate import Gate
 from agentflow.host.servers import Host, ServerSpec, load_server_specs
-from agentflow.host.toolbox import Toolbox, build_toolbox
+from agentflow.host.toolbox import build_toolbox
 from agentflow.metering import Metering
 from agentflow.runs import CallStatus, TerminalReason
 from agentflow.workflow import loader
 from agentflow.workflow.inputs import FileInput
 from agentflow.workflow.loader import LoadedWorkflow
-from agentflow.workflow.schema import HOST_TOOLS
+from agentflow.workflow.schema import HOST_TOOLS, Workflow
 
 NO_MODEL_NOTE = (
     "No model ran: this report shows what the gather steps found. Set ANTHROPIC_API_KEY (or pass --model) "
@@ -74,6 +76,36 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Run:
+    """One run's state, built once by `Runner.execute` and handed to each phase: what was asked, the workflow
+    and its typed inputs, the config file as read once, the bundled server's site resolved once (None when the
+    workflow does not use it), the servers, how it spends the budget, the model, the record being written, the
+    events of the live view, and the notes its report starts with."""
+
+    request: RunRequest
+    loaded: LoadedWorkflow
+    inputs: dict[str, Any]
+    config: dict[str, Any]
+    site: SiteConfig | None
+    specs: list[ServerSpec]
+    metering: Metering
+    model: Model | None
+    record: runs.RunRecord
+    events: RunEvents
+    notes: list[str]
+
+    @property
+    def workflow(self) -> Workflow:
+        return self.loaded.workflow
+
+    @property
+    def who(self) -> audit.Actor:
+        request = self.request
+        return audit.Actor(actor=request.actor, trigger=request.trigger, run_id=self.record.id,
+                           workflow=self.workflow.name)  # fmt: skip
+
+
 _UNSET: Any = object()
 
 
@@ -96,25 +128,25 @@ class Runner:
         self.clock = clock
         self.now = now
 
-    def _budget(self) -> Budget | None:
+    def _budget(self, config: dict[str, Any]) -> Budget | None:
         if self.budget is _UNSET:
-            self.budget = open_budget(load_config())
+            self.budget = open_budget(config)
         return self.budget
 
-    def _model(self, request: RunRequest) -> tuple[Model | None, list[str]]:
+    def _model(self, request: RunRequest, config: dict[str, Any]) -> tuple[Model | None, list[str]]:
         if self.model is not _UNSET:
             return self.model, []
         from agentflow.agent.select import model_from_spec
 
-        model = model_from_spec(request.model, os.environ, load_config().get("model"))
+        model = model_from_spec(request.model, os.environ, config.get("model"))
         return model, ([] if model is not None or request.model == "none" else [NO_MODEL_NOTE])
 
     async def execute(self, request: RunRequest, events: RunEvents | None = None) -> RunResult:
-        events = events or RunEvents()
+        config = load_config()
         loaded = loader.load(request.workflow)
         workflow = loaded.workflow
         inputs = loaded.coerce_inputs(request.inputs)
-        model, notes = self._model(request)
+        model, notes = self._model(request, config)
         started = self.now()
         began = self.clock()
         record = runs.RunRecord(
@@ -132,14 +164,18 @@ class Runner:
         )
         runs.save(record)
         try:
-            specs = _server_specs(workflow.servers)
+            specs = _server_specs(workflow.servers, config)
+            site = resolve_site(request.site, config=config) if _uses_bundled(specs) else None
             who = audit.Actor(actor=request.actor, trigger=request.trigger, run_id=record.id, workflow=workflow.name)
+            budget = self._budget(config)
             metering = Metering.plan(
-                specs, self._budget(), site=request.site, priority=record.priority, who=who,
-                cap=workflow.budget.max_calls,
+                specs, budget, site=site, priority=record.priority, who=who, cap=workflow.budget.max_calls,
+                config=config,
             )  # fmt: skip
-            self._check_allowance(metering, loaded, record, notes)
-            await self._run(request, loaded, inputs, model, record, events, notes, specs, metering)
+            notes += metering.fit(budget, workflow.name)
+            run = Run(request, loaded, inputs, config, site, specs, metering, model, record, events or RunEvents(),
+                      notes)  # fmt: skip
+            await self._run(run)
         except BaseException as error:
             record.terminal_reason = record.terminal_reason or _reason_for(error)
             record.error = record.error or (str(error) if isinstance(error, AgentflowError) else repr(error))
@@ -151,96 +187,38 @@ class Runner:
             path = runs.save(record)
         return RunResult(record, path, notes)
 
-    def _check_allowance(
-        self, metering: Metering, loaded: LoadedWorkflow, record: runs.RunRecord, notes: list[str]
-    ) -> None:
-        """Fit the run's cap on Atlassian requests (`budget.max_calls`) to what the hourly budget has left on the
-        sites it reaches. A batch run that does not fit is deferred rather than started to die halfway."""
-        budget, allowance = self._budget(), metering.allowance
-        if budget is None or allowance is None:
-            return
-        cap, priority = allowance.cap, record.priority
-        for site in sorted(metering.sites()):
-            available = budget.available(site, priority)
-            paused = budget.ledger.paused_until(site, budget.clock())
-            if priority == "batch" and (cap > available or paused):
-                retry_at = budget.fits_at(site, cap, "batch")
-                when = time.strftime("%H:%M", time.localtime(retry_at)) if retry_at != float("inf") else "never"
-                record.terminal_reason = TerminalReason.DEFERRED
-                raise BudgetDeferred(
-                    f"deferred: {loaded.workflow.name} needs {cap} Atlassian requests and batch work may use "
-                    f"{available} of {site}'s hourly budget now{' (the site is rate limited)' if paused else ''}; "
-                    f"it would fit at {when}",
-                    retry_at,
-                )
-            if available == 0:
-                retry_at = budget.fits_at(site, 1, priority)
-                notes.append(
-                    f"The hourly budget of {site} is used up: this run could make no Atlassian request (room again "
-                    f"at {time.strftime('%H:%M', time.localtime(retry_at))})."
-                )
-            elif available < allowance.cap:
-                notes.append(
-                    f"Started with {available} of its {cap} Atlassian requests: the hourly budget of {site} is nearly "
-                    "used up."
-                )
-            if available:  # at 0 the site's ledger refuses each request itself, saying when room frees up
-                allowance.cap = min(allowance.cap, available)
-
-    async def _run(
-        self,
-        request: RunRequest,
-        loaded: LoadedWorkflow,
-        inputs: dict[str, Any],
-        model: Model | None,
-        record: runs.RunRecord,
-        events: RunEvents,
-        notes: list[str],
-        specs: list[ServerSpec],
-        metering: Metering,
-    ) -> None:
-        workflow = loaded.workflow
+    async def _run(self, run: Run) -> None:
+        workflow, record, events = run.workflow, run.record, run.events
         events.on_phase("connecting " + ", ".join(workflow.servers))
         async with Host(
-            specs, site=request.site, read_only=request.read_only, bundled=self.bundled, quota=metering.bundled
+            run.specs, site=run.site, read_only=run.request.read_only, bundled=self.bundled, quota=run.metering.bundled
         ) as host:
-            who = audit.Actor(actor=request.actor, trigger=request.trigger, run_id=record.id, workflow=workflow.name)
             toolbox = build_toolbox(host.tools(), workflow.tools, reserved=HOST_TOOLS)
-            stager = Stager(workflow.writes)
-            gate = Gate(host, metering, who=who, toolbox=toolbox, stager=stager)
+            gate = Gate(host, run.metering, who=run.who, toolbox=toolbox, stager=Stager(workflow.writes))
             context = {
-                "inputs": inputs,
+                "inputs": run.inputs,
                 "steps": {},
                 "workflow": {"name": workflow.name, "title": workflow.title},
                 "now": self.now().isoformat(timespec="seconds"),
             }
             events.on_phase("gathering")
-            await Gatherer(loaded, toolbox, gate, record, events.on_step, self.clock).run(context)
-            if model is None:
+            await Gatherer(run.loaded, toolbox, gate, record, events.on_step, self.clock).run(context)
+            if run.model is None:
                 record.terminal_reason = TerminalReason.BUDGET if gate.exhausted else TerminalReason.COMPLETED
             else:
                 events.on_phase("thinking")
-                await self._loop(loaded, toolbox, gate, model, context, record, events)
+                await self._loop(run, gate, run.model, context)
             unasked = {c.index for c in record.changes if applies_unasked(c, workflow.writes)}
             if unasked and record.succeeded:
                 events.on_phase("applying what the writes policy allows without asking")
-                approver = f"{request.actor} (writes policy)"
-                metering.rebind(approver)
-                call = self._apply_call(host, metering, record, approver)
+                approver = f"{run.request.actor} (writes policy)"
+                run.metering.rebind(approver)
+                call = self._apply_call(host, run.metering, record, approver)
                 record.applied = await apply_plan(record, call, actor=approver, only=unasked)
-        record.report = self._report(loaded, context, record, notes)
+        record.report = self._report(run, context)
 
-    async def _loop(
-        self,
-        loaded: LoadedWorkflow,
-        toolbox: Toolbox,
-        gate: Gate,
-        model: Model,
-        context: dict[str, Any],
-        record: runs.RunRecord,
-        events: RunEvents,
-    ) -> None:
-        workflow = loaded.workflow
+    async def _loop(self, run: Run, gate: Gate, model: Model, context: dict[str, Any]) -> None:
+        workflow, record = run.workflow, run.record
 
         async def dispatch(model_name: str, arguments: dict[str, Any], turn: int) -> Outcome:
             outcome = await gate.call(model_name, arguments, turn=turn)
@@ -260,38 +238,40 @@ class Runner:
             max_total_tokens=agent.max_total_tokens,
             timeout_seconds=agent.timeout_seconds,
         )
+        tools = gate.toolbox.specs() if gate.toolbox else []
         loop = Loop(
             model,
-            toolbox.specs(),
+            tools,
             dispatch,
             workflow.output.json_schema,
             limits,
             title=workflow.title,
             persona=workflow.persona,
-            events=events,
+            events=run.events,
             clock=self.clock,
             should_stop=lambda: TerminalReason.BUDGET if gate.exhausted else None,
             result_note=gate.note,
-            system_extra=_budget_note(gate.metering),
+            system_extra=_budget_note(run.metering),
         )
-        result = await loop.run(loaded.render_prompt(context))
+        result = await loop.run(run.loaded.render_prompt(context))
         record.terminal_reason, record.error = result.terminal_reason, result.error
         record.plan, record.turns, record.tool_calls = result.plan, result.turns, result.tool_calls
         record.usage, record.output = result.usage, result.output
         record.cost_usd = model.cost(result.usage)
 
-    def _report(self, loaded: LoadedWorkflow, context: dict[str, Any], record: runs.RunRecord, notes: list[str]) -> str:
+    def _report(self, run: Run, context: dict[str, Any]) -> str:
         """The workflow's report template over what the run found; a template failure still leaves a report."""
+        record = run.record
         failed = [s for s in record.steps if s.status == "error"]
-        header = [f"> {note}" for note in notes]
+        header = [f"> {note}" for note in run.notes]
         header += [f"> Gather step `{s.id}` ({s.tool}) failed: {s.error}" for s in failed]
         try:
-            body = loaded.render_report({**context, "output": record.output})
+            body = run.loaded.render_report({**context, "output": record.output})
         except AgentflowError as error:
             record.error = record.error or f"report template failed: {error}"
             body = None
         if body is None:
-            body = f"# {loaded.workflow.title}\n\n```json\n{json.dumps(record.output, indent=2)}\n```\n"
+            body = f"# {run.workflow.title}\n\n```json\n{json.dumps(record.output, indent=2)}\n```\n"
         applied = {item.index for item in record.applied if item.state == "applied"}
         plan = "\n\n".join(
             part
@@ -321,20 +301,28 @@ class Runner:
             raise ConfigError(
                 f"run {record.id} has changes 1 to {len(record.changes)}; there is no change {unknown[0]}"
             )
-        specs = _server_specs(sorted({change.server for change in record.changes}))
+        config = load_config()
+        specs = _server_specs(sorted({change.server for change in record.changes}), config)
+        site = resolve_site(record.site, config=config) if _uses_bundled(specs) else None
         who = audit.Actor(actor=actor, trigger="apply", run_id=record.id, workflow=record.workflow)
-        metering = Metering.plan(specs, self._budget(), site=record.site, priority="interactive", who=who, cap=None)
-        async with Host(specs, site=record.site, bundled=self.bundled, quota=metering.bundled) as host:
+        metering = Metering.plan(
+            specs, self._budget(config), site=site, priority="interactive", who=who, cap=None, config=config
+        )
+        async with Host(specs, site=site, bundled=self.bundled, quota=metering.bundled) as host:
             results = await apply_plan(
                 record, self._apply_call(host, metering, record, actor), actor=actor, only=only, on_change=on_change
             )
         return record, results
 
 
-def _server_specs(names: list[str]) -> list[ServerSpec]:
+def _server_specs(names: list[str], config: dict[str, Any]) -> list[ServerSpec]:
     """The configured servers `names` refers to; `ConfigError` for one not configured."""
-    specs = load_server_specs(load_config())
+    specs = load_server_specs(config)
     return [specs.get(name) or _unknown_server(name, specs) for name in names]
+
+
+def _uses_bundled(specs: list[ServerSpec]) -> bool:
+    return any(spec.transport == "bundled" for spec in specs)
 
 
 def _budget_note(metering: Metering) -> str:

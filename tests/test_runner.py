@@ -210,3 +210,29 @@ async def test_a_server_that_dies_mid_run_ends_it_with_server_error(project, tmp
     record = (await Runner(model=script).execute(RunRequest(workflow="crashy"))).record
     assert record.terminal_reason == "server_error" and "echo" in record.error
     assert record.report is not None
+
+
+async def test_a_run_reads_the_config_file_once_and_resolves_its_site_once(monkeypatch):
+    from agentflow import config
+    from agentflow import runner as runner_module
+    from agentflow.atlassian import sites
+    from agentflow.host import servers
+
+    reads, resolved = [], []
+    real_load, real_resolve = config.load_config, sites.resolve_site
+
+    def load() -> dict:
+        reads.append(1)
+        return real_load()
+
+    def resolve(*args, **kwargs):
+        resolved.append(args)
+        return real_resolve(*args, **kwargs)
+
+    for module in (runner_module, sites):
+        monkeypatch.setattr(module, "load_config", load)
+    for module in (runner_module, servers):
+        monkeypatch.setattr(module, "resolve_site", resolve)
+    result = await Runner(model=None).execute(RunRequest(workflow="incident", inputs=ALERT))
+    assert result.record.terminal_reason == "completed" and "OPS-141" in result.record.report
+    assert len(reads) == 1 and len(resolved) == 1

@@ -146,12 +146,15 @@ def _validated(values: dict[str, Any], where: str) -> SiteConfig:
     return site
 
 
-def budget_key_of(name: str | None = None, env: Mapping[str, str] | None = None) -> str:
+def budget_key_of(
+    name: str | None = None, env: Mapping[str, str] | None = None, config: Mapping[str, Any] | None = None
+) -> str:
     """`SiteConfig.budget_key` of the site called `name` (None: the default site, as `resolve_site` picks it),
     from its URL alone: a server that signs in its own way (Rovo's OAuth) may spend a site's budget without
-    agentflow holding a token for it. `ConfigError` for a site that is not configured."""
+    agentflow holding a token for it. `ConfigError` for a site that is not configured. `config`: the config
+    file's contents, when the caller has read it already."""
     env = os.environ if env is None else env
-    config = load_config()
+    config = load_config() if config is None else config
     tables = config.get("sites") or {}
     if not isinstance(tables, dict):
         raise ConfigError(f"{config_path()}: 'sites' must be a table of [sites.NAME] tables")
@@ -172,11 +175,13 @@ def budget_key_of(name: str | None = None, env: Mapping[str, str] | None = None)
     return urlparse(url or "").hostname or wanted
 
 
-def resolve_site(name: str | None = None, env: Mapping[str, str] | None = None) -> SiteConfig:
+def resolve_site(
+    name: str | None = None, env: Mapping[str, str] | None = None, config: Mapping[str, Any] | None = None
+) -> SiteConfig:
     """The site called `name`, or the default: $AGENTFLOW_SITE, the config's `default_site`, the environment's
-    site, and finally the embedded sandbox."""
+    site, and finally the embedded sandbox. `config`: the config file's contents, when read already."""
     env = os.environ if env is None else env
-    config = load_config()
+    config = load_config() if config is None else config
     sites = config_sites(config)
     from_env = env_site(env)
     if from_env is not None:

@@ -51,7 +51,7 @@ from agentflow.atlassian.server import (
     RETRY_AFTER_META,
     AtlassianServer,
 )
-from agentflow.atlassian.sites import resolve_site
+from agentflow.atlassian.sites import SiteConfig, resolve_site
 from agentflow.errors import ConfigError, ServerError, ServerStartError
 
 BUNDLED = catalog.SERVER_NAME
@@ -252,12 +252,13 @@ class Host:
         self,
         specs: list[ServerSpec],
         *,
-        site: str | None = None,
+        site: SiteConfig | None = None,
         read_only: bool = False,
         bundled: Callable[[Quota | None], MCPServer] | None = None,
         quota: Quota | None = None,
     ) -> None:
-        """`bundled` makes the bundled server (tests inject one); `quota` is handed to it to meter its requests."""
+        """`site`: the bundled server's site (None: the default site); `bundled` makes the bundled server (tests
+        inject one); `quota` is handed to it to meter its requests."""
         names = [spec.name for spec in specs]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -368,7 +369,8 @@ class Host:
         if spec.transport == "bundled":
             if self._bundled is not None:
                 return Client(self._bundled(self._quota))
-            return Client(AtlassianServer(resolve_site(self._site), read_only=self._read_only, quota=self._quota))
+            site = self._site or resolve_site()
+            return Client(AtlassianServer(site, read_only=self._read_only, quota=self._quota))
         if spec.transport == "stdio":
             env = _expand(spec.env, spec.name)
             params = StdioServerParameters(command=spec.command or "", args=spec.args, env=env, cwd=spec.cwd)
