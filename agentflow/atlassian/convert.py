@@ -1,7 +1,7 @@
 """Body conversions between Markdown (what the LLM reads and writes) and Atlassian formats.
 
 Jira Cloud bodies are ADF, Jira Data Center bodies are wiki markup, Confluence bodies are storage XHTML.
-Readers never raise: unknown or broken input degrades to its text. The work is done in the md_* modules;
+Readers never raise: unknown or broken input degrades to its text. The work is done in the `markdown` package;
 this module is their public face and adds truncation.
 """
 
@@ -12,12 +12,12 @@ from typing import Any
 
 from bs4 import BeautifulSoup
 
-from agentflow.atlassian.md_from_adf import adf_to_markdown as _adf_to_markdown
-from agentflow.atlassian.md_from_storage import storage_to_markdown as _storage_to_markdown
-from agentflow.atlassian.md_from_wiki import wiki_to_markdown as _wiki_to_markdown
-from agentflow.atlassian.md_to_adf import markdown_to_adf as _markdown_to_adf
-from agentflow.atlassian.md_to_storage import markdown_to_storage
-from agentflow.atlassian.md_to_wiki import markdown_to_wiki
+from agentflow.atlassian.markdown.from_adf import adf_to_markdown as _adf_to_markdown
+from agentflow.atlassian.markdown.from_storage import storage_to_markdown as _storage_to_markdown
+from agentflow.atlassian.markdown.from_wiki import wiki_to_markdown as _wiki_to_markdown
+from agentflow.atlassian.markdown.to_adf import markdown_to_adf as _markdown_to_adf
+from agentflow.atlassian.markdown.to_storage import markdown_to_storage
+from agentflow.atlassian.markdown.to_wiki import markdown_to_wiki
 
 __all__ = [
     "adf_to_markdown",

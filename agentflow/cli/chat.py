@@ -35,11 +35,11 @@ def serve(
     import logging
     import os
 
-    from agentflow import serving
     from agentflow.chatops.app import create_app
     from agentflow.chatops.executors import InSubprocess
     from agentflow.chatops.service import ChatOps
     from agentflow.chatops.settings import settings_from
+    from agentflow.cli import serving
     from agentflow.config import load_config
 
     settings = settings_from(load_config())

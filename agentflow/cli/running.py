@@ -48,7 +48,7 @@ def run(
     import asyncio
 
     from agentflow import report
-    from agentflow.live import LiveView
+    from agentflow.cli.live import LiveView
     from agentflow.runner import Runner, RunRequest
 
     values = _read_input_file(input_file) if input_file else {}

@@ -161,7 +161,7 @@ def mcp_serve(
               file=sys.stderr)  # fmt: skip
         server.run("stdio")
         return
-    from agentflow import serving
+    from agentflow.cli import serving
 
     def announce(base_url: str) -> None:
         print(f"agentflow MCP server at {base_url}/mcp: site '{chosen.name}' ({chosen.flavor}), {mode}, {metered}",

@@ -20,8 +20,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agentflow.sandbox import compass, confluence_api, confluence_v2, jira_api, jira_writes, query
+from agentflow.sandbox import compass, query
+from agentflow.sandbox.confluence import api as confluence_api
+from agentflow.sandbox.confluence import v2 as confluence_v2
 from agentflow.sandbox.errors import NOT_AUTHENTICATED, ConfluenceError, JiraError, SandboxError
+from agentflow.sandbox.jira import api as jira_api
+from agentflow.sandbox.jira import writes as jira_writes
 from agentflow.sandbox.limits import Faults, LimitsMiddleware
 from agentflow.sandbox.requestlog import RequestLog
 from agentflow.sandbox.store import Store, User

@@ -18,12 +18,12 @@ import pytest
 import uvicorn
 from slack_sdk.signature import SignatureVerifier
 
-from agentflow import serving
 from agentflow.agent.scripted import ScriptedModel
 from agentflow.chatops.app import create_app
 from agentflow.chatops.executors import InThread
 from agentflow.chatops.service import ChatOps
 from agentflow.chatops.settings import ChatOpsSettings
+from agentflow.cli import serving
 from agentflow.runner import Runner
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

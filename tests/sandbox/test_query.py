@@ -19,8 +19,8 @@ from agentflow.sandbox.query import (
     compile_jql,
     register_functions,
 )
+from agentflow.sandbox.query.textsearch import match_all, match_count, stem
 from agentflow.sandbox.store import Store
-from agentflow.sandbox.textsearch import match_all, match_count, stem
 
 NOW = datetime(2026, 11, 12, 15, 0, tzinfo=UTC).timestamp()
 HOUR = 3600.0

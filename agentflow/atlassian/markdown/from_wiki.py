@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from agentflow.atlassian import md_write as w
+from agentflow.atlassian.markdown import write as w
 
 PANEL_LABELS = {"info": "Info", "note": "Note", "warning": "Warning", "tip": "Tip"}
 _BLOCK_MACRO = re.compile(r"\{(code|noformat|quote|panel|info|note|warning|tip)(?::([^}]*))?\}", re.IGNORECASE)

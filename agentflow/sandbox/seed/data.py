@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agentflow.sandbox import seed_texts as texts
+from agentflow.sandbox.seed import texts
 
 HOUR, DAY = 3600.0, 86400.0
 

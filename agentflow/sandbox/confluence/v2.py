@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agentflow.sandbox import richtext
-from agentflow.sandbox.confluence_common import Wiki, encode_cursor, int_param, iso_time, offset_param, read_json
+from agentflow.sandbox.confluence.common import Wiki, encode_cursor, int_param, iso_time, offset_param, read_json
 from agentflow.sandbox.errors import ConfluenceError, ConfluenceV2Error
 
 V2 = "/wiki/api/v2"

@@ -7,7 +7,7 @@ text. Malformed input is tolerated: this never raises on a dict.
 
 from __future__ import annotations
 
-from agentflow.sandbox.adf_build import EMOTICONS, NAMED_COLOURS, Node, attr, children, date_text, level
+from agentflow.sandbox.richtext.adf_build import EMOTICONS, NAMED_COLOURS, Node, attr, children, date_text, level
 
 _PANEL_MACROS = {"info": "info", "note": "note", "warning": "warning", "error": "warning", "success": "tip"}
 _MARK_DELIMITERS = {"strong": "*", "em": "_", "strike": "-", "underline": "+"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from agentflow.sandbox import adf_build as b
-from agentflow.sandbox.adf_build import Mark, Node
+from agentflow.sandbox.richtext import adf_build as b
+from agentflow.sandbox.richtext.adf_build import Mark, Node
 
 _BLOCK_MACRO = re.compile(r"\s*\{(code|noformat|quote|panel|info|note|warning|tip|expand)(?::([^}]*))?\}", re.I)
 _HEADING = re.compile(r"\s*h([1-6])\.(?:\s+|$)(.*)")

@@ -11,7 +11,7 @@ import re
 
 from markdown_it.tree import SyntaxTreeNode
 
-from agentflow.atlassian import md_parse as p
+from agentflow.atlassian.markdown import parse as p
 
 # Confluence has four panel macros; the ADF-only types map to the closest one.
 PANEL_MACROS = {"info": "info", "note": "note", "warning": "warning", "tip": "tip", "error": "warning"}

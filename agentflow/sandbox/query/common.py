@@ -19,7 +19,7 @@ from importlib import resources
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
-from agentflow.sandbox.textsearch import register_text_functions
+from agentflow.sandbox.query.textsearch import register_text_functions
 
 
 class QueryError(ValueError):

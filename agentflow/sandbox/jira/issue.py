@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from agentflow.sandbox.jira_shapes import (
+from agentflow.sandbox.jira.shapes import (
     EPIC_LINK_FIELD,
     ISSUE_EXPAND,
     SPRINT_FIELD,

@@ -12,7 +12,7 @@ from typing import Any
 
 from markdown_it.tree import SyntaxTreeNode
 
-from agentflow.atlassian import md_parse as p
+from agentflow.atlassian.markdown import parse as p
 
 Node = dict[str, Any]
 

@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agentflow.sandbox.errors import ISSUE_NOT_FOUND, JiraError
-from agentflow.sandbox.jira_issue import comment_json, comments_page, issue_json, select_fields
-from agentflow.sandbox.jira_shapes import (
+from agentflow.sandbox.jira.issue import comment_json, comments_page, issue_json, select_fields
+from agentflow.sandbox.jira.shapes import (
     Api,
     component_json,
     field_defs,

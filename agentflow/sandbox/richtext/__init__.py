@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from agentflow.sandbox import adf_build as b
-from agentflow.sandbox.adf_build import Node
-from agentflow.sandbox.adf_html import adf_to_html
-from agentflow.sandbox.adf_wiki import adf_to_wiki
-from agentflow.sandbox.storage import storage_to_adf
-from agentflow.sandbox.wiki_parse import wiki_to_adf
+from agentflow.sandbox.richtext import adf_build as b
+from agentflow.sandbox.richtext.adf_build import Node
+from agentflow.sandbox.richtext.adf_html import adf_to_html
+from agentflow.sandbox.richtext.adf_wiki import adf_to_wiki
+from agentflow.sandbox.richtext.storage import storage_to_adf
+from agentflow.sandbox.richtext.wiki_parse import wiki_to_adf
 
 __all__ = [
     "adf_to_html",

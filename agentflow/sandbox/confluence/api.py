@@ -1,7 +1,7 @@
 """Confluence REST v1 under `/wiki/rest/api`: CQL search, content, labels and spaces.
 
 v1 pages through results with `start`/`limit` and a `cursor` in its `next` link. The shared request view and
-content shapes live in `confluence_common`; REST v2 (`/wiki/api/v2`) in `confluence_v2`.
+content shapes live in `common`; REST v2 (`/wiki/api/v2`) in `v2`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agentflow.sandbox import richtext
-from agentflow.sandbox.confluence_common import (
+from agentflow.sandbox.confluence.common import (
     DUPLICATE_TITLE,
     Wiki,
     encode_cursor,

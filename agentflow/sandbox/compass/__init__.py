@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from graphql import GraphQLResolveInfo, GraphQLSchema, build_schema, graphql_sync
 
-from .store import Store
+from agentflow.sandbox.store import Store
 
 COMPONENT_TYPES = (
     "APPLICATION",

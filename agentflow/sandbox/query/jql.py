@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agentflow.sandbox.querycommon import (
+from agentflow.sandbox.query.common import (
     DATE_FUNCTIONS,
     BadOffset,
     Clause,
@@ -35,10 +35,10 @@ from agentflow.sandbox.querycommon import (
     parse_date,
     set_clause,
 )
-from agentflow.sandbox.querycommon import (
+from agentflow.sandbox.query.common import (
     EMPTINESS as _EMPTINESS,
 )
-from agentflow.sandbox.textsearch import parse_text_query
+from agentflow.sandbox.query.textsearch import parse_text_query
 
 _EQUALITY = frozenset({"=", "!=", "in", "not in"})
 _ORDERING = frozenset({"<", "<=", ">", ">="})

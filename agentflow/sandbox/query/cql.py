@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agentflow.sandbox.querycommon import (
+from agentflow.sandbox.query.common import (
     DATE_FUNCTIONS,
     EMPTINESS,
     BadOffset,

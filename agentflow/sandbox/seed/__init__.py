@@ -22,7 +22,7 @@ import uuid
 
 from agentflow.sandbox import richtext
 from agentflow.sandbox.compass import component_ari
-from agentflow.sandbox.seed_data import (
+from agentflow.sandbox.seed.data import (
     COMPONENTS,
     DAY,
     DEPENDS_ON,

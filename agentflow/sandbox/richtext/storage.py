@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import quote
 
-from agentflow.sandbox import adf_build as b
-from agentflow.sandbox.adf_build import Mark, Node
+from agentflow.sandbox.richtext import adf_build as b
+from agentflow.sandbox.richtext.adf_build import Mark, Node
 
 _VOID = {"br", "hr", "img", "col", "input", "meta", "link", "wbr", "source"}
 _BLOCK_TAGS = {

@@ -13,7 +13,7 @@ import re
 from bs4 import BeautifulSoup, NavigableString, Tag
 from markdownify import MarkdownConverter
 
-from agentflow.atlassian import md_write as w
+from agentflow.atlassian.markdown import write as w
 
 PANEL_LABELS = {"info": "Info", "note": "Note", "warning": "Warning", "tip": "Tip"}
 # Macros that only decorate the page (or cannot be rendered without a server round trip).

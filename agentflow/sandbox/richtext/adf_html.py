@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from agentflow.sandbox.adf_build import Node, attr, children, date_text, level
+from agentflow.sandbox.richtext.adf_build import Node, attr, children, date_text, level
 
 _MARK_TAGS = {"strong": "b", "em": "em", "strike": "del", "underline": "ins", "code": "tt"}
 _SIMPLE_BLOCKS = {"blockquote": "blockquote", "tableRow": "tr", "bulletList": "ul", "decisionList": "ul"}

@@ -1,4 +1,4 @@
-"""Markdown to Jira wiki markup for Jira Data Center writes: the inverse of md_from_wiki.
+"""Markdown to Jira wiki markup for Jira Data Center writes: the inverse of from_wiki.
 
 Wiki list items and table cells hold one line, so blocks nested in them are flattened onto that line with
 `\\\\` breaks. Characters that would turn into wiki markup are backslash-escaped (Jira hides the backslash).
@@ -10,7 +10,7 @@ import re
 
 from markdown_it.tree import SyntaxTreeNode
 
-from agentflow.atlassian import md_parse as p
+from agentflow.atlassian.markdown import parse as p
 
 # Jira wiki has four panel macros; the ADF-only types map to the closest one.
 PANEL_MACROS = {"info": "info", "note": "note", "warning": "warning", "tip": "tip", "error": "warning"}

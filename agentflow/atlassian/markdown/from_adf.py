@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from agentflow.atlassian import md_write as w
+from agentflow.atlassian.markdown import write as w
 
 # Malicious or broken input can nest without end; past this depth we stop descending instead of crashing.
 MAX_DEPTH = 200

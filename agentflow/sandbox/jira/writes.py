@@ -18,9 +18,9 @@ from starlette.routing import Route
 
 from agentflow.sandbox import richtext
 from agentflow.sandbox.errors import FIELD_NOT_SETTABLE, JiraError
-from agentflow.sandbox.jira_api import api_for, json_body, require_user, visible_issue
-from agentflow.sandbox.jira_issue import comment_json
-from agentflow.sandbox.jira_shapes import (
+from agentflow.sandbox.jira.api import api_for, json_body, require_user, visible_issue
+from agentflow.sandbox.jira.issue import comment_json
+from agentflow.sandbox.jira.shapes import (
     EPIC_LINK_FIELD,
     STORY_POINTS_FIELD,
     Api,
