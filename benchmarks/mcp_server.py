@@ -44,6 +44,7 @@ from mcp.client.stdio import stdio_client
 from agentflow.atlassian.backend import SANDBOX_URL, Backend, connect
 from agentflow.atlassian.server import REQUESTS_META, AtlassianServer
 from agentflow.atlassian.sites import SiteConfig
+from agentflow.atlassian.testing import site_config
 from agentflow.sandbox.site import Site, running
 
 TOOLS_TARGET = 4000
@@ -154,22 +155,12 @@ class Recorder:
 
 
 def our_server(site: Site, transport: httpx2.AsyncBaseTransport, read_only: bool = False) -> AtlassianServer:
-    """The bundled server on the sandbox through an ASGI transport (as tests/atlassian/conftest.py does)."""
-    account = site.user(USER)
-    config = SiteConfig(
-        name=f"sandbox-{site.flavor}",
-        flavor=site.flavor,
-        jira_url=SANDBOX_URL,
-        confluence_url=f"{SANDBOX_URL}/wiki",
-        compass_url=f"{SANDBOX_URL}/gateway/api/graphql",
-        email=account.email if site.flavor == "cloud" else None,
-        token=account.token,
-    )
+    """The bundled server on the sandbox through the given transport (`agentflow.atlassian.testing`'s site)."""
 
-    def connector(site_config: SiteConfig) -> Backend:
-        return connect(site_config, transport=transport)
+    def connector(config: SiteConfig) -> Backend:
+        return connect(config, transport=transport)
 
-    return AtlassianServer(config, read_only=read_only, connector=connector)
+    return AtlassianServer(site_config(site, USER), read_only=read_only, connector=connector)
 
 
 @dataclasses.dataclass

@@ -2,8 +2,8 @@
 host adds to each tool call beyond the bundled server's own time.
 
 Run: `python benchmarks/runner.py [--runs 5] [--calls 200]`. Targets: a full run under 1.5 s wall; under 5 ms
-median host overhead per tool call (MCP client session + catalogue + record keeping, next to calling the
-server's tool function directly).
+median host overhead per tool call (through the gate: MCP client session, budget bookkeeping, redaction and the
+audit line, next to calling the server's tool function directly).
 """
 
 from __future__ import annotations
@@ -42,23 +42,32 @@ async def full_runs(count: int) -> list[float]:
 
 
 async def overhead(calls: int) -> tuple[list[float], list[float]]:
+    """Each call the way a run makes it: through the gate (MCP client session, budget bookkeeping, redaction,
+    the audit line), next to calling the server's tool function directly."""
+    from agentflow import audit
+    from agentflow.atlassian.testing import server_for
+    from agentflow.host.gate import Gate
     from agentflow.host.servers import Host, ServerSpec
+    from agentflow.metering import Metering
     from agentflow.sandbox.site import Site
-    from tests.atlassian.conftest import server_for
 
     site = Site.open("cloud")
     server = server_for(site, user="sre")
     arguments = {"key": "PAY-429"}
-    through_host, direct = [], []
-    async with Host([ServerSpec(name="atlassian", transport="bundled")], bundled=lambda quota: server) as host:
-        for _ in range(calls):
-            began = time.perf_counter()
-            await host.call("atlassian", "get_jira_issue", arguments)
-            through_host.append((time.perf_counter() - began) * 1000)
-            began = time.perf_counter()
-            await server.call_tool("get_jira_issue", arguments)
-            direct.append((time.perf_counter() - began) * 1000)
-    return through_host, direct
+    who = audit.Actor(actor="bench", trigger="cli", run_id="bench", workflow="bench")
+    through_gate, direct = [], []
+    with tempfile.TemporaryDirectory() as state:
+        os.environ["AGENTFLOW_STATE_DIR"] = state
+        async with Host([ServerSpec(name="atlassian", transport="bundled")], bundled=lambda quota: server) as host:
+            gate = Gate(host, Metering(), who=who)
+            for _ in range(calls):
+                began = time.perf_counter()
+                await gate.execute("atlassian", "get_jira_issue", arguments)
+                through_gate.append((time.perf_counter() - began) * 1000)
+                began = time.perf_counter()
+                await server.call_tool("get_jira_issue", arguments)
+                direct.append((time.perf_counter() - began) * 1000)
+    return through_gate, direct
 
 
 def main() -> None:
@@ -74,7 +83,7 @@ def main() -> None:
     print(f"{'incident run, scripted model, in-process, s':<48} {run_s:>10.2f} {'-':>10} {RUN_TARGET_S:>9.1f}  "
           f"{'ok' if run_s < RUN_TARGET_S else 'OVER'}")  # fmt: skip
     print(
-        f"{'get_jira_issue via host vs server direct, ms':<48} {host_ms:>10.2f} {direct_ms:>10.2f} "
+        f"{'get_jira_issue via gate vs server direct, ms':<48} {host_ms:>10.2f} {direct_ms:>10.2f} "
         f"{'+' + str(OVERHEAD_TARGET_MS):>9}  {'ok' if extra < OVERHEAD_TARGET_MS else 'OVER'} (+{extra:.2f} ms)"
     )
     print(f"\n({args.runs} full runs: min {min(runs):.2f} s, max {max(runs):.2f} s; {args.calls} calls each way)")

@@ -15,6 +15,7 @@ from mcp import Client, StdioServerParameters
 from typer.testing import CliRunner
 
 from agentflow import audit
+from agentflow.atlassian.testing import server_for
 from agentflow.budget import Budget, Settings, SQLiteLedger
 from agentflow.cli import app
 from agentflow.errors import ConfigError
@@ -24,7 +25,6 @@ from agentflow.metering import Metering
 from agentflow.runner import Runner, RunRequest
 from agentflow.runs import CallStatus
 from agentflow.sandbox.site import Site
-from tests.atlassian.conftest import server_for
 
 pytestmark = pytest.mark.anyio
 ECHO = str(Path(__file__).parent / "host" / "servers" / "echo_server.py")

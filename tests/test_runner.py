@@ -9,10 +9,10 @@ import pytest
 
 from agentflow import runs
 from agentflow.agent.scripted import ScriptedModel
+from agentflow.atlassian.testing import server_for
 from agentflow.errors import ConfigError, InputInvalid, ServerStartError
 from agentflow.runner import Runner, RunRequest
 from agentflow.sandbox.site import Site
-from tests.atlassian.conftest import server_for
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,12 +13,12 @@ from typer.testing import CliRunner
 from agentflow import audit, runs
 from agentflow.agent.models import Model, Turn
 from agentflow.agent.scripted import ScriptedModel
+from agentflow.atlassian.testing import server_for
 from agentflow.budget import Budget, Settings, SQLiteLedger
 from agentflow.cli import app
 from agentflow.errors import BudgetDeferred
 from agentflow.runner import Runner, RunRequest
 from agentflow.sandbox.site import Site
-from tests.atlassian.conftest import server_for
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent

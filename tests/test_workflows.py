@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from agentflow.agent.scripted import ScriptedModel
+from agentflow.atlassian.testing import server_for
 from agentflow.runner import Runner, RunRequest
 from agentflow.sandbox.site import Site
-from tests.atlassian.conftest import server_for
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ import pytest
 from mcp import Client
 
 from agentflow.analysis.grooming import grooming_findings
+from agentflow.atlassian.testing import server_for
 from agentflow.sandbox.site import Site
-from tests.atlassian.conftest import server_for
 
 pytestmark = pytest.mark.anyio
 

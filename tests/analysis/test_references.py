@@ -9,8 +9,8 @@ from mcp import Client
 
 from agentflow.analysis.references import page_references, quote, resolved_first, similar_queries, summary_terms
 from agentflow.analysis.traces import traces_for_issues
+from agentflow.atlassian.testing import server_for
 from agentflow.sandbox.site import Site
-from tests.atlassian.conftest import server_for
 
 LINKS = """\
 Spec: [the API spec](https://acme.atlassian.net/wiki/spaces/ENG/pages/65601/Payments+API), see also \

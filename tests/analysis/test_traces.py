@@ -8,8 +8,8 @@ import pytest
 from mcp import Client
 
 from agentflow.analysis.traces import Frame, parse_traces, traces_for_issues
+from agentflow.atlassian.testing import server_for
 from agentflow.sandbox.site import Site
-from tests.atlassian.conftest import server_for
 
 JAVA = """\
 java.lang.NullPointerException: Cannot invoke "java.util.Currency.getCurrencyCode()" because "amount.currency" is null

@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from agentflow import runs
 from agentflow.agent.scripted import ScriptedModel
+from agentflow.atlassian.testing import server_for
 from agentflow.budget import Budget, Settings, SQLiteLedger
 from agentflow.changes import apply as applying
 from agentflow.cli import app
 from agentflow.errors import ConfigError
 from agentflow.runner import Runner, RunRequest
 from agentflow.sandbox.site import Site, running
-from tests.atlassian.conftest import server_for
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,6 +11,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from agentflow.agent.scripted import ScriptedModel
+from agentflow.atlassian.testing import server_for
 from agentflow.changes.plan import Applied, Change
 from agentflow.chatops import slack_format
 from agentflow.chatops.slack_format import (
@@ -25,7 +26,6 @@ from agentflow.chatops.slack_format import (
 from agentflow.runner import Runner, RunRequest
 from agentflow.runs import RunRecord
 from agentflow.sandbox.site import Site
-from tests.atlassian.conftest import server_for
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "examples" / "scripts"
 FENCE = re.compile(r"^[> ]*```$", re.MULTILINE)

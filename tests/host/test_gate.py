@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from agentflow import audit
+from agentflow.atlassian.testing import server_for
 from agentflow.budget import Budget, Settings, SQLiteLedger
 from agentflow.changes.plan import Stager
 from agentflow.errors import ServerError
@@ -19,7 +20,6 @@ from agentflow.metering import Metering
 from agentflow.runs import CallStatus
 from agentflow.sandbox.site import Site
 from agentflow.workflow.schema import WritesSpec
-from tests.atlassian.conftest import server_for
 
 pytestmark = pytest.mark.anyio
 ECHO = str(Path(__file__).parent / "servers" / "echo_server.py")

@@ -15,11 +15,11 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, TextContent
 
 from agentflow.atlassian.server import REQUESTS_META
+from agentflow.atlassian.testing import server_for
 from agentflow.cli.serving import bind
 from agentflow.errors import ConfigError, ServerError, ServerStartError
 from agentflow.host.servers import Host, ServerSpec, load_server_specs
 from agentflow.sandbox.site import Site
-from tests.atlassian.conftest import server_for
 
 pytestmark = pytest.mark.anyio
 

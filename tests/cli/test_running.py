@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from agentflow.cli import app
 
 runner = CliRunner()
-SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "scripts" / "incident.yaml"
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "scripts" / "incident.yaml"
 ALERT = "alert=Database connection pool exhaustion"
 
 

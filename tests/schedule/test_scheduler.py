@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from agentflow import redact, runs
 from agentflow.agent.models import Model, Turn
 from agentflow.agent.scripted import ScriptedModel
+from agentflow.atlassian.testing import server_for
 from agentflow.budget import Budget, Settings, SQLiteLedger
 from agentflow.config import state_dir
 from agentflow.errors import BudgetDeferred, ConfigError
@@ -32,9 +33,8 @@ from agentflow.sandbox.site import Site
 from agentflow.schedule import OccurrenceStore, Scheduler, occurrences, settings_from, until_signalled
 from agentflow.schedule.settings import Delivery, ScheduleSettings, parse_duration
 from agentflow.workflow.schema import ScheduleSpec
-from tests.atlassian.conftest import server_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GROOMING_SCRIPT = ROOT / "examples" / "scripts" / "backlog-grooming.yaml"
 THURSDAY_7AM = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)  # backlog-grooming runs at 07:00 UTC on weekdays
 PROD = {"backlog-grooming": {"project": "PROD"}}

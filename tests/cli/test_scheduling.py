@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from agentflow.cli import app as agentflow_app
 from agentflow.schedule import scheduler
 
-SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "scripts" / "backlog-grooming.yaml"
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "scripts" / "backlog-grooming.yaml"
 THURSDAY_7AM = datetime(2026, 11, 26, 7, 0, 30, tzinfo=UTC)
 BERLIN = """\
 name: berlin-digest
