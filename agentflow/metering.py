@@ -95,9 +95,8 @@ class Metering:
         allowance, notes = self.allowance, []
         if budget is None or allowance is None:
             return notes
-        cap = allowance.cap
-        for quota in sorted(self.quotas(), key=lambda q: q.site):
-            site, priority = quota.site, quota.priority
+        cap, priority = allowance.cap, self.quotas()[0].priority
+        for site in sorted(self.sites()):
             available = budget.available(site, priority)
             paused = budget.ledger.paused_until(site, budget.clock())
             if priority == "batch" and (cap > available or paused):

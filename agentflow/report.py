@@ -24,6 +24,7 @@ REASONS: dict[TerminalReason, str] = {
     TerminalReason.INVALID_OUTPUT: "the model's answers did not match the output schema",
     TerminalReason.MODEL_ERROR: "failed: model error",
     TerminalReason.SERVER_ERROR: "failed: MCP server error",
+    TerminalReason.STOPPED: "the model stopped for a reason agentflow does not know",
     TerminalReason.CANCELLED: "cancelled",
     TerminalReason.DEFERRED: "deferred: the hourly budget has no room for it yet",
     TerminalReason.CONFIG_ERROR: "failed: bad input or configuration",
@@ -31,15 +32,18 @@ REASONS: dict[TerminalReason, str] = {
 }
 
 
-def describe_reason(reason: TerminalReason | None) -> str:
-    return REASONS[reason] if reason is not None else "still running"
+def describe_reason(reason: TerminalReason | str | None) -> str:
+    """Words for how a run ended; a reason this version does not know (from a newer record) as it was written."""
+    if reason is None:
+        return "still running"
+    return REASONS.get(reason, f"ended: {reason}")  # type: ignore[call-overload]
 
 
 def footer_lines(record: RunRecord) -> list[str]:
     """One short block: outcome, effort, cost, and where to look."""
     usage = record.usage
     parts = [f"**{describe_reason(record.terminal_reason)}**"]
-    if record.error and record.terminal_reason != "completed":
+    if record.error and record.terminal_reason != TerminalReason.COMPLETED:
         parts.append(f"({record.error})")
     effort = [
         f"{record.duration_s:.1f} s" if record.duration_s is not None else None,
@@ -86,7 +90,9 @@ def print_terminal(record: RunRecord, console: Any) -> None:
 
     console.print(Markdown(record.report or "(no report)"))
     console.print(Rule(style="dim"))
-    colour = "green" if record.succeeded else "yellow" if record.terminal_reason != "model_error" else "red"
+    colour = (
+        "green" if record.succeeded else "yellow" if record.terminal_reason != TerminalReason.MODEL_ERROR else "red"
+    )
     first, *rest = footer_lines(record)
     console.print(f"[{colour}]{escape(first.replace('**', ''))}[/]", highlight=False, markup=True)
     for line in rest:

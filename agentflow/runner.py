@@ -78,15 +78,14 @@ class RunResult:
 
 @dataclass
 class Run:
-    """One run's state, built once by `Runner.execute` and handed to each phase: what was asked, the workflow
-    and its typed inputs, the config file as read once, the bundled server's site resolved once (None when the
-    workflow does not use it), the servers, how it spends the budget, the model, the record being written, the
-    events of the live view, and the notes its report starts with."""
+    """One run's state, built once by `Runner.execute` (which reads the config file once) and handed to each
+    phase: what was asked, the workflow and its typed inputs, the bundled server's site resolved once (None when
+    the workflow does not use it), the servers, how it spends the budget, the model, the record being written,
+    the events of the live view, and the notes its report starts with."""
 
     request: RunRequest
     loaded: LoadedWorkflow
     inputs: dict[str, Any]
-    config: dict[str, Any]
     site: SiteConfig | None
     specs: list[ServerSpec]
     metering: Metering
@@ -173,8 +172,7 @@ class Runner:
                 config=config,
             )  # fmt: skip
             notes += metering.fit(budget, workflow.name)
-            run = Run(request, loaded, inputs, config, site, specs, metering, model, record, events or RunEvents(),
-                      notes)  # fmt: skip
+            run = Run(request, loaded, inputs, site, specs, metering, model, record, events or RunEvents(), notes)
             await self._run(run)
         except BaseException as error:
             record.terminal_reason = record.terminal_reason or _reason_for(error)
@@ -224,7 +222,7 @@ class Runner:
             outcome = await gate.call(model_name, arguments, turn=turn)
             text = outcome.text
             if outcome.status == CallStatus.STAGED and gate.stager is not None:
-                record.changes = list(gate.stager.plan)  # the record shows the plan as it grows
+                record.changes = list(gate.stager.plan)  # what was staged is in the record if the run dies
             elif outcome.status == CallStatus.BUDGET:
                 text = f"Budget: {text.rstrip('.')}. No more Atlassian requests can be made; answer with what you have."
             return Outcome(text, outcome.is_error, outcome.requests, outcome.server, outcome.status)

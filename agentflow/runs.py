@@ -1,4 +1,4 @@
-"""Run records: one JSON file per run in the state directory, written as the run goes and final at its end.
+"""Run records: one JSON file per run in the state directory, written when the run starts and when it ends.
 
 A record says everything needed to trust or debug a run: workflow, inputs, actor, model, servers, the plan,
 every gather step, turn and tool call (arguments, status, duration, requests), token usage and cost, the
@@ -38,6 +38,7 @@ class TerminalReason(StrEnum):
     INVALID_OUTPUT = "invalid_output"
     MODEL_ERROR = "model_error"
     SERVER_ERROR = "server_error"
+    STOPPED = "stopped"  # the model stopped for a reason agentflow does not know (the error says which)
     CANCELLED = "cancelled"
     DEFERRED = "deferred"  # a batch run that did not fit in the budget was not started
     CONFIG_ERROR = "config_error"
@@ -98,7 +99,8 @@ class ToolCallRecord(BaseModel):
     tool: str
     server: str | None = None
     arguments: dict[str, Any] = Field(default_factory=dict)
-    status: CallStatus = CallStatus.OK
+    # A status this version does not know (a newer record) is kept as written.
+    status: CallStatus | str = Field(default=CallStatus.OK, union_mode="left_to_right")
     requests: int = 0
     duration_ms: float = 0.0
     preview: str = ""
@@ -128,7 +130,8 @@ class RunRecord(BaseModel):
     finished_at: str | None = None
     duration_s: float | None = None
     status: str = "running"  # running | finished
-    terminal_reason: TerminalReason | None = None
+    # A reason this version does not know (a newer record) is kept as written.
+    terminal_reason: TerminalReason | str | None = Field(default=None, union_mode="left_to_right")
     error: str | None = None
     plan: list[PlanStep] = Field(default_factory=list)
     steps: list[StepRecord] = Field(default_factory=list)
@@ -179,10 +182,10 @@ def load(run_id: str) -> RunRecord:
     """A record by id or unique id prefix (or `last`); `ConfigError` when there is none or it is ambiguous."""
     directory = runs_dir()
     if run_id == "last":
-        records = list_runs(limit=1)
-        if not records:
+        newest = max(directory.glob("*.json"), default=None) if directory.is_dir() else None
+        if newest is None:
             raise ConfigError("no runs recorded yet")
-        return records[0]
+        return _read(newest)  # an unreadable newest record is an error, never silently an older run
     matches = sorted(directory.glob(f"{run_id}*.json")) if directory.is_dir() else []
     if not matches:
         raise ConfigError(f"no run '{run_id}' in {directory}; `agentflow runs` lists them")

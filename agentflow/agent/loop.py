@@ -7,9 +7,10 @@ always ends with a `terminal_reason`:
 - `completed`: a valid answer was submitted;
 - `max_turns`, `max_tool_calls`, `max_tokens_total`, `timeout`: a limit cut the run short (after one last
   turn that may only submit an answer, so there usually still is one);
-- `incomplete` (the model hit its output token limit), `refused`, `no_output` (it stopped without
-  submitting), `invalid_output` (it kept submitting answers that fail the schema), or the model's own stop
-  reason for anything else;
+- `budget`: the host said the Atlassian budget is spent (again after one last turn);
+- `incomplete` (the model hit its output token limit), `model_context_window_exceeded`, `refused`, `no_output`
+  (it stopped without submitting, even after one nudge), `invalid_output` (it kept submitting answers that fail
+  the schema), `stopped` (a stop reason agentflow does not know; the error names it);
 - `model_error`, `server_error`, `cancelled`.
 
 Tool results are untrusted data: they are framed as data, and the system prompt says to never follow
@@ -198,6 +199,8 @@ class Loop:
                         return self._finish(TerminalReason.INVALID_OUTPUT)
                     continue
                 reason = _terminal_for(turn.stop_reason)
+                if reason == TerminalReason.STOPPED:
+                    return self._finish(reason, f"stop reason: {turn.stop_reason}")
                 if reason == TerminalReason.NO_OUTPUT and nudges < MAX_NUDGES:
                     nudges += 1
                     messages.append({"role": "user", "content": "Call submit_result with your final answer now."})
@@ -306,8 +309,6 @@ class Loop:
             return Outcome("Only submit_result may be called now.", is_error=True, status=CallStatus.REFUSED)
         if name == UPDATE_PLAN:
             return self._plan(arguments)
-        if name not in {tool.name for tool in self.tools}:
-            return Outcome(f"There is no tool named {name}.", is_error=True, status=CallStatus.REFUSED)
         used = self.calls_per_tool.get(name, 0)
         if self.limits.max_calls_per_tool is not None and used >= self.limits.max_calls_per_tool:
             return Outcome(
@@ -356,10 +357,13 @@ class Loop:
 def _terminal_for(stop_reason: str) -> TerminalReason:
     """How a turn that neither called tools nor paused ends the run (Anthropic's stop reasons)."""
     return {
+        "end_turn": TerminalReason.NO_OUTPUT,
+        "stop_sequence": TerminalReason.NO_OUTPUT,
+        "tool_use": TerminalReason.NO_OUTPUT,
         "max_tokens": TerminalReason.INCOMPLETE,
         "refusal": TerminalReason.REFUSED,
         "model_context_window_exceeded": TerminalReason.CONTEXT_EXCEEDED,
-    }.get(stop_reason, TerminalReason.NO_OUTPUT)
+    }.get(stop_reason, TerminalReason.STOPPED)
 
 
 def _frame(tool: str, text: str) -> str:

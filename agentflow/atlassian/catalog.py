@@ -37,7 +37,8 @@ class WriteTool:
     `requests`: the most HTTP requests one call makes without retries (reserved whole before it starts).
     `target` / `summary`: how a reviewer reads the change, as `str.format` templates over its arguments
     (`summary` None: the arguments say, see `changes.plan.describe`). `labels_field`: the argument that gets
-    agentflow's attribution labels; `note_field`: the Markdown argument that ends with the generated-by note.
+    agentflow's attribution labels; `note_field`: the Markdown argument that ends with the generated-by note;
+    `excerpt`: the long text argument a summary shows only the first line of.
     """
 
     name: str
@@ -47,6 +48,7 @@ class WriteTool:
     lookup: Lookup = Lookup.NONE
     labels_field: str | None = None
     note_field: str | None = None
+    excerpt: str | None = None
 
 
 WRITES = {
@@ -56,7 +58,8 @@ WRITES = {
         WriteTool("create_jira_issue", 2, "project {project}", "new {issue_type}: {summary}",
                   Lookup.LABELLED_ISSUE, labels_field="labels", note_field="description"),
         WriteTool("update_jira_issue", 2, "{key}", None),  # an assignee is looked up first
-        WriteTool("add_jira_comment", 1, "{key}", "comment: {body}", Lookup.MARKED_COMMENT, note_field="body"),
+        WriteTool("add_jira_comment", 1, "{key}", "comment: {body}", Lookup.MARKED_COMMENT, note_field="body",
+                  excerpt="body"),
         WriteTool("link_jira_issues", 2, "{inward}", "{inward} {link_type} {outward}"),  # the link types first
         WriteTool("link_to_epic", 2, "{issue}", "put under epic {epic}"),  # Data Center: the field list first
         WriteTool("transition_jira_issue", 2, "{key}", "move to {status}"),  # the transitions on offer first

@@ -75,16 +75,17 @@ def describe(tool: str, arguments: dict[str, Any]) -> tuple[str, str]:
     if meta is None:
         first = next((str(v) for v in arguments.values() if isinstance(v, str)), "")
         return first[:60], json.dumps(arguments, ensure_ascii=False)[:120]
-    values = _Filled(arguments)
+    values = _Filled(arguments, meta.excerpt)
     summary = meta.summary.format_map(values) if meta.summary else _update_summary(arguments)
     return meta.target.format_map(values), summary
 
 
 class _Filled(dict[str, str]):
-    """Arguments as a template shows them: the first line of a text, `?` for one not given."""
+    """Arguments as a template shows them: whole, but the `excerpt` argument by its first line; `?` for one
+    not given."""
 
-    def __init__(self, arguments: dict[str, Any]) -> None:
-        super().__init__({name: _first_line(value) for name, value in arguments.items()})
+    def __init__(self, arguments: dict[str, Any], excerpt: str | None) -> None:
+        super().__init__({name: _first_line(v) if name == excerpt else str(v) for name, v in arguments.items()})
 
     def __missing__(self, name: str) -> str:
         return "?"

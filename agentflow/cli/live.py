@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentflow.runner import RunEvents
-from agentflow.runs import PlanStep, StepRecord, ToolCallRecord, TurnRecord
+from agentflow.runs import CallStatus, PlanStep, StepRecord, ToolCallRecord, TurnRecord
 
 MARKS = {"done": "[green]✔[/]", "in_progress": "[yellow]▶[/]", "pending": "[dim]○[/]", "skipped": "[dim]-[/]"}
 SHOWN_CALLS = 8
@@ -100,6 +100,9 @@ class LiveView:
         if call.tool in ("update_plan",):
             return
         self.requests += call.requests
-        colour = {"ok": "green", "cached": "blue", "error": "red", "refused": "yellow", "invalid": "yellow"}
+        colour = {
+            CallStatus.OK: "green", CallStatus.CACHED: "blue", CallStatus.ERROR: "red", CallStatus.REFUSED: "yellow",
+            CallStatus.INVALID: "yellow", CallStatus.STAGED: "cyan", CallStatus.BUDGET: "magenta",
+        }  # fmt: skip
         status = f"[{colour.get(call.status, 'white')}]{call.status}[/]"
         self._update(f"tool [bold]{call.tool}[/] {status} [dim]{call.duration_ms:.0f} ms[/]")

@@ -50,6 +50,7 @@ def run(
     from agentflow import report
     from agentflow.cli.live import LiveView
     from agentflow.runner import Runner, RunRequest
+    from agentflow.runs import TerminalReason
 
     values = _read_input_file(input_file) if input_file else {}
     values.update(_parse_inputs(inputs or []))
@@ -72,7 +73,7 @@ def run(
         report.print_terminal(record, console)
     if apply and record.changes and not record.applied:
         _confirm_and_apply(runner, record, only=None, yes=False)
-    if record.terminal_reason == "budget":
+    if record.terminal_reason == TerminalReason.BUDGET:
         raise typer.Exit(EXIT_BUDGET)
     if not record.succeeded:
         raise typer.Exit(EXIT_FAILED)

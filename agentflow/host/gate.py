@@ -3,9 +3,10 @@
 resolve the name -> allowlist -> write? stage it : cached? -> budget -> call within the server's time box
 -> redact -> audit -> cache -> one typed `GateOutcome`.
 
-Writes never execute here: a write tool the model calls becomes a change of the run's plan (`changes.plan`);
-gather steps may not write at all (workflow checks refuse it; the gate refuses it again). Identical read-only
-calls within a run are answered from the run's cache. The budget follows `metering.Metering`: the bundled
+Writes never execute here: a tool the model calls that does not declare itself read-only becomes a change of
+the run's plan (`changes.plan`); a gather step may not call a declared write (workflow checks refuse the
+bundled server's; the gate refuses any). Identical calls of read-only tools within a run, from the model or a
+gather step, are answered from the run's cache. The budget follows `metering.Metering`: the bundled
 server reserves each HTTP request itself; another Atlassian server is reserved per call by its estimate;
 other servers cost nothing. An approved change takes the same budget, call, redaction and audit through
 `Gate.execute` (it was allowed and staged when the run made it).
@@ -44,7 +45,6 @@ class GateOutcome(BaseModel):
     is_error: bool = False
     requests: int = 0
     server: str | None = None
-    tool: str | None = None
     status: CallStatus = CallStatus.OK
 
 
@@ -96,22 +96,26 @@ class Gate:
     async def call_tool(
         self, tool: HostTool, arguments: dict[str, Any], *, turn: int = 0, may_write: bool = False
     ) -> GateOutcome:
-        """A call of an allowed tool: staged when it writes (refused unless `may_write`), else answered from
-        the run's cache or made."""
-        named = {"server": tool.server, "tool": tool.name}
-        if tool.read_only is not True:  # only a tool that says it is read-only is taken at its word
-            if not may_write or self.stager is None:
-                text = f"{tool.name} may change something, and this step may not write; nothing was done."
-                return GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED, **named)
+        """A call of an allowed tool. From the model (`may_write`): a tool that does not declare itself
+        read-only is staged as a write. From a gather step: a declared write is refused, and an unannotated tool
+        is called as the workflow's author wrote it. Anything else is answered from the run's cache or made."""
+        if may_write and tool.read_only is not True:  # the model's call: only a declared read is taken at its word
+            if self.stager is None:
+                text = f"{tool.name} may change something and this run stages no writes; nothing was done."
+                return GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED, server=tool.server)
             staged = self.stager.stage(tool.name, tool.server, tool.input_schema, arguments, turn)
             status = CallStatus.STAGED if staged.change else CallStatus.REFUSED
-            return GateOutcome(text=staged.message(), is_error=staged.change is None, status=status, **named)
+            return GateOutcome(text=staged.message(), is_error=staged.change is None, status=status,
+                               server=tool.server)  # fmt: skip
+        if not may_write and tool.read_only is False:  # a gather step the workflow's author wrote: a declared write
+            text = f"{tool.name} writes, and a gather step may not write; nothing was done."
+            return GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED, server=tool.server)
         key = json.dumps([tool.server, tool.name, arguments], sort_keys=True, default=str)
         cached = self._cache.get(key)
-        if cached is not None:
+        if cached is not None and tool.read_only is True:
             return cached.model_copy(update={"requests": 0, "status": CallStatus.CACHED})
         outcome = await self.execute(tool.server, tool.name, arguments)
-        if outcome.status == CallStatus.OK:
+        if outcome.status == CallStatus.OK and tool.read_only is True:
             self._cache[key] = outcome
         return outcome
 
@@ -129,7 +133,7 @@ class Gate:
                     held, _ = await reserve_waiting(quota, spec.requests_per_call, self.sleep)
             except QuotaExhausted as exhausted:
                 self._audit(server, tool, arguments, CallStatus.BUDGET, began, 0, "")
-                return self._spent(exhausted.message, 0, server, tool)
+                return self._spent(exhausted.message, 0, server)
         try:
             outcome = await self.host.call(server, tool, arguments)
         except BaseException:
@@ -140,18 +144,17 @@ class Gate:
         text = self.scrub(outcome.text)
         if outcome.budget_exhausted:
             self._audit(server, tool, arguments, CallStatus.BUDGET, began, requests, text)
-            return self._spent(text, requests, server, tool)
+            return self._spent(text, requests, server)
         status = CallStatus.ERROR if outcome.is_error else CallStatus.OK
         self._audit(server, tool, arguments, status, began, requests, text)
         structured = self.scrub.data(outcome.structured)
         return GateOutcome(text=text, structured=structured, is_error=outcome.is_error, requests=requests,
-                           server=server, tool=tool, status=status)  # fmt: skip
+                           server=server, status=status)  # fmt: skip
 
-    def _spent(self, message: str, requests: int, server: str, tool: str) -> GateOutcome:
+    def _spent(self, message: str, requests: int, server: str) -> GateOutcome:
         """The budget had no room: the run spends nothing more."""
         self.exhausted = message
-        return GateOutcome(text=message, is_error=True, requests=requests, server=server, tool=tool,
-                           status=CallStatus.BUDGET)  # fmt: skip
+        return GateOutcome(text=message, is_error=True, requests=requests, server=server, status=CallStatus.BUDGET)
 
     def _settle(self, spec: ServerSpec, quota: SiteQuota | None, held: Reservation | None, outcome: ToolOutcome) -> int:
         """What the call cost the site, charged where the gate meters the server. A server's word that it

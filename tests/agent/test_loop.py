@@ -245,8 +245,8 @@ async def test_cancellation_is_recorded_and_propagates():
     assert the_loop.result.terminal_reason == "cancelled"
 
 
-async def test_unknown_tools_are_refused_not_dispatched():
-    tools = Tools()
-    model = PlayedModel(turn(use("delete_everything", "x")), turn(use("submit_result", "s", answer="x")))
-    result = await loop(model, tools).run("go")
-    assert tools.calls == [] and result.tool_calls[0].status == "refused"
+async def test_a_stop_reason_the_loop_does_not_know_ends_the_run_at_once_and_names_it():
+    model = PlayedModel(turn(say("thinking"), stop="some_future_reason"), turn(use("submit_result", "s", answer="x")))
+    result = await loop(model, Tools()).run("go")
+    assert result.terminal_reason == "stopped" and result.error == "stop reason: some_future_reason"
+    assert len(model.requests) == 1  # no nudge

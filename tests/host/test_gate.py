@@ -81,9 +81,12 @@ async def test_a_write_is_staged_by_the_model_and_refused_to_a_gather_step():
         assert from_gather.status == CallStatus.REFUSED and "may not write" in from_gather.text
         none = await gates.new(writes="none").call("add_jira_comment", {"key": "PAY-429", "body": "x"})
         assert none.status == CallStatus.REFUSED and "writes: none" in none.text
+        # A gather step calls a tool that says nothing about itself as its author wrote it.
+        made = await gate.call_tool(gates.toolbox.resolve("fail"), {"why": "no such runbook"})
+        assert made.status == CallStatus.ERROR and "no such runbook" in made.text
 
     await with_gates(body)
-    assert audited() == []  # nothing reached a server
+    assert [line["tool"] for line in audited()] == ["fail"]  # the only call that reached a server
 
 
 async def test_reads_are_made_once_then_answered_from_the_cache_for_model_and_gather_alike():
