@@ -58,11 +58,14 @@ async def with_gates(body, per_hour: int = 500) -> None:
             await body(Gates(host, metering))
 
 
-async def test_an_unknown_tool_is_refused_and_nothing_is_called():
+async def test_an_unknown_tool_or_one_outside_the_allowlist_is_refused_and_nothing_is_called():
     async def body(gates: Gates) -> None:
         outcome = await gates.new().call("delete_everything", {})
         assert outcome.status == CallStatus.REFUSED and outcome.is_error
         assert outcome.text.startswith("There is no tool named delete_everything. The tools are: get_jira_issue")
+        assert "search_jira_issues" in {tool.name for tool in gates.host.tools()}  # offered, but not allowed
+        outside = await gates.new().call("search_jira_issues", {"jql": "project = PAY"})
+        assert outside.status == CallStatus.REFUSED and "There is no tool named search_jira_issues" in outside.text
 
     await with_gates(body)
     assert audited() == []
