@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from agentflow.atlassian.quota import QuotaExhausted
+from agentflow.config import private_file
 from agentflow.errors import ConfigError
 
 WINDOW = 3600.0
@@ -89,7 +90,7 @@ class SQLiteLedger:
 
     def __init__(self, path: Path | str) -> None:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(path))  # WAL and shared-memory files take the database file's mode
         self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")

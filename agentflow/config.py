@@ -28,6 +28,55 @@ def state_dir() -> Path:
     return Path(user_state_dir("agentflow", appauthor=False))
 
 
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a directory only its owner can enter: created 0700 (whatever the umask), an existing one of
+    ours tightened with a warning. A directory others may write to is refused: they could swap our files.
+    `ConfigError` when it cannot be made private."""
+    try:
+        previous = os.umask(0o077)  # the parents it makes too: mkdir's mode applies to the last one only
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        finally:
+            os.umask(previous)
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o022:
+            raise ConfigError(
+                f"{path} may be written by other users (mode {mode:o}); agentflow keeps tokens and records there: "
+                "make it private (chmod 700) or point AGENTFLOW_STATE_DIR elsewhere"
+            )
+        if mode & 0o077:
+            os.chmod(path, PRIVATE_DIR)
+            _tightened(path, mode)
+    except OSError as exc:
+        raise ConfigError(f"cannot make the directory {path} private: {exc.strerror or exc}") from None
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """`path` as a file only its owner can read: created empty 0600 if missing, tightened with a warning if
+    looser. Its directory is made private first."""
+    private_dir(path.parent)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE)
+        os.close(descriptor)
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            os.chmod(path, PRIVATE_FILE)
+            _tightened(path, mode)
+    except OSError as exc:
+        raise ConfigError(f"cannot make the file {path} private: {exc.strerror or exc}") from None
+    return path
+
+
+def _tightened(path: Path, mode: int) -> None:
+    import sys
+
+    print(f"agentflow: {path} was open to other users (mode {mode:o}); it is now private", file=sys.stderr)
+
+
 def sandbox_db() -> Path:
     """The embedded sandbox's database: the same file across restarts keeps users, tokens and changes."""
     return state_dir() / "sandbox.db"

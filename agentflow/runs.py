@@ -168,7 +168,7 @@ def new_run_id(workflow: str, moment: datetime | None = None) -> str:
 def save(record: RunRecord) -> Path:
     """Write atomically (a reader never sees half a record), readable only by the user."""
     directory = runs_dir()
-    directory.mkdir(parents=True, exist_ok=True)
+    config.private_dir(directory)
     path = directory / f"{record.id}.json"
     partial = path.with_suffix(".json.partial")
     # A record quotes tool arguments, results and errors: any of them may carry a secret.

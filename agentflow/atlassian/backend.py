@@ -81,11 +81,11 @@ def _auth(email: str | None, token: str | None, flavor: str) -> Auth:
 
 def _sandbox(site: SiteConfig) -> tuple[Auth, httpx2.AsyncBaseTransport]:
     """The state directory's sandbox (the one `agentflow sandbox serve` shows), spoken to in-process."""
-    from agentflow.config import sandbox_db
+    from agentflow.config import private_dir, sandbox_db
     from agentflow.sandbox.site import Site
 
     db = sandbox_db()
-    db.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(db.parent)
     sandbox = Site.open(site.flavor, db)
     user = sandbox.user(site.sandbox_user)
     auth = _auth(user.email, user.token, site.flavor)

@@ -78,8 +78,7 @@ class Journal(BaseModel):
             setattr(entry, name, value)
         entry.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
         path = self.path_for(self.run_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".json.partial")
+        partial = config.private_file(path.with_suffix(".json.partial"))
         with open(partial, "w", encoding="utf-8") as handle:
             handle.write(self.model_dump_json(indent=2))
             handle.flush()
@@ -179,8 +178,7 @@ async def apply_plan(
 def _exclusive(run_id: str) -> Iterator[None]:
     """One apply of a run at a time on this machine (a terminal and a chat command, or a double submit): two
     at once would both see a change pending and both create it. The lock goes with the process if it dies."""
-    path = Journal.path_for(run_id).with_suffix(".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = config.private_file(Journal.path_for(run_id).with_suffix(".lock"))
     with open(path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -117,13 +117,23 @@ def sandbox_reset(db: Annotated[str | None, DB_OPTION] = None) -> None:
 mcp_app = sub_app("The bundled Atlassian MCP server (Jira, Confluence, Compass; Cloud and Data Center).")
 
 
+TOKEN_VAR = "AGENTFLOW_MCP_TOKEN"
+
+
 @mcp_app.command("serve")
 def mcp_serve(
     http: Annotated[bool, typer.Option("--http", help="Serve streamable HTTP at /mcp instead of stdio.")] = False,
     port: Annotated[int, typer.Option(help="Port for --http; 0 picks a free one.")] = 8765,
-    host: Annotated[str, typer.Option(help="Interface for --http (loopback; DNS-rebinding protection on).")] = (
+    host: Annotated[str, typer.Option(help="Interface for --http; loopback unless you mean otherwise.")] = (
         "127.0.0.1"
     ),
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option("--allow-host", help="With --http: a Host/Origin name clients use besides loopback (repeat)."),
+    ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="With --http on loopback only: serve without the bearer token.")
+    ] = False,
     site: Annotated[
         str | None, typer.Option(help="A site from the config file, 'env', or 'sandbox' (default: see README).")
     ] = None,
@@ -145,12 +155,20 @@ def mcp_serve(
     Every request it sends to the site is reserved in the same hourly budget as agentflow's own runs
     (interactive priority), so an MCP client such as Claude Desktop or Cursor and agentflow share one quota;
     a request that does not fit is not sent and the tool says so.
+
+    Over HTTP every request needs the bearer token (`agentflow mcp token`; or $AGENTFLOW_MCP_TOKEN):
+    whoever reaches the port would otherwise act with your Atlassian identity.
     """
     import sys
 
+    from agentflow.atlassian.http_serving import http_app, is_loopback
     from agentflow.atlassian.server import AtlassianServer, read_only_from_env
     from agentflow.atlassian.sites import resolve_site
 
+    if not http and (no_auth or allow_host):
+        raise ConfigError("--no-auth and --allow-host go with --http")
+    if no_auth and not is_loopback(host):
+        raise ConfigError(f"--no-auth is refused on {host}: anyone who reaches it could act as you in Atlassian")
     chosen = resolve_site(site)
     quota = None if no_budget else _serve_quota(chosen.budget_key, actor or _user(), http)
     server = AtlassianServer(chosen, read_only=read_only or read_only_from_env(), quota=quota)
@@ -163,14 +181,62 @@ def mcp_serve(
         return
     from agentflow.cli import serving
 
+    token = None if no_auth else mcp_token()
+    if no_auth:
+        print("agentflow: --no-auth: any process of any user on this machine can use these tools as you",
+              file=sys.stderr)  # fmt: skip
+    if not is_loopback(host):
+        names = ", ".join(allow_host or []) or "loopback names only (add --allow-host NAME)"
+        print(f"agentflow: serving on {host}, reachable from the network; Host/Origin allowed: {names}",
+              file=sys.stderr)  # fmt: skip
+    app = http_app(server, host=host, token=token, allow_hosts=list(allow_host or []))
+    auth = "no token (--no-auth)" if token is None else "bearer token required (agentflow mcp token)"
+
     def announce(base_url: str) -> None:
-        print(f"agentflow MCP server at {base_url}/mcp: site '{chosen.name}' ({chosen.flavor}), {mode}, {metered}",
-              flush=True)  # fmt: skip
+        print(f"agentflow MCP server at {base_url}/mcp: site '{chosen.name}' ({chosen.flavor}), {mode}, {metered}, "
+              f"{auth}", flush=True)  # fmt: skip
 
     try:
-        serving.serve(server.streamable_http_app(host=host), host, port, announce)
+        serving.serve(app, host, port, announce)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; try another --port") from None
+
+
+@mcp_app.command("token")
+def mcp_token_command(
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Replace it: clients using the old one are refused.")
+    ] = False,
+) -> None:
+    """Show the bearer token `agentflow mcp serve --http` requires (created on first use, kept private in the
+    state directory); a client sends it as `Authorization: Bearer <token>`."""
+    import os
+
+    if os.environ.get(TOKEN_VAR):
+        if rotate:
+            raise ConfigError(f"the token comes from ${TOKEN_VAR}; change that variable to rotate it")
+        typer.echo(os.environ[TOKEN_VAR])
+        return
+    typer.echo(mcp_token(rotate=rotate))
+
+
+def mcp_token(rotate: bool = False) -> str:
+    """$AGENTFLOW_MCP_TOKEN, else the token in the state directory (made, 0600, on first use or `rotate`)."""
+    import os
+    import secrets
+
+    from agentflow import config
+
+    if os.environ.get(TOKEN_VAR):
+        return os.environ[TOKEN_VAR]
+    path = config.private_file(config.state_dir() / "mcp-token")
+    token = path.read_text(encoding="utf-8").strip()
+    if rotate or not token:
+        token = secrets.token_urlsafe(32)
+        partial = config.private_file(path.with_suffix(".partial"))
+        partial.write_text(token + "\n", encoding="utf-8")
+        partial.replace(path)
+    return token
 
 
 def _user() -> str:
@@ -200,7 +266,7 @@ def _sandbox_path(db: str | None) -> Path:
 
     path = Path(db).expanduser() if db else config.sandbox_db()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        config.private_dir(path.parent)
     except OSError as exc:
         raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
     return path

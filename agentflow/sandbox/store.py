@@ -8,6 +8,7 @@ whenever the sandbox starts, even days after the file was made.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -49,7 +50,11 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path = ":memory:", clock: Clock = time.time) -> Store:
-        """Open (creating if needed) a site database; seeded times are moved to the present."""
+        """Open (creating if needed) a site database; seeded times are moved to the present. The file holds every
+        seeded user's token: it is made readable by its owner only (SQLite's WAL files follow its mode)."""
+        if str(path) != ":memory:":
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            os.chmod(path, 0o600)
         conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")

@@ -30,6 +30,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from agentflow import config
 from agentflow.schedule.occurrences import from_key, key
 
 State = Literal["claimed", "running", "done", "deferred", "skipped", "failed", "cancelled"]
@@ -67,7 +68,7 @@ class OccurrenceStore:
 
     def __init__(self, path: Path | str) -> None:
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            config.private_file(Path(path))  # tokens of other people's runs: the owner's only
         self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         for attempt in range(SETUP_ATTEMPTS):
             try:

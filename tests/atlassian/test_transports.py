@@ -5,11 +5,14 @@ import re
 import selectors
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import anyio
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 pytestmark = pytest.mark.anyio
 
@@ -52,17 +55,57 @@ def start_http(tmp_path, *extra: str) -> tuple[subprocess.Popen, str]:
     return server, found.group(1)
 
 
-async def test_streamable_http_server_answers_and_refuses_foreign_hosts(tmp_path):
+@asynccontextmanager
+async def client_with_token(url: str, token: str) -> AsyncIterator[Client]:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        yield client
+
+
+def token_of(tmp_path) -> str:
+    command = [sys.executable, "-m", "agentflow", "mcp", "token"]
+    return subprocess.run(command, env=child_env(tmp_path), capture_output=True, text=True, check=True).stdout.strip()
+
+
+async def test_streamable_http_server_needs_its_token_and_refuses_foreign_hosts(tmp_path):
     server, url = start_http(tmp_path, "--read-only")
     try:
+        token = token_of(tmp_path)
+        assert oct((tmp_path / "mcp-token").stat().st_mode & 0o777) == "0o600" and len(token) >= 40
         with anyio.fail_after(60):
-            async with Client(url) as client:
+            async with client_with_token(url, token) as client:
                 tools = {tool.name for tool in (await client.list_tools()).tools}
                 found = await client.call_tool("search_confluence_pages", {"cql": 'label = "runbook"'})
         assert tools and not any(name.startswith(("create_", "add_", "update_", "link_")) for name in tools)
         assert not found.is_error and len(found.structured_content["pages"]) >= 3
-        rebinding = httpx2.post(url, headers={"Host": "evil.example.com"}, json={}, timeout=10)
-        assert rebinding.status_code in (400, 403, 421)
+        initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+        for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": token}):
+            refused = httpx2.post(url, headers=headers, json=initialize, timeout=10)
+            assert refused.status_code == 401, headers
+            challenge = refused.headers["WWW-Authenticate"]
+            assert challenge.startswith("Bearer ") and "resource_metadata=" in challenge
+        metadata = httpx2.get(url.removesuffix("/mcp") + "/.well-known/oauth-protected-resource", timeout=10).json()
+        assert metadata["resource"] == url and metadata["bearer_methods_supported"] == ["header"]
+        authorized = {"Authorization": f"Bearer {token}"}
+        for foreign in ({"Host": "evil.example.com"}, {"Origin": "http://evil.example"}):
+            rebinding = httpx2.post(url, headers={**authorized, **foreign}, json=initialize, timeout=10)
+            assert rebinding.status_code in (400, 403, 421), foreign
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_no_auth_is_refused_off_loopback_and_said_on_it(tmp_path):
+    command = [sys.executable, "-m", "agentflow", "mcp", "serve", "--http", "--no-auth", "--host", "0.0.0.0"]
+    refused = subprocess.run(command, env=child_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--no-auth is refused on 0.0.0.0" in refused.stderr
+    server, url = start_http(tmp_path, "--no-auth")
+    try:
+        answered = httpx2.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, timeout=10)
+        assert answered.status_code != 401
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=10)
+    assert "--no-auth: any process of any user on this machine can use these tools as you" in stderr
