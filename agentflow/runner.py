@@ -21,7 +21,7 @@ from typing import Any, Literal, NoReturn
 
 from pydantic import BaseModel, Field
 
-from agentflow import audit, runs
+from agentflow import audit, redact, runs
 from agentflow.agent.loop import Events, Limits, Loop, Outcome
 from agentflow.agent.models import Model
 from agentflow.atlassian.sites import SiteConfig, resolve_site
@@ -183,7 +183,9 @@ class Runner:
             record.finished_at = runs.now_iso(self.now())
             record.duration_s = round(self.clock() - began, 3)
             path = runs.save(record)
-        return RunResult(record, path, notes)
+        # The record as saved, scrubbed of secrets: every output (terminal, --json, --output, Slack, deliveries)
+        # is made from it, so a secret typed into an input shows nowhere the record does not.
+        return RunResult(runs.load(record.id), path, [redact.scrub(note) for note in notes])
 
     async def _run(self, run: Run) -> None:
         workflow, record, events = run.workflow, run.record, run.events

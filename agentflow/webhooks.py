@@ -14,6 +14,8 @@ from typing import Any
 
 import anyio
 
+from agentflow import redact
+
 TIMEOUT_S = 10  # per attempt
 Send = Callable[[str, dict[str, Any]], int]  # (url, payload) -> HTTP status
 Sleep = Callable[[float], Awaitable[None]]
@@ -53,7 +55,9 @@ async def post(
     first_delay: float = 0.5,
     sleep: Sleep = anyio.sleep,
 ) -> Undelivered | None:
-    """Deliver `payload`, retrying 429/5xx and network failures with doubling delays; None once delivered."""
+    """Deliver `payload`, scrubbed of secrets like every other output, retrying 429/5xx and network failures
+    with doubling delays; None once delivered."""
+    payload = redact.default().data(payload)
     delay = first_delay
     for attempt in range(1, attempts + 1):
         try:
