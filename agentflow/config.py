@@ -17,6 +17,7 @@ from agentflow.errors import ConfigError, Problem
 
 STATE_DIR_VAR = "AGENTFLOW_STATE_DIR"
 CONFIG_VAR = "AGENTFLOW_CONFIG"
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 def state_dir() -> Path:
@@ -99,7 +100,11 @@ def load_config() -> dict[str, Any]:
             raise ConfigError(f"{CONFIG_VAR} names {path}, which does not exist")
         return {}
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"the config file {path} is {path.stat().st_size:,} bytes; at most {MAX_CONFIG_BYTES:,}")
         return tomllib.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ConfigError(f"the config file {path} nests too deeply") from None
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         raise ConfigError(str(Problem(f"invalid TOML: {exc}", path, line))) from None

@@ -12,6 +12,7 @@ edge (`agentflow.cli`) is the only place that maps these to exit codes:
     │       └── InputInvalid     run inputs missing, unknown, or not of their declared type
     ├── ServerError            a connected MCP server failed mid-run: died, timed out, broke protocol (exit 1)
     ├── ModelError             the model API failed: auth, rate limit, overload, bad request, script exhausted (exit 1)
+    │   └── ScriptUnreadable   a `--model script:PATH` file cannot be read or parsed (also a ConfigError: exit 2)
     └── BudgetDeferred         a batch run does not fit in the hourly budget yet; says when it would (exit 3)
 
 Errors that concern a file carry one `Problem` per mistake, so that a user fixes them all in one pass
@@ -111,6 +112,14 @@ class ModelError(AgentflowError):
         self.kind = kind
         self.message = message
         super().__init__(f"model error ({kind}): {message}")
+
+
+class ScriptUnreadable(ConfigError, ModelError):
+    """A scripted model's file cannot be read or parsed (missing, not YAML, over a parser limit): bad input, so
+    a `ConfigError` (exit 2) that code catching `ModelError` still sees as the script's failure."""
+
+    def __init__(self, message: str) -> None:
+        ModelError.__init__(self, "script", message)
 
 
 class BudgetDeferred(AgentflowError):

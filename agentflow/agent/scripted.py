@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agentflow.agent.models import Model, ToolSpec, Turn, Usage
-from agentflow.errors import ModelError, Problem
+from agentflow.errors import ModelError, Problem, ScriptUnreadable
 from agentflow.workflow.source import SourceMap, YamlError, parse
 
 STOP_REASONS = (
@@ -57,11 +57,11 @@ class ScriptedModel(Model):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ModelError("script", f"cannot read the script {path}: {exc}") from None
+            raise ScriptUnreadable(f"cannot read the script {path}: {exc}") from None
         try:
             data, source = parse(text)
         except YamlError as exc:
-            raise ModelError("script", str(Problem(exc.message, path, exc.line))) from None
+            raise ScriptUnreadable(str(Problem(exc.message, path, exc.line))) from None
         self._start(_check_script(data, source, path), path, f"script:{path}")
 
     @classmethod

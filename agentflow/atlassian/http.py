@@ -143,7 +143,10 @@ class AtlassianHTTP:
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _once(self, method: str, path: str, params: dict[str, Any] | None, body: Any, scope: RequestScope) -> Any:
-        request = self.client.build_request(method, path, params=params, json=body)
+        try:
+            request = self.client.build_request(method, path, params=params, json=body)
+        except httpx2.InvalidURL as exc:  # e.g. a query too long for a URL: the site is never asked
+            raise AtlassianError(0, f"the request cannot be sent: {exc}; ask for less") from None
         for hop in range(MAX_REDIRECTS + 1):
             response = await self._send(request, scope)
             if not response.has_redirect_location:

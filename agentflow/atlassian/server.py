@@ -34,6 +34,8 @@ from agentflow.atlassian.quota import Quota, QuotaExhausted, request_scope
 from agentflow.atlassian.sites import SiteConfig
 
 READ_ONLY_VAR = "AGENTFLOW_READ_ONLY"
+# Longer queries are a paste gone wrong; Atlassian answers them slowly or not at all (URL limits on GET).
+MAX_QUERY_CHARS = 10_000
 REQUESTS_META = "agentflow/requests"
 RETRY_AFTER_META = "agentflow/retry_after"
 BUDGET_META = "agentflow/budget"
@@ -173,7 +175,13 @@ def _tools(server: AtlassianServer) -> list[Tool]:
     """The thirteen tools; their descriptions and argument schemas are the model's only manual."""
 
     async def search_jira_issues(
-        jql: Annotated[str, Field(description="JQL, e.g. project = OPS AND created >= -24h ORDER BY created DESC")],
+        jql: Annotated[
+            str,
+            Field(
+                max_length=MAX_QUERY_CHARS,
+                description="JQL, e.g. project = OPS AND created >= -24h ORDER BY created DESC",
+            ),
+        ],
         limit: Annotated[int, Field(ge=1, le=100, description="Issues per page")] = 20,
         page_token: Annotated[str | None, Field(description="From the previous page's result")] = None,
         fields: Annotated[list[str] | None, Field(description="Extra Jira field ids to fetch")] = None,
@@ -259,7 +267,10 @@ def _tools(server: AtlassianServer) -> list[Tool]:
         return await server.run_write("transition_jira_issue", lambda: jira.transition(key, status))
 
     async def search_confluence_pages(
-        cql: Annotated[str, Field(description='CQL, e.g. label = "runbook" AND text ~ "connection pool"')],
+        cql: Annotated[
+            str,
+            Field(max_length=MAX_QUERY_CHARS, description='CQL, e.g. label = "runbook" AND text ~ "connection pool"'),
+        ],
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
     ) -> CallToolResult:
         """Search Confluence pages with CQL. Returns id, title, space and an excerpt, best match first."""
@@ -292,7 +303,9 @@ def _tools(server: AtlassianServer) -> list[Tool]:
         )
 
     async def search_compass_components(
-        query: Annotated[str, Field(description="Words in the name, description, labels or owner team")],
+        query: Annotated[
+            str, Field(max_length=1000, description="Words in the name, description, labels or owner team")
+        ],
     ) -> CallToolResult:
         """Find Compass components (services, apps, databases)."""
         compass = server.product("compass")

@@ -163,12 +163,17 @@ def _parse_inputs(pairs: list[str]) -> dict[str, str]:
 
 
 def _read_input_file(path: Path) -> dict[str, Any]:
-    import yaml
+    from agentflow.workflow import source
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        if path.stat().st_size > source.MAX_CHARS * 4:  # refused before a huge file is read at all
+            raise source.YamlError(f"the file is {path.stat().st_size:,} bytes; at most {source.MAX_CHARS:,} are read")
+        data, _ = source.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the input file {path}: {exc}") from None
+    except source.YamlError as exc:
+        where = f":{exc.line}" if exc.line else ""
+        raise ConfigError(f"the input file {path}{where}: {exc.message}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"the input file {path} must hold a mapping of input names to values")
     return data

@@ -264,9 +264,13 @@ def _sandbox_path(db: str | None) -> Path:
         return Path(db)
     from agentflow import config
 
-    path = Path(db).expanduser() if db else config.sandbox_db()
-    try:
+    if not db:
+        path = config.sandbox_db()
         config.private_dir(path.parent)
+        return path
+    path = Path(db).expanduser()  # a place the user chose (even /tmp): the file itself is made private
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create {path.parent}: {exc.strerror}") from None
     return path

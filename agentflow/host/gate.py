@@ -34,6 +34,16 @@ from agentflow.host.toolbox import Toolbox
 from agentflow.metering import Metering, reaches_atlassian
 from agentflow.runs import CallStatus
 
+MAX_RESULT_CHARS = 100_000  # of a result's text: what a model can use of one call, and what a record keeps
+
+
+def _capped(text: str) -> str:
+    """A result's text within `MAX_RESULT_CHARS`, saying what was cut so that the model can ask for less."""
+    if len(text) <= MAX_RESULT_CHARS:
+        return text
+    cut = len(text) - MAX_RESULT_CHARS
+    return text[:MAX_RESULT_CHARS] + f"\n\n[... {cut:,} more characters cut: ask for less, e.g. a narrower query]"
+
 
 class GateOutcome(BaseModel):
     """What one call came to. `requests`: the Atlassian requests it cost (0 when staged, refused or cached).
@@ -141,7 +151,7 @@ class Gate:
             self._audit(server, tool, arguments, "failed", began, held.count if held else 0, "")
             raise
         requests = self._settle(spec, quota, held, outcome)
-        text = self.scrub(outcome.text)
+        text = _capped(self.scrub(outcome.text))
         if outcome.budget_exhausted:
             self._audit(server, tool, arguments, CallStatus.BUDGET, began, requests, text)
             return self._spent(text, requests, server)

@@ -6,6 +6,7 @@ once, so a user fixes a command line in one go.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +19,18 @@ from agentflow.workflow.schema import JIRA_KEY_PATTERN, InputSpec, Workflow
 from agentflow.workflow.templates import did_you_mean
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_VALUE_BYTES = 64 * 1024
+MAX_VALUE_VAR = "AGENTFLOW_MAX_INPUT_BYTES"
+
+
+def max_value_bytes() -> int:
+    """The most bytes one typed-in input value may have: 64 KiB, or `$AGENTFLOW_MAX_INPUT_BYTES`. An alert or a
+    key list is short; a megabyte of text is a paste gone wrong (or an attack) that would flood the queries,
+    the record and the model."""
+    configured = os.environ.get(MAX_VALUE_VAR, "")
+    return int(configured) if configured.isdigit() and int(configured) > 0 else MAX_VALUE_BYTES
+
+
 _TRUE = frozenset({"true", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "no", "n", "off", "0"})
 _KEY_SEPARATORS = re.compile(r"[\s,;]+")
@@ -43,6 +56,11 @@ def coerce(spec: InputSpec, value: Any, base_dir: Path | None = None) -> Any:
     Relative `file` paths resolve against `base_dir` (default: the working directory).
     """
     kind = spec.type
+    if kind != "file" and isinstance(value, str):
+        limit = max_value_bytes()
+        size = len(value.encode("utf-8", "replace"))
+        if size > limit:
+            raise ValueError(f"is {size:,} bytes; an input value may have {limit:,} ({MAX_VALUE_VAR} sets the limit)")
     if kind == "integer":
         result: Any = _integer(value)
     elif kind == "boolean":

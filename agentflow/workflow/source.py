@@ -54,10 +54,21 @@ class SourceMap:
         return self.text_lines.get(tuple(loc)) or self.line_for(loc)
 
 
+MAX_CHARS = 1024 * 1024  # a workflow, a script of model turns or an inputs file is far smaller
+MAX_VALUES = 100_000  # values after aliases are expanded: an alias bomb ("billion laughs") stops here
+MAX_DEPTH = 64  # levels of nesting
+
+
 def parse(text: str) -> tuple[Any, SourceMap]:
-    """Parse one YAML document into plain Python data plus the line of every path in it."""
+    """Parse one YAML document into plain Python data plus the line of every path in it. `YamlError` for
+    text over `MAX_CHARS`, more than `MAX_VALUES` values once aliases are expanded, or nesting deeper than
+    `MAX_DEPTH`: each refused at once, never a minute of CPU, gigabytes of memory or a `RecursionError`."""
+    if len(text) > MAX_CHARS:
+        raise YamlError(f"the file is {len(text):,} characters; at most {MAX_CHARS:,} are read")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise YamlError(f"the document nests deeper than {MAX_DEPTH} levels") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -76,8 +87,14 @@ class _Builder:
         self.source = source
         # SafeConstructor knows YAML's scalar typing rules (ints, bools, nulls, timestamps); reuse it.
         self.constructor = yaml.SafeLoader("")
+        self.values = 0
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise YamlError(f"the document holds more than {MAX_VALUES:,} values (aliases nested in aliases?)")
+        if len(loc) > MAX_DEPTH:
+            raise YamlError(f"the document nests deeper than {MAX_DEPTH} levels", node.start_mark.line + 1)
         self.source.lines.setdefault(loc, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             self.constructor.flatten_mapping(node)  # resolve `<<: *anchor` merges
