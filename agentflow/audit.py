@@ -92,7 +92,10 @@ def _append(path: Path, text: str) -> None:
         config.private_dir(path.parent)
     else:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:  # a symlink planted where the log should be is refused, not followed
+        raise ConfigError(f"cannot write the audit log {path}: {exc.strerror or exc}") from None
     with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
         handle.write(text + "\n")
 

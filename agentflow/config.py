@@ -42,7 +42,10 @@ def private_dir(path: Path) -> Path:
             path.mkdir(parents=True, exist_ok=True)
         finally:
             os.umask(previous)
-        mode = path.stat().st_mode & 0o777
+        status = path.stat()
+        mode = status.st_mode & 0o777
+        if status.st_uid != os.getuid():
+            raise ConfigError(f"{path} belongs to another user; agentflow keeps its state only in a directory of yours")
         if mode & 0o022:
             raise ConfigError(
                 f"{path} may be written by other users (mode {mode:o}); agentflow keeps tokens and records there: "
@@ -61,7 +64,8 @@ def private_file(path: Path) -> Path:
     looser. Its directory is made private first."""
     private_dir(path.parent)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE)
+        # Never through a symlink: one planted in the directory could point our chmod or writes elsewhere.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE)
         os.close(descriptor)
         mode = path.stat().st_mode & 0o777
         if mode & 0o077:
@@ -110,3 +114,5 @@ def load_config() -> dict[str, Any]:
         raise ConfigError(str(Problem(f"invalid TOML: {exc}", path, line))) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the config file {path}: {exc}") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise ConfigError(f"the config file {path} has a value agentflow cannot read: {exc}") from None

@@ -37,6 +37,9 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         unique = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET}
+        # A secret may reach text escaped as JSON, JQL and CQL string literals escape it (`"` and `\` behind a
+        # backslash): that form is masked too.
+        unique |= {s.replace("\\", "\\\\").replace('"', '\\"') for s in unique}
         # Longest first, so that a secret containing another is masked whole.
         self.secrets = sorted(unique, key=len, reverse=True)
 

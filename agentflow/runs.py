@@ -8,7 +8,6 @@ terminal reason, the output and the report. Ids sort by time: `20261126-081502-i
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -171,9 +170,11 @@ def save(record: RunRecord) -> Path:
     config.private_dir(directory)
     path = directory / f"{record.id}.json"
     partial = path.with_suffix(".json.partial")
-    # A record quotes tool arguments, results and errors: any of them may carry a secret.
-    partial.write_text(redact.scrub(record.model_dump_json(indent=2)), encoding="utf-8")
-    os.chmod(partial, 0o600)
+    # A record quotes tool arguments, results and errors: any of them may carry a secret. The data is scrubbed,
+    # not its JSON text, where escapes (a newline before a token becomes `\n`) would hide secrets from the patterns.
+    clean = redact.default().data(record.model_dump(mode="json"))
+    config.private_file(partial)
+    partial.write_text(json.dumps(clean, indent=2, ensure_ascii=False), encoding="utf-8")
     partial.replace(path)
     return path
 

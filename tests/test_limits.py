@@ -66,3 +66,22 @@ def test_a_huge_result_is_cut_with_a_note_before_the_record_and_the_model():
         "[... 5,000 more characters cut: ask for less, e.g. a narrower query]"
     )
     assert _capped("short") == "short"
+
+
+@pytest.mark.parametrize("text", [
+    "a: !!int abc\n", "a: !!python/object:os.system ls\n", "a: !foo bar\n", "a: !!timestamp notatime\n",
+    "a: {<<: 5}\n", "a: " + "9" * 5000 + "\n",
+])  # fmt: skip
+def test_values_yaml_cannot_build_are_a_clear_error_not_a_traceback(tmp_path: Path, text: str):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    refused(["validate", str(bad)], "bad.yaml:1: YAML value error")
+    refused(["run", "incident", "--input-file", str(bad), "--model", "none"], "YAML value error")
+
+
+def test_a_long_key_list_and_a_huge_integer_are_refused(tmp_path: Path):
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("keys: [" + ", ".join(f"AB-{n}" for n in range(1, 20_000)) + "]\n")
+    refused(["run", "bug-triage", "--input-file", str(keys), "--model", "none"], "an input value may have 65,536")
+    refused(["run", "backlog-grooming", "project=PROD", "stale_days=" + "9" * 60_000, "--model", "none"],
+            "is not a sensible value")  # fmt: skip

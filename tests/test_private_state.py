@@ -72,3 +72,23 @@ def test_another_user_reads_nothing(monkeypatch):
         peek = subprocess.run(["runuser", "-u", "nobody", "--", "ls", "-l", str(state / target)],
                               capture_output=True, text=True, timeout=30)  # fmt: skip
         assert peek.returncode != 0 and "Permission denied" in peek.stderr, target
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runuser"), reason="needs root to act as another uid")
+def test_a_state_directory_of_another_user_is_refused_and_symlinks_in_ours_are_not_followed(monkeypatch, tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    shutil.chown(theirs, "nobody")
+    monkeypatch.setenv("AGENTFLOW_STATE_DIR", str(theirs))
+    refused = CliRunner().invoke(app, ["mcp", "token"])
+    assert refused.exit_code == 2 and "belongs to another user" in refused.stderr
+    ours = tmp_path / "ours"
+    ours.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("not yours\n")
+    victim.chmod(0o644)
+    (ours / "mcp-token").symlink_to(victim)
+    monkeypatch.setenv("AGENTFLOW_STATE_DIR", str(ours))
+    planted = CliRunner().invoke(app, ["mcp", "token"])
+    assert planted.exit_code == 2 and "cannot make the file" in planted.stderr
+    assert oct(victim.stat().st_mode & 0o777) == "0o644" and victim.read_text() == "not yours\n"

@@ -60,3 +60,15 @@ async def test_a_webhook_payload_is_scrubbed_before_it_leaves():
 
     await post("http://127.0.0.1/hook", {"text": f"key {CANARY}", "blocks": [{"text": CANARY}]}, send=send)
     assert CANARY not in json.dumps(sent) and sent[0]["text"] == "key [REDACTED]"
+
+
+def test_a_secret_after_a_line_break_or_with_quotes_is_scrubbed_from_the_record(monkeypatch):
+    monkeypatch.setenv("DB_PASSWORD", 'Pa"ssw\\ord-9876543')
+    bearer, key = "F" * 20, "sk-ant-api03-" + "D" * 24
+    alert = f'DB pool exhausted\n{CANARY}\n{key}\nAuthorization: Bearer {bearer}\nPa"ssw\\ord-9876543'
+    ran = CliRunner().invoke(app, ["run", "incident", f"alert={alert}", "--model", "none", "--json"])
+    assert ran.exit_code == 0, ran.stderr
+    record_text = (runs.runs_dir() / f"{runs.load('last').id}.json").read_text()
+    for text in (ran.stdout, record_text):
+        for secret in (CANARY, key, bearer, "ssw"):
+            assert secret not in text

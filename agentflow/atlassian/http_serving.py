@@ -14,6 +14,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import re
+from collections.abc import Callable
 
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
@@ -24,6 +26,7 @@ from agentflow.atlassian.server import AtlassianServer
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 MCP_PATH = "/mcp"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+_SAFE = re.compile(r"[^A-Za-z0-9.:\[\]-]")  # what may go from a Host header into a header value we send
 
 
 def is_loopback(host: str) -> bool:
@@ -36,39 +39,52 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def http_app(server: AtlassianServer, *, host: str, token: str | None, allow_hosts: list[str] = ()) -> ASGIApp:
-    """The ASGI app for `server` bound on `host`: the token required unless `token` is None (loopback only, the
-    caller checks), Host/Origin limited to loopback names plus `allow_hosts` (names or addresses, any port)."""
+def http_app(
+    server: AtlassianServer, *, host: str, token: Callable[[], str] | None, allow_hosts: list[str] = ()
+) -> ASGIApp:
+    """The ASGI app for `server` bound on `host`: the token (read at each request, so a rotation takes effect at
+    once) required unless `token` is None (loopback only, the caller checks); Host and Origin limited to loopback
+    names plus `allow_hosts` (names or addresses, any port or none)."""
     names = [*LOOPBACK_NAMES, *allow_hosts]
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=[f"{name}:*" for name in names] + list(names),
-        allowed_origins=[f"{scheme}://{name}:*" for name in names for scheme in ("http", "https")],
+        allowed_origins=[
+            f"{scheme}://{name}{port}" for name in names for scheme in ("http", "https") for port in (":*", "")
+        ],
     )
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, transport_security=security, host=host)
-    return BearerToken(app, token)
+    return BearerToken(app, token, names)
 
 
 class BearerToken:
-    """Pure ASGI middleware: the protected-resource metadata for anyone; everything else only with the token."""
+    """Pure ASGI middleware: the protected-resource metadata for anyone on an allowed host; everything else only
+    with the token."""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(self, app: ASGIApp, token: Callable[[], str] | None, hosts: list[str]) -> None:
         self.app = app
-        self.token = token.encode() if token else None
+        self.token = token
+        self.hosts = {name.lower() for name in hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        base = f"{scope.get('scheme', 'http')}://{headers.get('host', 'localhost')}"
+        host = headers.get("host", "")
+        base = f"{scope.get('scheme', 'http')}://{_SAFE.sub('', host)}"
         if scope["path"] == METADATA_PATH:
-            metadata = {
-                "resource": base + MCP_PATH,
-                "bearer_methods_supported": ["header"],
-                "resource_name": "agentflow Atlassian MCP server",
-            }
-            await _json(send, 200, metadata, {})
+            if self._host_name(host) not in self.hosts:
+                await _json(send, 421, {"error": "misdirected_request"}, {})
+            elif scope["method"] not in ("GET", "HEAD"):
+                await _json(send, 405, {"error": "method_not_allowed"}, {"allow": "GET, HEAD"})
+            else:
+                metadata = {
+                    "resource": base + MCP_PATH,
+                    "bearer_methods_supported": ["header"],
+                    "resource_name": "agentflow Atlassian MCP server",
+                }
+                await _json(send, 200, metadata, {})
             return
         if self.token is not None and not self._authorized(headers.get("authorization", "")):
             challenge = f'Bearer realm="agentflow", error="invalid_token", resource_metadata="{base}{METADATA_PATH}"'
@@ -84,7 +100,13 @@ class BearerToken:
     def _authorized(self, header: str) -> bool:
         scheme, _, value = header.partition(" ")
         assert self.token is not None
-        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token)
+        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), self.token().encode())
+
+    @staticmethod
+    def _host_name(host: str) -> str:
+        """The name in a Host header, without its port (`[::1]:8765` -> `[::1]`), lower-cased."""
+        name = host.split("]")[0] + "]" if host.startswith("[") else host.split(":")[0]
+        return name.lower()
 
 
 async def _json(send: Send, status: int, body: dict, headers: dict[str, str]) -> None:

@@ -72,9 +72,12 @@ def sandbox_serve(
         except OSError as exc:
             raise ConfigError(f"cannot write the request log {request_log}: {exc.strerror or exc}") from None
     path = _sandbox_path(db)
-    sandbox = site.Site.open(
-        flavor.value, path, per_hour=per_hour, faults=injected, scale=scale, request_log=request_log
-    )
+    try:
+        sandbox = site.Site.open(
+            flavor.value, path, per_hour=per_hour, faults=injected, scale=scale, request_log=request_log
+        )
+    except OSError as exc:
+        raise ConfigError(f"cannot open the sandbox database {path}: {exc.strerror or exc}") from None
 
     def announce(base_url: str) -> None:
         info = sandbox.describe(base_url)
@@ -118,6 +121,7 @@ mcp_app = sub_app("The bundled Atlassian MCP server (Jira, Confluence, Compass; 
 
 
 TOKEN_VAR = "AGENTFLOW_MCP_TOKEN"
+MIN_TOKEN_CHARS = 24
 
 
 @mcp_app.command("serve")
@@ -181,7 +185,9 @@ def mcp_serve(
         return
     from agentflow.cli import serving
 
-    token = None if no_auth else mcp_token()
+    token = None if no_auth else mcp_token
+    if token is not None:
+        mcp_token()  # made now if it does not exist yet, and checked
     if no_auth:
         print("agentflow: --no-auth: any process of any user on this machine can use these tools as you",
               file=sys.stderr)  # fmt: skip
@@ -228,6 +234,8 @@ def mcp_token(rotate: bool = False) -> str:
     from agentflow import config
 
     if os.environ.get(TOKEN_VAR):
+        if len(os.environ[TOKEN_VAR]) < MIN_TOKEN_CHARS:
+            raise ConfigError(f"${TOKEN_VAR} is too short to be a secret: use at least {MIN_TOKEN_CHARS} characters")
         return os.environ[TOKEN_VAR]
     path = config.private_file(config.state_dir() / "mcp-token")
     token = path.read_text(encoding="utf-8").strip()

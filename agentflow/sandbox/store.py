@@ -53,8 +53,9 @@ class Store:
         """Open (creating if needed) a site database; seeded times are moved to the present. The file holds every
         seeded user's token: it is made readable by its owner only (SQLite's WAL files follow its mode)."""
         if str(path) != ":memory:":
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-            os.chmod(path, 0o600)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)  # never via a symlink
+            os.fchmod(descriptor, 0o600)
+            os.close(descriptor)
         conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")

@@ -6,6 +6,7 @@ once, so a user fixes a command line in one go.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -56,9 +57,10 @@ def coerce(spec: InputSpec, value: Any, base_dir: Path | None = None) -> Any:
     Relative `file` paths resolve against `base_dir` (default: the working directory).
     """
     kind = spec.type
-    if kind != "file" and isinstance(value, str):
+    if kind != "file" and not isinstance(value, FileInput):
         limit = max_value_bytes()
-        size = len(value.encode("utf-8", "replace"))
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        size = len(text.encode("utf-8", "replace"))
         if size > limit:
             raise ValueError(f"is {size:,} bytes; an input value may have {limit:,} ({MAX_VALUE_VAR} sets the limit)")
     if kind == "integer":
@@ -124,6 +126,8 @@ def _integer(value: Any) -> int:
     text = str(value).strip().replace("_", "")
     if not re.fullmatch(r"[+-]?\d+", text):
         raise ValueError(f"'{value}' is not an integer")
+    if len(text) > 30:
+        raise ValueError(f"an integer of {len(text):,} digits is not a sensible value")
     return int(text)
 
 
@@ -151,12 +155,7 @@ def _jira_keys(value: Any) -> list[str]:
     items = value if isinstance(value, list) else [k for k in _KEY_SEPARATORS.split(str(value)) if k]
     if not items:
         raise ValueError("expected one or more Jira issue keys, such as PAY-429,PAY-431")
-    keys: list[str] = []
-    for item in items:
-        key = _jira_key(item)
-        if key not in keys:
-            keys.append(key)
-    return keys
+    return list(dict.fromkeys(_jira_key(item) for item in items))
 
 
 def _file(value: Any, base_dir: Path) -> FileInput:

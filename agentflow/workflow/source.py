@@ -79,7 +79,17 @@ def parse(text: str) -> tuple[Any, SourceMap]:
     if node is None:
         return None, source
     builder = _Builder(source)
-    return builder.build(node, ()), source
+    try:
+        return builder.build(node, ()), source
+    except YamlError:
+        raise
+    except yaml.MarkedYAMLError as exc:  # a tag it does not know (`!!python/object`), a merge of a non-mapping
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise YamlError(f"YAML value error: {problem}", mark.line + 1 if mark else None) from None
+    except (yaml.YAMLError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        # `!!int abc`, `!!timestamp notatime`, an integer of thousands of digits: PyYAML's own errors
+        raise YamlError(f"YAML value error: {exc}", builder.line) from None
 
 
 class _Builder:
@@ -88,6 +98,7 @@ class _Builder:
         # SafeConstructor knows YAML's scalar typing rules (ints, bools, nulls, timestamps); reuse it.
         self.constructor = yaml.SafeLoader("")
         self.values = 0
+        self.line: int | None = None
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
         self.values += 1
@@ -95,7 +106,8 @@ class _Builder:
             raise YamlError(f"the document holds more than {MAX_VALUES:,} values (aliases nested in aliases?)")
         if len(loc) > MAX_DEPTH:
             raise YamlError(f"the document nests deeper than {MAX_DEPTH} levels", node.start_mark.line + 1)
-        self.source.lines.setdefault(loc, node.start_mark.line + 1)
+        self.line = node.start_mark.line + 1
+        self.source.lines.setdefault(loc, self.line)
         if isinstance(node, yaml.MappingNode):
             self.constructor.flatten_mapping(node)  # resolve `<<: *anchor` merges
             result: dict[Any, Any] = {}

@@ -109,3 +109,28 @@ def test_no_auth_is_refused_off_loopback_and_said_on_it(tmp_path):
         server.terminate()
         _, stderr = server.communicate(timeout=10)
     assert "--no-auth: any process of any user on this machine can use these tools as you" in stderr
+
+
+async def test_a_rotated_token_takes_effect_at_once_and_the_metadata_is_only_read(tmp_path):
+    server, url = start_http(tmp_path)
+    try:
+        old = token_of(tmp_path)
+        subprocess.run([sys.executable, "-m", "agentflow", "mcp", "token", "--rotate"], env=child_env(tmp_path),
+                       capture_output=True, check=True)  # fmt: skip
+        new = token_of(tmp_path)
+        initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+        assert new != old
+        assert (
+            httpx2.post(url, headers={"Authorization": f"Bearer {old}"}, json=initialize, timeout=10).status_code == 401
+        )
+        assert (
+            httpx2.post(url, headers={"Authorization": f"Bearer {new}"}, json=initialize, timeout=10).status_code != 401
+        )
+        metadata = url.removesuffix("/mcp") + "/.well-known/oauth-protected-resource"
+        assert httpx2.post(metadata, timeout=10).status_code == 405
+        assert httpx2.get(metadata, headers={"Host": "evil.example"}, timeout=10).status_code == 421
+        sneaky = httpx2.post(url, headers={"Host": 'localhost:1", x="y'}, json=initialize, timeout=10)
+        assert '", x="y' not in sneaky.headers.get("WWW-Authenticate", "")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
