@@ -66,11 +66,13 @@ def private_file(path: Path) -> Path:
     try:
         # Never through a symlink: one planted in the directory could point our chmod or writes elsewhere.
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE)
-        os.close(descriptor)
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            os.chmod(path, PRIVATE_FILE)
-            _tightened(path, mode)
+        try:  # the open file, not the path again: nothing can be swapped in between
+            mode = os.fstat(descriptor).st_mode & 0o777
+            if mode & 0o077:
+                os.fchmod(descriptor, PRIVATE_FILE)
+                _tightened(path, mode)
+        finally:
+            os.close(descriptor)
     except OSError as exc:
         raise ConfigError(f"cannot make the file {path} private: {exc.strerror or exc}") from None
     return path
