@@ -78,6 +78,18 @@ def private_file(path: Path) -> Path:
     return path
 
 
+def write_private(path: Path, text: str) -> Path:
+    """Write `text` to `path` atomically and privately: a 0600 temporary file beside it (`NAME.partial`),
+    flushed to disk, then renamed over it, so that a reader never sees half a file."""
+    partial = private_file(path.with_name(path.name + ".partial"))
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    partial.replace(path)
+    return path
+
+
 def _tightened(path: Path, mode: int) -> None:
     import sys
 

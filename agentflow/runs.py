@@ -166,17 +166,10 @@ def new_run_id(workflow: str, moment: datetime | None = None) -> str:
 
 def save(record: RunRecord) -> Path:
     """Write atomically (a reader never sees half a record), readable only by the user."""
-    directory = runs_dir()
-    config.private_dir(directory)
-    path = directory / f"{record.id}.json"
-    partial = path.with_suffix(".json.partial")
     # A record quotes tool arguments, results and errors: any of them may carry a secret. The data is scrubbed,
     # not its JSON text, where escapes (a newline before a token becomes `\n`) would hide secrets from the patterns.
     clean = redact.default().data(record.model_dump(mode="json"))
-    config.private_file(partial)
-    partial.write_text(json.dumps(clean, indent=2, ensure_ascii=False), encoding="utf-8")
-    partial.replace(path)
-    return path
+    return config.write_private(runs_dir() / f"{record.id}.json", json.dumps(clean, indent=2, ensure_ascii=False))
 
 
 def load(run_id: str) -> RunRecord:

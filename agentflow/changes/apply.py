@@ -77,13 +77,7 @@ class Journal(BaseModel):
         for name, value in fields.items():
             setattr(entry, name, value)
         entry.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
-        path = self.path_for(self.run_id)
-        partial = config.private_file(path.with_suffix(".json.partial"))
-        with open(partial, "w", encoding="utf-8") as handle:
-            handle.write(self.model_dump_json(indent=2))
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.replace(path)
+        config.write_private(self.path_for(self.run_id), self.model_dump_json(indent=2))
 
 
 class Outcome(Protocol):

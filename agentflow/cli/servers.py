@@ -218,11 +218,8 @@ def mcp_token_command(
     state directory); a client sends it as `Authorization: Bearer <token>`."""
     import os
 
-    if os.environ.get(TOKEN_VAR):
-        if rotate:
-            raise ConfigError(f"the token comes from ${TOKEN_VAR}; change that variable to rotate it")
-        typer.echo(os.environ[TOKEN_VAR])
-        return
+    if rotate and os.environ.get(TOKEN_VAR):
+        raise ConfigError(f"the token comes from ${TOKEN_VAR}; change that variable to rotate it")
     typer.echo(mcp_token(rotate=rotate))
 
 
@@ -241,9 +238,7 @@ def mcp_token(rotate: bool = False) -> str:
     token = path.read_text(encoding="utf-8").strip()
     if rotate or not token:
         token = secrets.token_urlsafe(32)
-        partial = config.private_file(path.with_suffix(".partial"))
-        partial.write_text(token + "\n", encoding="utf-8")
-        partial.replace(path)
+        config.write_private(path, token + "\n")
     return token
 
 
