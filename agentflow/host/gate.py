@@ -120,12 +120,14 @@ class Gate:
         if not may_write and tool.read_only is False:  # a gather step the workflow's author wrote: a declared write
             text = f"{tool.name} writes, and a gather step may not write; nothing was done."
             return GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED, server=tool.server)
+        if tool.read_only is not True:  # only a read may be answered again from the cache
+            return await self.execute(tool.server, tool.name, arguments)
         key = json.dumps([tool.server, tool.name, arguments], sort_keys=True, default=str)
         cached = self._cache.get(key)
-        if cached is not None and tool.read_only is True:
+        if cached is not None:
             return cached.model_copy(update={"requests": 0, "status": CallStatus.CACHED})
         outcome = await self.execute(tool.server, tool.name, arguments)
-        if outcome.status == CallStatus.OK and tool.read_only is True:
+        if outcome.status == CallStatus.OK:
             self._cache[key] = outcome
         return outcome
 
