@@ -24,6 +24,11 @@ from agentflow.errors import BudgetDeferred, ConfigError
 from agentflow.host.servers import ServerSpec
 
 
+def uses_bundled(specs: list[ServerSpec]) -> bool:
+    """Whether the bundled server is among `specs` (it needs the run's site)."""
+    return any(spec.transport == "bundled" for spec in specs)
+
+
 def reaches_atlassian(spec: ServerSpec) -> bool:
     """Whether the server's calls spend an Atlassian site's requests: the bundled one, or one declared so."""
     return spec.transport == "bundled" or spec.site is not None
@@ -67,7 +72,7 @@ class Metering:
             return SiteQuota(budget, key, priority, allowance=allowance, **attribution)
 
         bundled = None
-        if any(spec.transport == "bundled" for spec in specs):
+        if uses_bundled(specs):
             bundled = quota(site.budget_key if site else budget_key_of(None, config=config))
         others = {
             spec.name: quota(budget_key_of(spec.site, config=config))

@@ -34,7 +34,7 @@ from agentflow.gather import Gatherer
 from agentflow.host.gate import Gate
 from agentflow.host.servers import Host, ServerSpec, load_server_specs
 from agentflow.host.toolbox import build_toolbox
-from agentflow.metering import Metering
+from agentflow.metering import Metering, uses_bundled
 from agentflow.runs import CallStatus, TerminalReason
 from agentflow.workflow import loader
 from agentflow.workflow.inputs import FileInput
@@ -164,7 +164,7 @@ class Runner:
         runs.save(record)
         try:
             specs = _server_specs(workflow.servers, config)
-            site = resolve_site(request.site, config=config) if _uses_bundled(specs) else None
+            site = resolve_site(request.site, config=config) if uses_bundled(specs) else None
             who = audit.Actor(actor=request.actor, trigger=request.trigger, run_id=record.id, workflow=workflow.name)
             budget = self._budget(config)
             metering = Metering.plan(
@@ -303,7 +303,7 @@ class Runner:
             )
         config = load_config()
         specs = _server_specs(sorted({change.server for change in record.changes}), config)
-        site = resolve_site(record.site, config=config) if _uses_bundled(specs) else None
+        site = resolve_site(record.site, config=config) if uses_bundled(specs) else None
         who = audit.Actor(actor=actor, trigger="apply", run_id=record.id, workflow=record.workflow)
         metering = Metering.plan(
             specs, self._budget(config), site=site, priority="interactive", who=who, cap=None, config=config
@@ -319,10 +319,6 @@ def _server_specs(names: list[str], config: dict[str, Any]) -> list[ServerSpec]:
     """The configured servers `names` refers to; `ConfigError` for one not configured."""
     specs = load_server_specs(config)
     return [specs.get(name) or _unknown_server(name, specs) for name in names]
-
-
-def _uses_bundled(specs: list[ServerSpec]) -> bool:
-    return any(spec.transport == "bundled" for spec in specs)
 
 
 def _budget_note(metering: Metering) -> str:
