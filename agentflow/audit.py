@@ -46,6 +46,12 @@ def log_path() -> Path | None:
     return Path(configured).expanduser() if configured else config.state_dir() / "audit.log"
 
 
+def digest(result: str) -> str:
+    """The SHA-256 (hex) of a call's whole result text: the audit line and the run record carry the same one,
+    so a replay can tell where a site answered differently."""
+    return hashlib.sha256(result.encode()).hexdigest()
+
+
 def record(
     who: Actor,
     *,
@@ -74,7 +80,7 @@ def record(
         "duration_ms": round(duration_ms, 1),
         "requests": requests,
         "result_bytes": len(result.encode()),
-        "result_sha256": hashlib.sha256(result.encode()).hexdigest(),
+        "result_sha256": digest(result),
     }
     text = scrub(json.dumps(line, ensure_ascii=False, default=str))
     path = log_path()

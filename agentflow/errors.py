@@ -11,6 +11,7 @@ edge (`agentflow.cli`) is the only place that maps these to exit codes:
     │       ├── WorkflowInvalid  a workflow file, or a template it names, is malformed
     │       └── InputInvalid     run inputs missing, unknown, or not of their declared type
     ├── ServerError            a connected MCP server failed mid-run: died, timed out, broke protocol (exit 1)
+    │   └── ServerTimeout      a call did not answer within the server's `call_timeout`
     ├── ModelError             the model API failed: auth, rate limit, overload, bad request, script exhausted (exit 1)
     │   └── ScriptUnreadable   a `--model script:PATH` file cannot be read or parsed (also a ConfigError: exit 2)
     └── BudgetDeferred         a batch run does not fit in the hourly budget yet; says when it would (exit 3)
@@ -102,6 +103,10 @@ class ServerError(AgentflowError):
         self.server = server
         self.reason = reason
         super().__init__(f"MCP server '{server}' failed: {reason}")
+
+
+class ServerTimeout(ServerError):
+    """A call that did not answer within its server's `call_timeout` (the call may still reach the site)."""
 
 
 class ModelError(AgentflowError):

@@ -16,7 +16,7 @@ from agentflow import runs
 from agentflow.analysis.registry import run_compute
 from agentflow.host.gate import Gate
 from agentflow.host.toolbox import Toolbox
-from agentflow.runs import CallStatus
+from agentflow.runs import CallStatus, status_for
 from agentflow.workflow import loader
 from agentflow.workflow.loader import LoadedWorkflow
 from agentflow.workflow.schema import StepSpec
@@ -59,14 +59,18 @@ class Gatherer:
             value = await self._compute(step, arguments) if step.compute else await self._call(step, arguments, entry)
         except _StepFailed as failed:
             entry.status, entry.error, value = "error", str(failed), None
-        entry.duration_ms = (self.clock() - began) * 1000
-        self._record(entry)
+        except BaseException as error:  # the server failed: the run ends, and the record says where and how
+            entry.status, entry.error = status_for(error), str(error)[:1000]
+            raise
+        finally:
+            entry.duration_ms = (self.clock() - began) * 1000
+            self._record(entry)
         return value
 
     async def _call(self, step: StepSpec, arguments: dict[str, Any], entry: runs.StepRecord) -> Any:
         tool = self.toolbox.by_tool_name(step.tool or "")
         outcome = await self.gate.call_tool(tool, arguments)
-        entry.requests = outcome.requests
+        entry.requests, entry.result_sha256 = outcome.requests, outcome.result_sha256
         if outcome.is_error:
             prefix = "budget: " if outcome.status == CallStatus.BUDGET else ""
             entry.status, entry.error = "error", prefix + outcome.text[:1000]

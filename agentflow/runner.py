@@ -227,7 +227,8 @@ class Runner:
                 record.changes = list(gate.stager.plan)  # what was staged is in the record if the run dies
             elif outcome.status == CallStatus.BUDGET:
                 text = f"Budget: {text.rstrip('.')}. No more Atlassian requests can be made; answer with what you have."
-            return Outcome(text, outcome.is_error, outcome.requests, outcome.server, outcome.status)
+            return Outcome(text, outcome.is_error, outcome.requests, outcome.server, outcome.status,
+                           outcome.result_sha256)  # fmt: skip
 
         agent = workflow.agent
         limits = Limits(

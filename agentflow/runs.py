@@ -7,6 +7,7 @@ terminal reason, the output and the report. Ids sort by time: `20261126-081502-i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentflow import config, redact
 from agentflow.changes.plan import Applied, Change
-from agentflow.errors import ConfigError
+from agentflow.errors import ConfigError, ServerTimeout
 
 
 class TerminalReason(StrEnum):
@@ -45,7 +46,9 @@ class TerminalReason(StrEnum):
 
 
 class CallStatus(StrEnum):
-    """How one tool call ended (see `host.gate.GateOutcome`); `invalid` is a host tool's input that did not fit."""
+    """How one tool call ended (see `host.gate.GateOutcome`); `invalid` is a host tool's input that did not fit.
+    The last three are calls that never returned: the server failed, its time box ran out, or the run was
+    cancelled while the call was out (the record and the audit line say the same, by `status_for`)."""
 
     OK = "ok"
     ERROR = "error"
@@ -54,6 +57,18 @@ class CallStatus(StrEnum):
     BUDGET = "budget"
     CACHED = "cached"
     INVALID = "invalid"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+
+
+def status_for(error: BaseException) -> CallStatus:
+    """The status of a call that raised `error` instead of returning."""
+    if isinstance(error, ServerTimeout):
+        return CallStatus.TIMEOUT
+    if isinstance(error, asyncio.CancelledError | KeyboardInterrupt):
+        return CallStatus.CANCELLED
+    return CallStatus.FAILED
 
 
 class Usage(BaseModel):
@@ -86,10 +101,11 @@ class StepRecord(BaseModel):
     id: str
     tool: str
     arguments: dict[str, Any] = Field(default_factory=dict)
-    status: str = "ok"  # ok | error | skipped
+    status: str = "ok"  # ok | error | skipped | failed | timeout | cancelled (a CallStatus of a call that raised)
     error: str | None = None
     requests: int = 0
     duration_ms: float = 0.0
+    result_sha256: str | None = None  # of the step's whole result, as the gate's audit line has it
 
 
 class ToolCallRecord(BaseModel):
@@ -102,7 +118,8 @@ class ToolCallRecord(BaseModel):
     status: CallStatus | str = Field(default=CallStatus.OK, union_mode="left_to_right")
     requests: int = 0
     duration_ms: float = 0.0
-    preview: str = ""
+    preview: str = ""  # the start of the result; its whole text is hashed in `result_sha256`
+    result_sha256: str | None = None  # SHA-256 of the whole result the server gave (scrubbed), as audited
 
 
 class TurnRecord(BaseModel):

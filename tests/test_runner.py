@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentflow import runs
+from agentflow import audit, runs
 from agentflow.agent.scripted import ScriptedModel
 from agentflow.atlassian.testing import server_for
 from agentflow.errors import ConfigError, InputInvalid, ServerStartError
@@ -193,23 +193,49 @@ async def test_a_server_that_dies_mid_run_ends_it_with_server_error(project, tmp
 
     echo = ROOT / "tests" / "host" / "servers" / "echo_server.py"
     config = tmp_path / "config.toml"
-    config.write_text(f'[servers.echo]\ncommand = "{sys.executable}"\nargs = ["{echo}"]\nstartup_timeout = 20\n')
+    # Two servers: the crash of one must not end the other's slow call before the run cancels it.
+    config.write_text("".join(
+        f'[servers.{name}]\ncommand = "{sys.executable}"\nargs = ["{echo}"]\nstartup_timeout = 20\n'
+        for name in ("echo", "other")
+    ))  # fmt: skip
     monkeypatch.setenv("AGENTFLOW_CONFIG", str(config))
     project.workflow(
         "crashy",
         """\
         name: crashy
         title: Crashes
-        servers: [echo]
-        tools: [crash]
+        servers: [echo, other]
+        tools: [echo.crash, other.slow]
         agent: {prompt: minimal.md.j2}
         output: {schema: {type: object}}
         """,
     )
-    script = ScriptedModel.from_turns([[tool("crash")], [tool("submit_result")]])
+    # The crash fails the turn while a slow sibling is still out: that one is cancelled, not left running.
+    script = ScriptedModel.from_turns([[tool("crash"), tool("slow", seconds=60)], [tool("submit_result")]])
     record = (await Runner(model=script).execute(RunRequest(workflow="crashy"))).record
     assert record.terminal_reason == "server_error" and "echo" in record.error
     assert record.report is not None
+    statuses = {call.tool: call.status for call in record.tool_calls}
+    assert statuses == {"crash": "failed", "slow": "cancelled"}
+    assert "out of cheese" in next(c.preview for c in record.tool_calls if c.tool == "crash")
+    audited = {line["tool"]: line["outcome"] for line in audit.read(record.id)}
+    assert audited == statuses  # the record and the audit trail tell the same story
+
+
+async def test_each_call_keeps_the_hash_of_its_whole_result_and_its_inputs_whole():
+    long_summary = "Checkout fails " + "x" * 6000
+    script = ScriptedModel.from_turns([
+        [tool("get_jira_issue", key="PAY-429"), tool("create_jira_issue", project="PAY", summary=long_summary)],
+        [tool("submit_result", summary="s", likely_cause="c", evidence=[], next_steps=[])],
+    ])  # fmt: skip
+    record = (await runner(script).execute(RunRequest(workflow="bug-triage", inputs={"keys": "PAY-429"}))).record
+    read = next(c for c in record.tool_calls if c.tool == "get_jira_issue")
+    lines = [line for line in audit.read(record.id) if line["tool"] == "get_jira_issue"]
+    assert read.result_sha256 and read.result_sha256 == lines[-1]["result_sha256"]
+    called = [step for step in record.steps if step.status == "ok" and not step.tool.startswith("compute:")]
+    assert called and all(step.result_sha256 for step in called)
+    staged = next(c for c in record.tool_calls if c.tool == "create_jira_issue")
+    assert staged.arguments["summary"] == long_summary  # what a replay needs, never cut
 
 
 async def test_a_run_reads_the_config_file_once_and_resolves_its_site_once(monkeypatch):

@@ -29,7 +29,7 @@ from jsonschema import Draft202012Validator
 
 from agentflow.agent.models import Model, ToolSpec, Turn, Usage
 from agentflow.errors import ModelError, ServerError
-from agentflow.runs import CallStatus, PlanStep, TerminalReason, ToolCallRecord, TurnRecord
+from agentflow.runs import CallStatus, PlanStep, TerminalReason, ToolCallRecord, TurnRecord, status_for
 
 UPDATE_PLAN = "update_plan"
 SUBMIT_RESULT = "submit_result"
@@ -81,6 +81,7 @@ class Outcome:
     requests: int = 0
     server: str | None = None
     status: CallStatus | None = None  # overrides ok/error in the record, e.g. staged
+    result_sha256: str | None = None  # of the server's whole result, kept in the record for replays
 
 
 @dataclass
@@ -274,7 +275,14 @@ class Loop:
         """Run the turn's tool calls concurrently; results go back in the order the model asked."""
         index = len(self.result.turns)
         uses = turn.tool_uses()
-        outcomes = await asyncio.gather(*(self._one(index, use, only_submit) for use in uses))
+        try:
+            # A task group, not gather: when one call fails the run, its siblings are cancelled (and recorded
+            # so) rather than left running against a host that is closing.
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._one(index, use, only_submit)) for use in uses]
+        except BaseExceptionGroup as failed:
+            raise _first(failed) from None
+        outcomes = [task.result() for task in tasks]
         return [
             {
                 "type": "tool_result",
@@ -293,13 +301,17 @@ class Loop:
         self.events.on_tool_start(record)
         try:
             outcome = await self._outcome(turn, name, arguments, only_submit)
+        except BaseException as error:
+            record.status, record.preview = status_for(error), str(error)[:PREVIEW_CHARS]
+            raise
         finally:
             record.duration_ms = (self.clock() - began) * 1000
+            self.events.on_tool_end(record)
         record.server = outcome.server
         record.requests = outcome.requests
         record.status = outcome.status or (CallStatus.ERROR if outcome.is_error else CallStatus.OK)
         record.preview = outcome.text[:PREVIEW_CHARS]
-        self.events.on_tool_end(record)
+        record.result_sha256 = outcome.result_sha256
         return outcome
 
     async def _outcome(self, turn: int, name: str, arguments: dict[str, Any], only_submit: bool) -> Outcome:
@@ -322,7 +334,7 @@ class Loop:
             self.calls_per_tool[name] -= 1
         note = self.result_note()
         text = _frame(name, outcome.text) + (f"\n{note}" if note else "")
-        return Outcome(text, outcome.is_error, outcome.requests, outcome.server, outcome.status)
+        return Outcome(text, outcome.is_error, outcome.requests, outcome.server, outcome.status, outcome.result_sha256)
 
     def _plan(self, arguments: dict[str, Any]) -> Outcome:
         steps = arguments.get("steps")
@@ -364,6 +376,13 @@ def _terminal_for(stop_reason: str) -> TerminalReason:
         "refusal": TerminalReason.REFUSED,
         "model_context_window_exceeded": TerminalReason.CONTEXT_EXCEEDED,
     }.get(stop_reason, TerminalReason.STOPPED)
+
+
+def _first(failed: BaseExceptionGroup) -> BaseException:
+    """What failed a turn's calls: the first error that is not a sibling's cancellation."""
+    errors = [error for error in failed.exceptions if not isinstance(error, asyncio.CancelledError)]
+    error = (errors or list(failed.exceptions))[0]
+    return _first(error) if isinstance(error, BaseExceptionGroup) else error
 
 
 def _frame(tool: str, text: str) -> str:

@@ -32,7 +32,7 @@ from agentflow.changes.plan import Stager
 from agentflow.host.servers import Host, HostTool, ServerSpec, ToolOutcome
 from agentflow.host.toolbox import Toolbox
 from agentflow.metering import Metering, reaches_atlassian
-from agentflow.runs import CallStatus
+from agentflow.runs import CallStatus, status_for
 
 MAX_RESULT_CHARS = 100_000  # of a result's text: what a model can use of one call, and what a record keeps
 
@@ -48,7 +48,8 @@ def _capped(text: str) -> str:
 class GateOutcome(BaseModel):
     """What one call came to. `requests`: the Atlassian requests it cost (0 when staged, refused or cached).
     `status`: ok, error (the tool's own), staged, refused (not allowed, or a write where none may be made),
-    budget (no room: nothing, or nothing more, was sent), cached."""
+    budget (no room: nothing, or nothing more, was sent), cached. `result_sha256`: of the whole result (before
+    `_capped`), as the audit line has it; None when no server answered."""
 
     text: str
     structured: dict[str, Any] | None = None
@@ -56,6 +57,7 @@ class GateOutcome(BaseModel):
     requests: int = 0
     server: str | None = None
     status: CallStatus = CallStatus.OK
+    result_sha256: str | None = None
 
 
 class Gate:
@@ -148,20 +150,21 @@ class Gate:
                 return self._spent(exhausted.message, 0, server)
         try:
             outcome = await self.host.call(server, tool, arguments)
-        except BaseException:
-            # The call may have reached the site: what was reserved stays counted.
-            self._audit(server, tool, arguments, "failed", began, held.count if held else 0, "")
+        except BaseException as error:
+            # The call may have reached the site: what was reserved stays counted. The caller records the same
+            # status from the same error (`status_for`), so the run record and the audit line agree.
+            self._audit(server, tool, arguments, status_for(error), began, held.count if held else 0, "")
             raise
         requests = self._settle(spec, quota, held, outcome)
-        text = _capped(self.scrub(outcome.text))
+        whole = self.scrub(outcome.text)
         if outcome.budget_exhausted:
-            self._audit(server, tool, arguments, CallStatus.BUDGET, began, requests, text)
-            return self._spent(text, requests, server)
+            self._audit(server, tool, arguments, CallStatus.BUDGET, began, requests, whole)
+            return self._spent(_capped(whole), requests, server)
         status = CallStatus.ERROR if outcome.is_error else CallStatus.OK
-        self._audit(server, tool, arguments, status, began, requests, text)
+        self._audit(server, tool, arguments, status, began, requests, whole)
         structured = self.scrub.data(outcome.structured)
-        return GateOutcome(text=text, structured=structured, is_error=outcome.is_error, requests=requests,
-                           server=server, status=status)  # fmt: skip
+        return GateOutcome(text=_capped(whole), structured=structured, is_error=outcome.is_error, requests=requests,
+                           server=server, status=status, result_sha256=audit.digest(whole))  # fmt: skip
 
     def _spent(self, message: str, requests: int, server: str) -> GateOutcome:
         """The budget had no room: the run spends nothing more."""

@@ -52,7 +52,7 @@ from agentflow.atlassian.server import (
     AtlassianServer,
 )
 from agentflow.atlassian.sites import SiteConfig, resolve_site
-from agentflow.errors import ConfigError, ServerError, ServerStartError
+from agentflow.errors import ConfigError, ServerError, ServerStartError, ServerTimeout
 
 BUNDLED = catalog.SERVER_NAME
 MAX_REQUESTS_PER_CALL = 100
@@ -327,7 +327,7 @@ class Host:
             with anyio.fail_after(timeout):
                 result = await connection.client.call_tool(name, arguments)
         except TimeoutError:
-            raise ServerError(server, f"{name} did not answer within {timeout:g} s") from None
+            raise ServerTimeout(server, f"{name} did not answer within {timeout:g} s") from None
         except (
             MCPError,
             ValidationError,

@@ -9,7 +9,7 @@ import pytest
 
 from agentflow.agent.loop import Limits, Loop, Outcome
 from agentflow.agent.models import Model, ToolSpec, Turn, Usage
-from agentflow.errors import ModelError, ServerError
+from agentflow.errors import ModelError, ServerError, ServerTimeout
 
 pytestmark = pytest.mark.anyio
 
@@ -228,6 +228,22 @@ async def test_model_and_server_failures_become_terminal_reasons():
     dead = PlayedModel(turn(use("get_jira_issue", "a", key="X")))
     result = await loop(dead, Tools(get_jira_issue=ServerError("atlassian", "exited"))).run("go")
     assert result.terminal_reason == "server_error" and "exited" in result.error
+
+
+async def test_a_call_that_raised_is_recorded_as_it_ended_and_its_siblings_as_cancelled():
+    class Hangs(Tools):
+        async def __call__(self, name: str, arguments: dict[str, Any], turn: int) -> Outcome:
+            if name == "search_jira_issues":
+                await asyncio.Event().wait()  # out until the run gives up on it
+            return await super().__call__(name, arguments, turn)
+
+    model = PlayedModel(turn(use("get_jira_issue", "a", key="X"), use("search_jira_issues", "b", jql="x")))
+    tools = Hangs(get_jira_issue=ServerTimeout("atlassian", "get_jira_issue did not answer within 120 s"))
+    result = await loop(model, tools).run("go")
+    assert result.terminal_reason == "server_error" and "did not answer" in result.error
+    assert [(c.tool, c.status) for c in result.tool_calls] == [
+        ("get_jira_issue", "timeout"), ("search_jira_issues", "cancelled")
+    ]  # fmt: skip
 
 
 async def test_cancellation_is_recorded_and_propagates():

@@ -17,7 +17,7 @@ from agentflow.host.gate import Gate
 from agentflow.host.servers import Host, ServerSpec
 from agentflow.host.toolbox import build_toolbox
 from agentflow.metering import Metering
-from agentflow.runs import CallStatus
+from agentflow.runs import CallStatus, status_for
 from agentflow.sandbox.site import Site
 from agentflow.workflow.schema import WritesSpec
 
@@ -141,15 +141,16 @@ async def test_a_call_without_budget_is_not_made_and_says_so():
     assert line["outcome"] == "budget"
 
 
-@pytest.mark.parametrize(("tool", "arguments", "reason"), [
-    ("slow", {"seconds": 30}, "did not answer within 1 s"),
-    ("crash", {}, "about to crash: out of cheese"),
+@pytest.mark.parametrize(("tool", "arguments", "reason", "status"), [
+    ("slow", {"seconds": 30}, "did not answer within 1 s", CallStatus.TIMEOUT),
+    ("crash", {}, "about to crash: out of cheese", CallStatus.FAILED),
 ])  # fmt: skip
-async def test_a_server_that_times_out_or_dies_raises_and_is_audited_as_failed(tool, arguments, reason):
+async def test_a_server_that_times_out_or_dies_raises_and_is_audited_so(tool, arguments, reason, status):
     async def body(gates: Gates) -> None:
-        with pytest.raises(ServerError, match=reason):
+        with pytest.raises(ServerError, match=reason) as raised:
             await gates.new().execute("echo", tool, arguments)
+        assert status_for(raised.value) == status  # what the run record will say of it
 
     await with_gates(body)
     [line] = audited()
-    assert line["outcome"] == "failed" and line["tool"] == tool
+    assert line["outcome"] == status and line["tool"] == tool

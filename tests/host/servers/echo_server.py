@@ -28,7 +28,7 @@ def fail(why: str) -> str:
     raise ToolError(why)
 
 
-@server.tool()
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
 async def slow(seconds: float) -> str:
     """Take its time."""
     await anyio.sleep(seconds)
