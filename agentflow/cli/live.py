@@ -103,6 +103,7 @@ class LiveView:
         colour = {
             CallStatus.OK: "green", CallStatus.CACHED: "blue", CallStatus.ERROR: "red", CallStatus.REFUSED: "yellow",
             CallStatus.INVALID: "yellow", CallStatus.STAGED: "cyan", CallStatus.BUDGET: "magenta",
+            CallStatus.FAILED: "red", CallStatus.TIMEOUT: "red", CallStatus.CANCELLED: "yellow",
         }  # fmt: skip
         status = f"[{colour.get(call.status, 'white')}]{call.status}[/]"
         self._update(f"tool [bold]{call.tool}[/] {status} [dim]{call.duration_ms:.0f} ms[/]")
