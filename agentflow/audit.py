@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agentflow import config, redact
+from agentflow import config, redact, statefiles
 from agentflow.errors import ConfigError
 
 AUDIT_VAR = "AGENTFLOW_AUDIT_LOG"
@@ -95,15 +95,13 @@ def record(
 
 def _append(path: Path, text: str) -> None:
     if path.parent == config.state_dir():
-        config.private_dir(path.parent)
+        statefiles.private_dir(path.parent)
     else:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    except OSError as exc:  # a symlink planted where the log should be is refused, not followed
-        raise ConfigError(f"cannot write the audit log {path}: {exc.strerror or exc}") from None
-    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
-        handle.write(text + "\n")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise statefiles.unwritable(path.parent, exc, "the audit log's directory") from None
+    statefiles.append_private(path, text + "\n")  # a symlink planted where the log should be is refused
 
 
 def read(

@@ -25,12 +25,17 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from agentflow.atlassian.quota import QuotaExhausted
-from agentflow.config import private_file
 from agentflow.errors import ConfigError
+from agentflow.statefiles import open_database
 
 WINDOW = 3600.0
 PRESETS = {"standard": 500, "premium": 1000}
 PREMIUM_PER_USER = 20
+# A damaged ledger holds only the last hour of requests; starting a new one forgets at most that hour.
+DAMAGED_LEDGER = (
+    "move it aside (e.g. mv budget.db budget.db.damaged) and agentflow starts a new one; it only held the last hour "
+    "of requests, so wait that hour if the site's limit was near"
+)
 PRUNE_EVERY = 500  # reservations of one process between two prunings of expired rows
 BUDGET_KEYS = frozenset({"per_hour", "users", "reserve_interactive", "max_wait", "sites"})
 Priority = Literal["interactive", "batch"]
@@ -89,9 +94,7 @@ class SQLiteLedger:
     """The machine-wide ledger: a SQLite file every agentflow process opens."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            private_file(Path(path))  # WAL and shared-memory files take the database file's mode
-        self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self.conn = open_database(path, "budget ledger", DAMAGED_LEDGER)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.executescript(
@@ -482,12 +485,4 @@ def open_budget(config: Mapping[str, Any], env: Mapping[str, str] | None = None)
 
     environment = os.environ if env is None else env
     settings = settings_from(config, environment)
-    path = state_dir() / "budget.db"
-    try:
-        return Budget(SQLiteLedger(path), settings)
-    except (sqlite3.DatabaseError, OSError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise ConfigError(
-            f"cannot open the budget ledger {path}: {reason} (check AGENTFLOW_STATE_DIR; a damaged ledger may be "
-            "deleted: it only holds the last hour)"
-        ) from None
+    return Budget(SQLiteLedger(state_dir() / "budget.db"), settings)

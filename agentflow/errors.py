@@ -7,6 +7,7 @@ edge (`agentflow.cli`) is the only place that maps these to exit codes:
     ├── ConfigError            bad input or configuration (exit 2)
     │   ├── WorkflowNotFound   no workflow of that name in any search directory
     │   ├── ServerStartError   an MCP server could not be started or connected (names it, with stderr's tail)
+    │   ├── StateError         a state file cannot be written (disk full, read-only) or read (damaged): names it
     │   └── ProblemsError      carries `.problems`, one `Problem` per mistake
     │       ├── WorkflowInvalid  a workflow file, or a template it names, is malformed
     │       └── InputInvalid     run inputs missing, unknown, or not of their declared type
@@ -94,6 +95,11 @@ class ServerStartError(ConfigError):
         self.stderr_tail = stderr_tail
         tail = f"\n--- last lines of its stderr ---\n{stderr_tail.rstrip()}" if stderr_tail.strip() else ""
         super().__init__(f"MCP server '{server}' did not start: {reason}{tail}")
+
+
+class StateError(ConfigError):
+    """A file of the state directory that cannot be written (disk full, read-only, not ours) or read (damaged);
+    the message names the file and what to do (see `agentflow.statefiles`)."""
 
 
 class ServerError(AgentflowError):

@@ -21,7 +21,7 @@ from typing import Any, Literal, NoReturn
 
 from pydantic import BaseModel, Field
 
-from agentflow import audit, redact, runs
+from agentflow import audit, processes, redact, runs
 from agentflow.agent.loop import Events, Limits, Loop, Outcome
 from agentflow.agent.models import Model
 from agentflow.atlassian.sites import SiteConfig, resolve_site
@@ -29,7 +29,15 @@ from agentflow.budget import Budget, open_budget
 from agentflow.changes.apply import apply_plan, refuse_if_read_only
 from agentflow.changes.plan import Applied, Stager, applied_table, applies_unasked, plan_table
 from agentflow.config import load_config
-from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ModelError, ServerError, ServerStartError
+from agentflow.errors import (
+    AgentflowError,
+    BudgetDeferred,
+    ConfigError,
+    ModelError,
+    ServerError,
+    ServerStartError,
+    StateError,
+)
 from agentflow.gather import Gatherer
 from agentflow.host.gate import Gate
 from agentflow.host.servers import Host, ServerSpec, load_server_specs
@@ -71,9 +79,14 @@ class RunEvents(Events):
 
 @dataclass
 class RunResult:
+    """The finished run's record (scrubbed, as saved) and where it is. `unsaved`: why its final record could
+    not be written (a full or read-only disk); the record then says so in its error and report, and `path`
+    holds the record as it was when the run started."""
+
     record: runs.RunRecord
     path: Path
     notes: list[str] = field(default_factory=list)
+    unsaved: StateError | None = None
 
 
 @dataclass
@@ -160,8 +173,9 @@ class Runner:
             site=request.site,
             servers=list(workflow.servers),
             started_at=runs.now_iso(started),
+            process=processes.this_process(),
         )
-        runs.save(record)
+        path = runs.save(record)  # before anything happens: a disk that refuses it stops the run here
         try:
             specs = _server_specs(workflow.servers, config)
             site = resolve_site(request.site, config=config) if uses_bundled(specs) else None
@@ -182,10 +196,11 @@ class Runner:
             record.status = "finished"
             record.finished_at = runs.now_iso(self.now())
             record.duration_s = round(self.clock() - began, 3)
-            path = runs.save(record)
+            unsaved = _save_final(record)
         # The record as saved, scrubbed of secrets: every output (terminal, --json, --output, Slack, deliveries)
         # is made from it, so a secret typed into an input shows nowhere the record does not.
-        return RunResult(runs.load(record.id), path, [redact.scrub(note) for note in notes])
+        shown = runs.load(record.id) if unsaved is None else runs.RunRecord.model_validate(runs.scrubbed(record))
+        return RunResult(shown, path, [redact.scrub(note) for note in notes], unsaved)
 
     async def _run(self, run: Run) -> None:
         workflow, record, events = run.workflow, run.record, run.events
@@ -213,8 +228,9 @@ class Runner:
                 events.on_phase("applying what the writes policy allows without asking")
                 approver = f"{run.request.actor} (writes policy)"
                 run.metering.rebind(approver)
-                call = self._apply_call(host, run.metering, record, approver)
-                record.applied = await apply_plan(record, call, actor=approver, only=unasked)
+                who = _apply_who(record, approver)
+                call = Gate(host, run.metering, who=who, kind="apply").execute
+                record.applied = await apply_plan(record, call, actor=approver, only=unasked, who=who)
         record.report = self._report(run, context)
 
     async def _loop(self, run: Run, gate: Gate, model: Model, context: dict[str, Any]) -> None:
@@ -284,11 +300,6 @@ class Runner:
         )
         return ("\n".join(header) + "\n\n" if header else "") + body + ("\n\n" + plan if plan else "")
 
-    def _apply_call(self, host: Host, metering: Metering, record: runs.RunRecord, approver: str) -> Any:
-        """How apply reaches the servers: metered and audited as `apply` lines with the approving actor."""
-        who = audit.Actor(actor=approver, trigger="apply", run_id=record.id, workflow=record.workflow)
-        return Gate(host, metering, who=who, kind="apply").execute
-
     async def apply(
         self, run_id: str, *, actor: str, only: set[int] | None = None, on_change: Callable[[Any], None] = print
     ) -> tuple[runs.RunRecord, list[Applied]]:
@@ -305,15 +316,32 @@ class Runner:
         config = load_config()
         specs = _server_specs(sorted({change.server for change in record.changes}), config)
         site = resolve_site(record.site, config=config) if uses_bundled(specs) else None
-        who = audit.Actor(actor=actor, trigger="apply", run_id=record.id, workflow=record.workflow)
+        who = _apply_who(record, actor)
         metering = Metering.plan(
             specs, self._budget(config), site=site, priority="interactive", who=who, cap=None, config=config
         )
         async with Host(specs, site=site, bundled=self.bundled, quota=metering.bundled) as host:
-            results = await apply_plan(
-                record, self._apply_call(host, metering, record, actor), actor=actor, only=only, on_change=on_change
-            )
+            call = Gate(host, metering, who=who, kind="apply").execute  # metered and audited as `apply` lines
+            results = await apply_plan(record, call, actor=actor, only=only, on_change=on_change, who=who)
         return record, results
+
+
+def _apply_who(record: runs.RunRecord, approver: str) -> audit.Actor:
+    """In whose name an apply reaches the servers: the approving actor, on `apply` audit lines."""
+    return audit.Actor(actor=approver, trigger="apply", run_id=record.id, workflow=record.workflow)
+
+
+def _save_final(record: runs.RunRecord) -> StateError | None:
+    """Save the finished record; when the disk refuses, the run's result is not lost with it: the record in
+    hand says so (error and report) for the trigger to show, and the error is returned."""
+    try:
+        runs.save(record)
+    except StateError as error:
+        note = f"this run's record could not be saved: {error}"
+        record.error = f"{record.error}; {note}" if record.error else note
+        record.report = f"> Note: {note}\n\n{record.report or ''}"
+        return error
+    return None
 
 
 def _server_specs(names: list[str], config: dict[str, Any]) -> list[ServerSpec]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -17,9 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentflow import config, redact
+from agentflow import config, processes, redact, statefiles
 from agentflow.changes.plan import Applied, Change
-from agentflow.errors import ConfigError, ServerTimeout
+from agentflow.errors import ConfigError, ServerTimeout, StateError
 
 
 class TerminalReason(StrEnum):
@@ -146,6 +147,7 @@ class RunRecord(BaseModel):
     finished_at: str | None = None
     duration_s: float | None = None
     status: str = "running"  # running | finished
+    process: str | None = None  # `processes.this_process()` of the run: a record left running by a dead one is stale
     # A reason this version does not know (a newer record) is kept as written.
     terminal_reason: TerminalReason | str | None = Field(default=None, union_mode="left_to_right")
     error: str | None = None
@@ -159,10 +161,16 @@ class RunRecord(BaseModel):
     report: str | None = None
     changes: list[Change] = Field(default_factory=list)
     applied: list[Applied] = Field(default_factory=list)  # what `writes: auto` applied at the end of the run
+    apply_started_at: str | None = None  # when the first write of an apply of this run was about to be made
 
     @property
     def succeeded(self) -> bool:
         return self.terminal_reason == TerminalReason.COMPLETED
+
+    @property
+    def abandoned(self) -> bool:
+        """Still `running`, but its process is gone (killed, or its last record could not be written)."""
+        return self.status == "running" and self.process is not None and not processes.alive(self.process)
 
     def requests(self) -> int:
         return sum(s.requests for s in self.steps) + sum(c.requests for c in self.tool_calls)
@@ -181,12 +189,18 @@ def new_run_id(workflow: str, moment: datetime | None = None) -> str:
     return f"{stamp}-{workflow}-{secrets.token_hex(3)}"
 
 
-def save(record: RunRecord) -> Path:
-    """Write atomically (a reader never sees half a record), readable only by the user."""
+def scrubbed(record: RunRecord) -> dict[str, Any]:
+    """The record as it may be shown or kept: every secret masked."""
     # A record quotes tool arguments, results and errors: any of them may carry a secret. The data is scrubbed,
     # not its JSON text, where escapes (a newline before a token becomes `\n`) would hide secrets from the patterns.
-    clean = redact.default().data(record.model_dump(mode="json"))
-    return config.write_private(runs_dir() / f"{record.id}.json", json.dumps(clean, indent=2, ensure_ascii=False))
+    return redact.default().data(record.model_dump(mode="json"))
+
+
+def save(record: RunRecord) -> Path:
+    """Write atomically (a reader never sees half a record), readable only by the user; `StateError` when the
+    disk refuses (the previous version of the record is then still whole)."""
+    text = json.dumps(scrubbed(record), indent=2, ensure_ascii=False)
+    return statefiles.write_private(runs_dir() / f"{record.id}.json", text)
 
 
 def load(run_id: str) -> RunRecord:
@@ -211,13 +225,26 @@ def _read(path: Path) -> RunRecord:
     try:
         return RunRecord.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the run record {path}: {exc}") from None
+        remedy = "move it aside or delete it; the run's audit lines in audit.log still tell what it did"
+        raise statefiles.damaged(path, "run record", _first_line(exc), remedy) from None
+
+
+def _first_line(error: Exception) -> str:
+    """What a person needs of a read error: its first line (pydantic's run to many)."""
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def list_runs(
-    limit: int = 20, workflow: str | None = None, actor: str | None = None, trigger: str | None = None
+    limit: int = 20,
+    workflow: str | None = None,
+    actor: str | None = None,
+    trigger: str | None = None,
+    on_unreadable: Callable[[StateError], None] = lambda error: None,
 ) -> list[RunRecord]:
-    """The newest runs first, filtered; unreadable records are skipped rather than failing the listing."""
+    """The newest runs first, filtered; an unreadable record is handed to `on_unreadable` (to be reported)
+    rather than failing the listing."""
     directory = runs_dir()
     if not directory.is_dir():
         return []
@@ -225,7 +252,8 @@ def list_runs(
     for path in sorted(directory.glob("*.json"), reverse=True):
         try:
             record = _read(path)
-        except ConfigError:
+        except StateError as error:
+            on_unreadable(error)
             continue
         if workflow and record.workflow != workflow:
             continue

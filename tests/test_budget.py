@@ -21,7 +21,7 @@ from agentflow.budget import (
     open_budget,
     settings_from,
 )
-from agentflow.errors import ConfigError
+from agentflow.errors import ConfigError, StateError
 
 NOW = 1_800_000_000.0
 
@@ -198,5 +198,6 @@ def test_unknown_budget_keys_and_an_unreadable_ledger_are_config_errors(tmp_path
         settings_from({"budget": {"max_wiat": 5}}, {})
     monkeypatch.setenv("AGENTFLOW_STATE_DIR", str(tmp_path))
     (tmp_path / "budget.db").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(ConfigError, match=r"cannot open the budget ledger .*budget\.db: file is not a database"):
+    damaged = r"the budget ledger .*budget\.db is damaged .*file is not a database.*move it"
+    with pytest.raises(StateError, match=damaged):
         open_budget({})

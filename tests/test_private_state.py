@@ -90,5 +90,5 @@ def test_a_state_directory_of_another_user_is_refused_and_symlinks_in_ours_are_n
     (ours / "mcp-token").symlink_to(victim)
     monkeypatch.setenv("AGENTFLOW_STATE_DIR", str(ours))
     planted = CliRunner().invoke(app, ["mcp", "token"])
-    assert planted.exit_code == 2 and "cannot make the file" in planted.stderr
+    assert planted.exit_code == 2 and "it is a symbolic link, which agentflow never follows" in planted.stderr
     assert oct(victim.stat().st_mode & 0o777) == "0o644" and victim.read_text() == "not yours\n"

@@ -52,5 +52,5 @@ def test_last_is_the_newest_record_or_an_error_never_an_older_one():
     runs.save(old)
     assert runs.load("last").id == old.id
     (runs.runs_dir() / "20261201-080000-incident-bbbbbb.json").write_text("{ not json")
-    with pytest.raises(ConfigError, match="cannot read the run record"):
+    with pytest.raises(ConfigError, match=r"the run record .* is damaged or unreadable .*; move it aside"):
         runs.load("last")

@@ -81,8 +81,9 @@ def _auth(email: str | None, token: str | None, flavor: str) -> Auth:
 
 def _sandbox(site: SiteConfig) -> tuple[Auth, httpx2.AsyncBaseTransport]:
     """The state directory's sandbox (the one `agentflow sandbox serve` shows), spoken to in-process."""
-    from agentflow.config import private_dir, sandbox_db
+    from agentflow.config import sandbox_db
     from agentflow.sandbox.site import Site
+    from agentflow.statefiles import private_dir
 
     db = sandbox_db()
     private_dir(db.parent)

@@ -22,12 +22,16 @@ READ_TOOLS = frozenset(
 
 
 class Lookup(StrEnum):
-    """How apply finds what an interrupted change already made, before it would make it again."""
+    """How apply finds a change on the site: before it would make it again (when it may already be made: an
+    interrupted apply, a lost journal) and after it made it (to check that it persisted as intended)."""
 
     LABELLED_ISSUE = "labelled_issue"  # an issue with the run's label and the change's summary
     MARKED_COMMENT = "marked_comment"  # a comment on the issue that carries the change's generated-by note
     PAGE_TITLE = "page_title"  # a page with the title in the space
-    NONE = "none"  # doing it again changes nothing (updates, links, transitions)
+    ISSUE_STATUS = "issue_status"  # the issue is in the target status
+    ISSUE_LINK = "issue_link"  # the inward issue links to the outward one
+    EPIC = "epic"  # the issue is under the epic
+    UPDATED_ISSUE = "updated_issue"  # the issue's fields as set; never looked for first: setting again is harmless
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class WriteTool:
     requests: int
     target: str
     summary: str | None
-    lookup: Lookup = Lookup.NONE
+    lookup: Lookup
     labels_field: str | None = None
     note_field: str | None = None
     excerpt: str | None = None
@@ -57,12 +61,14 @@ WRITES = {
         # Data Center looks up the Epic Link field's id before a create under an epic.
         WriteTool("create_jira_issue", 2, "project {project}", "new {issue_type}: {summary}",
                   Lookup.LABELLED_ISSUE, labels_field="labels", note_field="description"),
-        WriteTool("update_jira_issue", 2, "{key}", None),  # an assignee is looked up first
+        WriteTool("update_jira_issue", 2, "{key}", None, Lookup.UPDATED_ISSUE),  # an assignee is looked up first
         WriteTool("add_jira_comment", 1, "{key}", "comment: {body}", Lookup.MARKED_COMMENT, note_field="body",
                   excerpt="body"),
-        WriteTool("link_jira_issues", 2, "{inward}", "{inward} {link_type} {outward}"),  # the link types first
-        WriteTool("link_to_epic", 2, "{issue}", "put under epic {epic}"),  # Data Center: the field list first
-        WriteTool("transition_jira_issue", 2, "{key}", "move to {status}"),  # the transitions on offer first
+        WriteTool("link_jira_issues", 2, "{inward}", "{inward} {link_type} {outward}",  # the link types first
+                  Lookup.ISSUE_LINK),
+        WriteTool("link_to_epic", 2, "{issue}", "put under epic {epic}", Lookup.EPIC),  # DC: the field list first
+        WriteTool("transition_jira_issue", 2, "{key}", "move to {status}",  # the transitions on offer first
+                  Lookup.ISSUE_STATUS),
         WriteTool("create_confluence_page", 1, "space {space}", "new page: {title}", Lookup.PAGE_TITLE,
                   note_field="body"),
     )

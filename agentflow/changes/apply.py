@@ -1,123 +1,39 @@
-"""Applying a run's change plan: in order, through the same MCP server, exactly once, attributed.
+"""Applying a run's change plan: in order, through the same MCP server, exactly once, attributed, verified.
 
-A journal per run (`journals/<run id>.json` in the state directory, rewritten atomically) records each
-change's state: `pending`, `applying`, `applied` (with its result), `failed` (with the error). Applying again
-skips what is applied; for a change left `applying` — the process died between the request and the journal
-write — it first looks in Atlassian for what the change would have created (by the run's attribution label
-and the summary, the comment's generated-by note, the page's title) and adopts it instead of creating it
-twice. Placeholders (`$3`) resolve to what earlier changes created.
+Each change's state is in the run's journal (`changes.journal`), written before anything else happens.
+Applying again skips what is applied. Before it makes a change that may already be made — one left
+`applying` (the process died between the request and the journal write), or any change of a run whose journal
+was lost or moved aside after an apply had begun — it looks on the site (`changes.observe`) and adopts what it
+finds, rebuilding the journal and the keys `$N` placeholders resolve to; a transition to the status the issue
+is already in counts as applied. After each write it reads the object back and reports any difference from
+what was asked, in the result and in the audit trail.
 
-Everything created says so: issues get the labels `agentflow` and `agentflow-run-<run id>`; descriptions,
-comments and pages end with a generated-by note naming the workflow, the run and the change.
+Everything created says so (`changes.attribution`): labels on issues, a generated-by note in bodies.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
-from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from collections.abc import Callable
+from typing import Any
 
-from pydantic import BaseModel, Field
-
-from agentflow import config
+from agentflow import audit, runs
 from agentflow.atlassian import catalog
 from agentflow.atlassian.catalog import Lookup
 from agentflow.budget import BudgetExhausted
+from agentflow.changes.attribution import attributed
+from agentflow.changes.journal import Entry, Journal, exclusive
+from agentflow.changes.observe import Call, Check, Observer, called
 from agentflow.changes.plan import DEFERRED, PLACEHOLDER, Applied, Change
 from agentflow.errors import ConfigError
-from agentflow.runs import CallStatus, RunRecord
+from agentflow.runs import RunRecord
 
 READ_ONLY_VAR = "AGENTFLOW_READ_ONLY"
-LABEL = "agentflow"
-State = Literal["pending", "applying", "applied", "failed"]
-
-
-def run_label(run_id: str) -> str:
-    return f"agentflow-run-{run_id}"
-
-
-def marker(record: RunRecord, index: int) -> str:
-    return f"agentflow {record.workflow} workflow, run {record.id}, change {index}"
-
-
-class Entry(BaseModel):
-    index: int
-    state: State = "pending"
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    approved_by: str | None = None
-    updated_at: str | None = None
-
-
-class Journal(BaseModel):
-    run_id: str
-    entries: dict[int, Entry] = Field(default_factory=dict)
-
-    @classmethod
-    def path_for(cls, run_id: str) -> Path:
-        return config.state_dir() / "journals" / f"{run_id}.json"
-
-    @classmethod
-    def load(cls, run_id: str) -> Journal:
-        path = cls.path_for(run_id)
-        if not path.is_file():
-            return cls(run_id=run_id)
-        return cls.model_validate_json(path.read_text(encoding="utf-8"))
-
-    def entry(self, index: int) -> Entry:
-        return self.entries.setdefault(index, Entry(index=index))
-
-    def set(self, index: int, **fields: Any) -> None:
-        """Change one entry and make it durable before anything else happens."""
-        entry = self.entry(index)
-        for name, value in fields.items():
-            setattr(entry, name, value)
-        entry.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
-        config.write_private(self.path_for(self.run_id), self.model_dump_json(indent=2))
-
-
-class Outcome(Protocol):
-    """What a call through the gate (`host.gate.GateOutcome`) gives back, as apply reads it."""
-
-    text: str
-    structured: dict[str, Any] | None
-    is_error: bool
-    requests: int
-    status: CallStatus
-
-
-Call = Callable[[str, str, dict[str, Any]], Awaitable[Outcome]]  # (server, tool, arguments)
-
-
-async def _called(call: Call, server: str, tool: str, arguments: dict[str, Any]) -> Outcome:
-    """The call's outcome; `BudgetExhausted` when the budget had no room for it: apply stops there."""
-    outcome = await call(server, tool, arguments)
-    if outcome.status == CallStatus.BUDGET:
-        raise BudgetExhausted(outcome.text, sent=outcome.requests)
-    return outcome
 
 
 def refuse_if_read_only() -> None:
     if os.environ.get(READ_ONLY_VAR, "").strip().lower() in ("1", "true", "yes", "on"):
         raise ConfigError(f"{READ_ONLY_VAR}=1: this machine refuses to apply changes")
-
-
-def attributed(change: Change, record: RunRecord) -> dict[str, Any]:
-    """The change's arguments with agentflow's attribution added (labels, generated-by note)."""
-    arguments = dict(change.arguments)
-    meta = catalog.WRITES.get(change.tool)
-    if meta is None:
-        return arguments
-    if meta.labels_field:
-        arguments[meta.labels_field] = sorted({*arguments.get(meta.labels_field, []), LABEL, run_label(record.id)})
-    if meta.note_field:
-        note = f"\n\n---\n_Generated by {marker(record, change.index)}._"
-        arguments[meta.note_field] = str(arguments.get(meta.note_field, "")) + note
-    return arguments
 
 
 def resolve(arguments: Any, journal: Journal) -> Any:
@@ -142,19 +58,21 @@ async def apply_plan(
     actor: str,
     only: set[int] | None = None,
     on_change: Callable[[Applied], None] = lambda applied: None,
+    who: audit.Actor | None = None,
 ) -> list[Applied]:
-    """Apply the record's changes (those in `only`, if given) in order; returns what happened to each."""
+    """Apply the record's changes (those in `only`, if given) in order; returns what happened to each. `who`:
+    in whose name a read-back that differs is written to the audit trail (None: not audited)."""
     refuse_if_read_only()
-    with _exclusive(record.id):
+    with exclusive(record.id):
         journal = Journal.load(record.id)  # read under the lock: another apply may just have finished
+        applying = _Apply(record, journal, Observer(record, call), call, actor, who)
         done: list[Applied] = []
         for change in record.changes:
             if only is not None and change.index not in only:
                 continue
-            entry = journal.entry(change.index)
-            before = entry.state
+            before = journal.entry(change.index).state
             try:
-                applied = await _apply_one(record, change, entry, journal, call, actor)
+                applied = await applying.one(change)
             except BudgetExhausted as exhausted:
                 applied = Applied(index=change.index, tool=change.tool, summary=change.summary, state=DEFERRED,
                                   detail=exhausted.message)  # fmt: skip
@@ -168,82 +86,91 @@ async def apply_plan(
     return done
 
 
-@contextlib.contextmanager
-def _exclusive(run_id: str) -> Iterator[None]:
-    """One apply of a run at a time on this machine (a terminal and a chat command, or a double submit): two
-    at once would both see a change pending and both create it. The lock goes with the process if it dies."""
-    path = config.private_file(Journal.path_for(run_id).with_suffix(".lock"))
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError(
-                f"run {run_id} is being applied right now by another process; try again when it is done"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+class _Apply:
+    """One apply of one run: its journal, how it reaches and reads the site, and who approved it."""
 
+    def __init__(
+        self, record: RunRecord, journal: Journal, observer: Observer, call: Call, actor: str, who: audit.Actor | None
+    ) -> None:
+        self.record, self.journal, self.observer, self.call = record, journal, observer, call
+        self.actor, self.who = actor, who
+        # A lost journal of a run whose apply had begun: the site is the only record of what is made.
+        self.reconcile = journal.lost and record.apply_started_at is not None
 
-async def _apply_one(
-    record: RunRecord, change: Change, entry: Entry, journal: Journal, call: Call, actor: str
-) -> Applied:
-    report = Applied(index=change.index, tool=change.tool, summary=change.summary, state=entry.state)
-    if entry.state == "applied":
-        report.state, report.detail = "applied", "already applied"
-        return report
-    missing = [n for n in change.depends_on() if journal.entry(n).state != "applied"]
-    if missing:
-        detail = f"needs ${missing[0]}, which is not applied"
-        journal.set(change.index, state="failed", error=detail)
-        report.state, report.detail = "failed", detail
-        return report
-    arguments = resolve(attributed(change, record), journal)
-    if entry.state == "applying":
-        found = await _find_existing(record, change, arguments, call)
-        if found is not None:
-            journal.set(change.index, state="applied", result=found, approved_by=actor, error=None)
-            report.state, report.detail = "applied", f"found it already made: {_name(found)}"
+    async def one(self, change: Change) -> Applied:
+        entry = self.journal.entry(change.index)
+        report = Applied(index=change.index, tool=change.tool, summary=change.summary, state=entry.state)
+        if entry.state == "applied":
+            report.state, report.detail = "applied", "already applied"
             return report
-    journal.set(change.index, state="applying", approved_by=actor)
-    outcome = await _called(call, change.server, change.tool, arguments)
-    if outcome.is_error:
-        journal.set(change.index, state="failed", error=outcome.text[:2000])
-        report.state, report.detail = "failed", outcome.text[:300]
+        missing = [n for n in change.depends_on() if self.journal.entry(n).state != "applied"]
+        if missing:
+            detail = f"needs ${missing[0]}, which is not applied"
+            self.journal.set(change.index, state="failed", error=detail)
+            report.state, report.detail = "failed", detail
+            return report
+        arguments = resolve(attributed(change, self.record), self.journal)
+        if entry.state == "applying" or self.reconcile:
+            found = await self.observer.existing(change, arguments)
+            if found is not None:
+                self.journal.set(change.index, state="applied", result=found, approved_by=self.actor, error=None)
+                report.state, report.detail = "applied", f"found it already made: {_name(found)}"
+                return report
+        self._begun()
+        self.journal.set(change.index, state="applying", approved_by=self.actor)
+        outcome = await called(self.call, change.server, change.tool, arguments)
+        if outcome.is_error:
+            return await self._failed(change, arguments, entry, report, outcome.text)
+        result = outcome.structured or {"text": outcome.text[:500]}
+        check = await self.observer.check(change, arguments, result)
+        self.journal.set(change.index, state="applied", result=result, error=None, verified=check.verified)
+        report.state, report.detail, report.verified = "applied", _name(result), check.verified
+        if check.verified is False:
+            report.detail += f"; but reading it back: {check.note}"
+        elif check.note:
+            report.detail += f" ({check.note})"
+        self._audit_check(change, check)
         return report
-    result = outcome.structured or {"text": outcome.text[:500]}
-    journal.set(change.index, state="applied", result=result, error=None)
-    report.state, report.detail = "applied", _name(result)
-    return report
+
+    async def _failed(self, change: Change, arguments: dict[str, Any], entry: Entry, report: Applied,
+                      error: str) -> Applied:  # fmt: skip
+        """A write the site refused; a transition refused because the issue is in that status already is done."""
+        meta = catalog.WRITES.get(change.tool)
+        if meta is not None and meta.lookup == Lookup.ISSUE_STATUS:
+            found = await self.observer.existing(change, arguments)
+            if found is not None:
+                self.journal.set(change.index, state="applied", result=found, error=None, verified=True)
+                report.state, report.detail = "applied", f"{arguments.get('key')} is already {arguments.get('status')}"
+                return report
+        self.journal.set(change.index, state="failed", error=error[:2000])
+        report.state, report.detail = "failed", error[:300]
+        return report
+
+    def _begun(self) -> None:
+        """Before the first write of the run's first apply: the record says an apply began, so that a journal
+        lost after this point makes apply look on the site first (the record and journal live apart)."""
+        if self.record.apply_started_at is None:
+            self.record.apply_started_at = runs.now_iso()
+            runs.save(self.record)
+
+    def _audit_check(self, change: Change, check: Check) -> None:
+        if self.who is None or check.verified is None:
+            return
+        audit.record(
+            self.who,
+            server=change.server,
+            tool=change.tool,
+            arguments={"change": change.index},
+            outcome="verified" if check.verified else "mismatch",
+            duration_ms=0,
+            requests=0,
+            result=check.note,
+            kind="verify",
+        )
 
 
 def _name(result: dict[str, Any]) -> str:
     return str(result.get("key") or result.get("id") or result.get("detail") or "done")
-
-
-async def _find_existing(record: RunRecord, change: Change, arguments: dict[str, Any], call: Call) -> dict | None:
-    """What an interrupted change already made, if the site has it (as the tool's metadata says to look for
-    it); None when it must be made (again)."""
-    meta = catalog.WRITES.get(change.tool)
-    lookup = meta.lookup if meta else Lookup.NONE
-    if lookup == Lookup.LABELLED_ISSUE:
-        jql = f'labels = "{run_label(record.id)}" ORDER BY created ASC'
-        found = await _called(call, change.server, "search_jira_issues", {"jql": jql, "limit": 100})
-        for issue in (found.structured or {}).get("issues", []):
-            if issue.get("summary") == arguments.get("summary"):
-                return {"action": "created", "key": issue["key"], "url": issue.get("url")}
-    elif lookup == Lookup.MARKED_COMMENT:
-        found = await _called(call, change.server, "get_jira_issue", {"key": arguments["key"], "comment_limit": 100})
-        for comment in (found.structured or {}).get("comments", []):
-            if marker(record, change.index) in comment.get("body", ""):
-                return {"action": "commented", "key": arguments["key"], "id": comment.get("id")}
-    elif lookup == Lookup.PAGE_TITLE:
-        where = {"space": arguments["space"], "title": arguments["title"]}
-        found = await _called(call, change.server, "get_confluence_page", where)
-        if not found.is_error and found.structured:
-            return {"action": "created page", "id": found.structured["id"], "url": found.structured.get("url")}
-    return None
 
 
 def journal_lines(record: RunRecord) -> list[dict[str, Any]]:

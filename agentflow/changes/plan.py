@@ -36,6 +36,7 @@ class Applied(BaseModel):
     summary: str
     state: str
     detail: str = ""
+    verified: bool | None = None  # read back after it was made: as asked (True), not (False: `detail` says how)
 
 
 class Change(BaseModel):

@@ -6,13 +6,14 @@ stopped by the rate budget. Output helpers import rich lazily so that `agentflow
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 import click
 import typer
 from typer.core import TyperGroup
 
-from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ProblemsError
+from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ProblemsError, StateError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,6 +39,10 @@ class ErrorsToExitCodes(TyperGroup):
         except AgentflowError as error:
             print_error(error)
             ctx.exit(exit_code_for(error))
+        except sqlite3.Error as error:  # one a store did not name (e.g. a lock held past the busy timeout)
+            print_error(StateError(f"a database in the state directory failed: {error}; try again, and if it "
+                                   "persists, check the disk and AGENTFLOW_STATE_DIR"))  # fmt: skip
+            ctx.exit(EXIT_USAGE)
 
 
 def sub_app(help_text: str, **options: Any) -> typer.Typer:

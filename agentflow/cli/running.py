@@ -47,11 +47,13 @@ def run(
     """
     import asyncio
 
-    from agentflow import report
+    from agentflow import report, statefiles
     from agentflow.cli.live import LiveView
     from agentflow.runner import Runner, RunRequest
     from agentflow.runs import TerminalReason
 
+    if output is not None:  # a typo in the path is found now, not after the run it would have lost
+        statefiles.check_writable(output, "the report")
     values = _read_input_file(input_file) if input_file else {}
     values.update(_parse_inputs(inputs or []))
     request = RunRequest(workflow=workflow, inputs=values, model=model, site=site)
@@ -65,12 +67,14 @@ def run(
         progress.print("[yellow]cancelled[/]; the run was recorded (agentflow runs show last)")
         raise typer.Exit(EXIT_FAILED) from None
     record = result.record
-    if output is not None:
-        output.write_text(report.markdown(record), encoding="utf-8")
     if as_json:
         typer.echo(json.dumps(report.summary(record, str(result.path)), indent=2, default=str))
     else:
         report.print_terminal(record, console)
+    if output is not None:  # after the report is shown: a disk that fails now loses nothing on screen
+        statefiles.write_atomic(output, report.markdown(record), "the report")
+    if result.unsaved is not None:
+        raise result.unsaved
     if apply and record.changes and not record.applied:
         _confirm_and_apply(runner, record, only=None, yes=False)
     if record.terminal_reason == TerminalReason.BUDGET:
@@ -187,6 +191,8 @@ class _nothing:
         return None
 
 
+ABANDONED = "did not finish: its process ended before the record did"
+
 runs_app = sub_app("Recorded runs: list them, or show one.", invoke_without_command=True, no_args_is_help=False)
 
 
@@ -204,7 +210,12 @@ def runs_list(
     from agentflow import runs
     from agentflow.report import describe_reason
 
-    records = runs.list_runs(limit=limit, workflow=workflow, actor=actor)
+    unreadable: list[str] = []
+    records = runs.list_runs(
+        limit=limit, workflow=workflow, actor=actor, on_unreadable=lambda e: unreadable.append(str(e))
+    )
+    for problem in unreadable:  # said, not hidden: a run the listing skips should not look as if it never ran
+        ui.console(stderr=True).print(f"[yellow]warning:[/] {ui.escape(problem)}")
     if as_json:
         typer.echo(
             json.dumps(
@@ -230,7 +241,7 @@ def runs_list(
             r.actor,
             r.started_at.replace("T", " ")[:16],
             r.model,
-            describe_reason(r.terminal_reason),
+            ABANDONED if r.abandoned else describe_reason(r.terminal_reason),
         )
         table.add_row(*(ui.text(c) for c in cells))
     ui.console().print(table)

@@ -228,17 +228,17 @@ def mcp_token(rotate: bool = False) -> str:
     import os
     import secrets
 
-    from agentflow import config
+    from agentflow import config, statefiles
 
     if os.environ.get(TOKEN_VAR):
         if len(os.environ[TOKEN_VAR]) < MIN_TOKEN_CHARS:
             raise ConfigError(f"${TOKEN_VAR} is too short to be a secret: use at least {MIN_TOKEN_CHARS} characters")
         return os.environ[TOKEN_VAR]
-    path = config.private_file(config.state_dir() / "mcp-token")
+    path = statefiles.private_file(config.state_dir() / "mcp-token")
     token = path.read_text(encoding="utf-8").strip()
     if rotate or not token:
         token = secrets.token_urlsafe(32)
-        config.write_private(path, token + "\n")
+        statefiles.write_private(path, token + "\n")
     return token
 
 
@@ -265,11 +265,11 @@ def _serve_quota(site: str, actor: str, http: bool) -> SiteQuota:
 def _sandbox_path(db: str | None) -> Path:
     if db == ":memory:":
         return Path(db)
-    from agentflow import config
+    from agentflow import config, statefiles
 
     if not db:
         path = config.sandbox_db()
-        config.private_dir(path.parent)
+        statefiles.private_dir(path.parent)
         return path
     path = Path(db).expanduser()  # a place the user chose (even /tmp): the file itself is made private
     try:

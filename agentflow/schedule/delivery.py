@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agentflow import report, webhooks
+from agentflow import report, statefiles, webhooks
 from agentflow.runs import RunRecord
 from agentflow.schedule.settings import Delivery
 
@@ -40,7 +40,7 @@ class Deliverer:
             try:
                 path = self.file_for(record, scheduled, timezone)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(report.markdown(record), encoding="utf-8")
+                statefiles.write_atomic(path, report.markdown(record))
             except Exception as exc:  # a full disk, a bad path, a pattern that does not fill in, a bug
                 problems.append(f"file delivery failed: {exc}")
         if self.settings.stdout:

@@ -24,13 +24,14 @@ from pydantic import BaseModel
 from agentflow import runs
 from agentflow.config import load_config, state_dir
 from agentflow.errors import AgentflowError, BudgetDeferred, InputInvalid, WorkflowInvalid
+from agentflow.processes import this_process
 from agentflow.redact import scrub
 from agentflow.report import describe_reason
 from agentflow.runner import Runner, RunRequest, RunResult
 from agentflow.schedule import occurrences
 from agentflow.schedule.delivery import Deliverer
 from agentflow.schedule.settings import ScheduleSettings, format_duration, settings_from
-from agentflow.schedule.store import OccurrenceStore, State, this_process
+from agentflow.schedule.store import OccurrenceStore, State
 from agentflow.workflow import loader
 from agentflow.workflow.loader import LoadedWorkflow
 from agentflow.workflow.schema import ScheduleSpec

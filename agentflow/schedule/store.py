@@ -17,9 +17,6 @@ assumed alive: there is no lease).
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -30,19 +27,13 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from agentflow import config
+from agentflow.processes import alive, this_process
 from agentflow.schedule.occurrences import from_key, key
+from agentflow.statefiles import open_database
 
 State = Literal["claimed", "running", "done", "deferred", "skipped", "failed", "cancelled"]
 
 SETUP_ATTEMPTS = 100  # x 50 ms: how long a starting scheduler waits for another one creating the file
-
-# Who holds a claim: host, process, and a token per process start (a restarted container reuses its pid).
-_INCARNATION = secrets.token_hex(4)
-
-
-def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{_INCARNATION}"
 
 
 class Occurrence(BaseModel):
@@ -67,9 +58,9 @@ class OccurrenceStore:
     """The table, over one connection (each scheduler opens its own; SQLite's lock is what they share)."""
 
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            config.private_file(Path(path))  # tokens of other people's runs: the owner's only
-        self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        # Private: it names other people's runs. A damaged one only costs the record of past claims.
+        remedy = "move it aside (mv it to schedule.db.damaged): the scheduler starts a new one"
+        self.conn = open_database(path, "scheduler's claims database", remedy)
         for attempt in range(SETUP_ATTEMPTS):
             try:
                 self._set_up()
@@ -182,7 +173,7 @@ class OccurrenceStore:
         had only claimed are released, to be claimed again within grace. Returns (failed, released). A scheduler
         on another host is assumed alive, so its rows are left as they are."""
         rows = self.conn.execute(f"SELECT {_COLUMNS} FROM occurrences WHERE state IN ('claimed', 'running')")
-        orphans = [o for o in map(_occurrence, rows) if not _alive(o.owner)]
+        orphans = [o for o in map(_occurrence, rows) if not alive(o.owner)]
         failed: list[Occurrence] = []
         released: list[Occurrence] = []
         for orphan in orphans:
@@ -225,20 +216,3 @@ def _occurrence(row: tuple) -> Occurrence:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _alive(owner: str) -> bool:
-    """Whether the scheduler that holds a claim still runs; one on another host is assumed to."""
-    host, _, rest = owner.partition(":")
-    pid, _, incarnation = rest.partition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    if int(pid) == os.getpid():
-        return incarnation == _INCARNATION
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        return True
-    return True

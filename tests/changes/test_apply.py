@@ -13,11 +13,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agentflow import runs
+from agentflow import config, runs
 from agentflow.agent.scripted import ScriptedModel
+from agentflow.atlassian.catalog import WRITE_TOOLS
 from agentflow.atlassian.testing import server_for
 from agentflow.budget import Budget, Settings, SQLiteLedger
 from agentflow.changes import apply as applying
+from agentflow.changes.attribution import run_label
+from agentflow.changes.journal import exclusive
 from agentflow.cli import app
 from agentflow.errors import ConfigError
 from agentflow.runner import Runner, RunRequest
@@ -32,7 +35,7 @@ def labelled(site: Site, run_id: str) -> list[dict]:
     rows = site.store.query(
         "SELECT i.key, i.summary, p.key AS epic FROM issues i LEFT JOIN issues p ON p.id = i.parent_id "
         "WHERE i.id IN (SELECT issue_id FROM issue_labels WHERE label = ?) ORDER BY i.key",
-        (applying.run_label(run_id),),
+        (run_label(run_id),),
     )
     return [dict(row) for row in rows]
 
@@ -65,10 +68,12 @@ async def test_stories_are_staged_then_applied_exactly_once_linked_and_labelled(
     _, again = await runner.apply(record.id, actor="priya", on_change=lambda a: None)
     assert {r.detail for r in again} == {"already applied"} and len(labelled(site, record.id)) == 4
     audit_lines = [
-        json.loads(line) for line in applying.config.state_dir().joinpath("audit.log").read_text().splitlines()
+        json.loads(line) for line in config.state_dir().joinpath("audit.log").read_text().splitlines()
     ]
-    approved = [line for line in audit_lines if line["kind"] == "apply"]
+    approved = [line for line in audit_lines if line["kind"] == "apply" and line["tool"] in WRITE_TOOLS]
     assert len(approved) == 8 and {line["actor"] for line in approved} == {"priya"}
+    checked = [line for line in audit_lines if line["kind"] == "verify"]  # each write read back, as asked
+    assert [line["outcome"] for line in checked] == ["verified"] * 8 and all(r.verified for r in results)
 
 
 async def test_partial_apply_then_the_rest_and_dependencies():
@@ -108,7 +113,7 @@ async def test_a_second_apply_of_the_same_run_while_one_is_running_is_refused_an
     site = Site.open("cloud")
     runner, record = await stories_run(site)
     # As an apply in another process (a terminal, a chat command) holds it:
-    held = applying._exclusive(record.id)
+    held = exclusive(record.id)
     with held, pytest.raises(ConfigError, match="is being applied right now by another process"):
         await runner.apply(record.id, actor="sam", on_change=lambda a: None)
     assert labelled(site, record.id) == []
@@ -265,10 +270,10 @@ def test_apply_from_the_command_line(tmp_path):
 async def test_apply_stopped_by_the_budget_starts_no_change_it_cannot_finish_and_goes_on_later():
     site = Site.open("dc")  # a create reserves two requests (with an epic, DC looks up the Epic Link field first)
     clock = [1_800_000_000.0]
-    budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=12), lambda: clock[0])
+    budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=40), lambda: clock[0])
     _, record = await stories_run(site)
     runner = Runner(bundled=lambda quota: server_for(site, user="pm", quota=quota), budget=budget)
-    budget.reserve("sandbox", 10, "interactive")  # 2 left: the first create uses 1 and gives one back
+    budget.reserve("sandbox", 38, "interactive")  # 2 left: the first create uses 1 and gives one back
     before = site.store.query_one("SELECT COUNT(*) FROM issues")[0]
     _, first = await runner.apply(record.id, actor="priya", on_change=lambda a: None)
     assert [(r.index, r.state) for r in first] == [(1, "applied"), (2, applying.DEFERRED)]
