@@ -4,8 +4,9 @@ Servers are described by `ServerSpec`s, read from `[servers.NAME]` tables of age
 `mcpServers` JSON shape other MCP hosts use (`load_server_specs`). `Host` connects them all concurrently, each
 within its `startup_timeout`: the bundled Atlassian server in-process, others as stdio children, streamable
 HTTP or legacy SSE. A server that cannot start is a `ServerStartError` that names it and quotes the end of its
-stderr; a server that fails mid-run (times out, dies, breaks the protocol) is a `ServerError`. A tool's own
-failure (`is_error`) is neither: it is an outcome the model reads.
+stderr; a server that fails mid-run (times out, dies, breaks the protocol) is a `ServerError`. A stdio server
+that writes anything but JSON-RPC to its stdout has failed, at start or mid-run (`agentflow.host.stdio`). A
+tool's own failure (`is_error`) is neither: it is an outcome the model reads.
 
 A server other than the bundled one that reaches an Atlassian site says so with `site` (the site whose hourly
 budget it spends) and `requests_per_call` (the gate's estimate, reserved before each call and corrected by what
@@ -34,7 +35,6 @@ import httpx2
 from anyio.abc import TaskStatus
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
-from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
@@ -53,6 +53,7 @@ from agentflow.atlassian.server import (
 )
 from agentflow.atlassian.sites import SiteConfig, resolve_site
 from agentflow.errors import ConfigError, ServerError, ServerStartError, ServerTimeout
+from agentflow.host.stdio import stdio_transport
 
 BUNDLED = catalog.SERVER_NAME
 MAX_REQUESTS_PER_CALL = 100
@@ -336,6 +337,8 @@ class Host:
             anyio.ClosedResourceError,
             OSError,
         ) as error:
+            if connection.failure is not None:  # the server failed while we waited: that is the reason
+                raise ServerError(server, connection.failure) from None
             reason = f"calling {name}: {_describe(error)}"
             raise ServerError(server, _with_stderr(reason, connection.stderr)) from None
         return _outcome(result, round((time.monotonic() - started) * 1000))
@@ -344,10 +347,20 @@ class Host:
         """Own one server's session from connect to close, in one task; a failure to start is raised."""
         with _stderr_file(spec) as stderr:
             connected: _Connection | None = None
+            not_mcp: str | None = None
+
+            def stopped_at_stdout(reason: str) -> None:
+                # Its session is ending: at start, that fails the start; once connected, the call it wakes and
+                # every later one report this.
+                nonlocal not_mcp
+                not_mcp = reason
+                if connected is not None:
+                    connected.failure = reason
+
             # The deadline covers the start only; once connected it is lifted, as the session outlives it.
             with anyio.CancelScope(deadline=anyio.current_time() + spec.startup_timeout) as startup:
                 try:
-                    async with self._client(spec, stderr) as client:
+                    async with self._client(spec, stderr, stopped_at_stdout) as client:
                         tools = await _list_tools(client, spec.name)
                         startup.deadline = math.inf
                         connected = _Connection(spec, client, tools, stderr)
@@ -360,12 +373,13 @@ class Host:
                         # Raising now would cancel the whole host; the next call to this server reports it.
                         connected.failure = _with_stderr(f"its session ended: {_describe(error)}", stderr)
                     elif not startup.cancel_called:
-                        raise ServerStartError(spec.name, _start_failure(spec, error), _tail(stderr)) from None
+                        reason = not_mcp or _start_failure(spec, error)
+                        raise ServerStartError(spec.name, reason, _tail(stderr)) from None
             if connected is None:
                 reason = f"it did not complete the MCP handshake within {spec.startup_timeout:g} s"
                 raise ServerStartError(spec.name, reason, _tail(stderr))
 
-    def _client(self, spec: ServerSpec, stderr: IO[str] | None) -> Client:
+    def _client(self, spec: ServerSpec, stderr: IO[str] | None, not_mcp: Callable[[str], None]) -> Client:
         if spec.transport == "bundled":
             if self._bundled is not None:
                 return Client(self._bundled(self._quota))
@@ -374,7 +388,7 @@ class Host:
         if spec.transport == "stdio":
             env = _expand(spec.env, spec.name)
             params = StdioServerParameters(command=spec.command or "", args=spec.args, env=env, cwd=spec.cwd)
-            return Client(stdio_client(params, errlog=stderr or sys.stderr))
+            return Client(stdio_transport(params, stderr or sys.stderr, not_mcp))
         headers = _expand(spec.headers, spec.name)
         if spec.bearer_token_env:
             token = os.environ.get(spec.bearer_token_env)

@@ -11,6 +11,8 @@ from pathlib import Path
 import anyio
 import pytest
 import uvicorn
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, TextContent
 
@@ -153,7 +155,7 @@ async def test_stdio_server_gets_only_the_declared_environment(monkeypatch):
             echoed = await host.call("echo", "echo", {"text": "ping"})
             failed = await host.call("echo", "fail", {"why": "no such runbook"})
             env = (await host.call("echo", "environment", {})).structured
-    assert set(tools) == {"echo", "fail", "slow", "crash", "environment"}
+    assert set(tools) == {"echo", "fail", "slow", "crash", "babble", "environment"}
     assert tools["echo"].read_only is True and tools["fail"].read_only is None
     assert echoed.text == "ping" and not echoed.is_error and echoed.requests is None  # it did not say
     assert failed.is_error and "no such runbook" in failed.text
@@ -205,6 +207,74 @@ async def test_unset_variables_are_refused_rather_than_passed_empty(monkeypatch)
     with anyio.fail_after(WAIT), pytest.raises(ServerStartError, match=r"reference \$\{HOST_TEST_UNSET\}"):
         async with Host([echo_spec(env={"TOKEN": "${HOST_TEST_UNSET}"})]):
             pass
+
+
+# --- stdout carries JSON-RPC only ------------------------------------------------------------------------------
+
+NOT_MCP = "wrote something that is not MCP to stdout"
+
+
+async def test_a_server_printing_to_stdout_before_the_handshake_fails_to_start_with_one_line(caplog):
+    with anyio.fail_after(WAIT), pytest.raises(ServerStartError) as caught:
+        async with Host([echo_spec("chatty", startup_timeout=WAIT)]):
+            pytest.fail("the host should not have started")
+    assert str(caught.value) == (
+        "MCP server 'echo' did not start: it wrote something that is not MCP to stdout: "
+        "'Loading config from ~/.echo.toml...' — servers must write only JSON-RPC to stdout and logs to stderr"
+    )
+    assert "Traceback" not in caplog.text and not [record for record in caplog.records if record.exc_info]
+
+
+@pytest.mark.parametrize(
+    ("said", "quoted"),
+    [
+        ("ready: 3 tools", "'ready: 3 tools'"),
+        ('{"level": "info", "msg": "ready"}', """'{"level": "info", "msg": "ready"}'"""),
+    ],
+    ids=["text", "json-but-not-json-rpc"],
+)
+async def test_a_server_printing_to_stdout_mid_call_fails_that_call_and_every_later_one(said, quoted, caplog):
+    with anyio.fail_after(WAIT):
+        async with Host([echo_spec()]) as host:
+            assert (await host.call("echo", "echo", {"text": "fine so far"})).text == "fine so far"
+            with pytest.raises(ServerError) as caught:
+                await host.call("echo", "babble", {"text": said})
+            with pytest.raises(ServerError) as later:
+                await host.call("echo", "echo", {"text": "anyone?"})
+    assert caught.value.server == "echo" and f"{NOT_MCP}: {quoted} — servers must" in str(caught.value)
+    assert str(later.value) == str(caught.value) and "\n" not in str(caught.value)
+    assert "Traceback" not in caplog.text and not [record for record in caplog.records if record.exc_info]
+
+
+async def test_what_a_server_printed_is_quoted_short_and_without_secrets():
+    secret = "sk-ant-" + "k" * 40
+    with anyio.fail_after(WAIT):
+        async with Host([echo_spec()]) as host:
+            with pytest.raises(ServerError) as caught:
+                await host.call("echo", "babble", {"text": f"using key {secret} " + "x" * 1000})
+    reason = caught.value.reason
+    assert reason.startswith(f"it {NOT_MCP}: 'using key [REDACTED] xxx") and "…" in reason
+    assert secret not in reason and len(reason) < 350
+
+
+async def test_the_sdk_log_is_quiet_only_for_the_lines_we_report(caplog, tmp_path):
+    with anyio.fail_after(WAIT), pytest.raises(ServerStartError):
+        async with Host([echo_spec("chatty", startup_timeout=WAIT)]):
+            pass
+    assert "Failed to parse" not in caplog.text
+    # Another client of the SDK in this process (ours is not) still gets its log line.
+    params = StdioServerParameters(command=sys.executable, args=[ECHO, "chatty"])
+    with open(tmp_path / "stderr.log", "w") as errlog, anyio.fail_after(WAIT):
+        async with Client(stdio_client(params, errlog=errlog)) as client:
+            assert (await client.call_tool("echo", {"text": "hi"})).content
+    assert "Failed to parse JSONRPC message from server" in caplog.text
+
+
+async def test_blank_lines_on_stdout_are_passed_over():
+    with anyio.fail_after(WAIT):
+        async with Host([echo_spec()]) as host:
+            assert (await host.call("echo", "babble", {"text": "  "})).text == "said it"
+            assert (await host.call("echo", "echo", {"text": "still here"})).text == "still here"
 
 
 # --- closing, whatever happens --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 echo_server.py           serve the tools below
 echo_server.py broken    complain on stderr and exit 1 before any handshake
 echo_server.py silent    read requests and never answer them
+echo_server.py chatty    print a banner to stdout, as a misconfigured server does, then serve
 """
 
 import os
@@ -14,6 +15,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 server = MCPServer("echo")
+# While it serves, the SDK points fd 1 at stderr to keep stray prints off the wire; babble writes to the wire.
+WIRE = os.dup(1)
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True))
@@ -43,6 +46,14 @@ def crash() -> str:
     os._exit(3)
 
 
+# Read-only like crash: it breaks the server (stdout is the protocol's), it writes nothing.
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def babble(text: str) -> str:
+    """Print to stdout, where only JSON-RPC belongs, then answer."""
+    os.write(WIRE, f"{text}\n".encode())
+    return "said it"
+
+
 @server.tool()
 def environment() -> dict[str, str]:
     """The environment this process was given."""
@@ -59,4 +70,6 @@ if __name__ == "__main__":
         for _request in sys.stdin:  # reads until its stdin closes, answers nothing
             pass
         sys.exit(0)
+    if mode == "chatty":
+        os.write(1, b"Loading config from ~/.echo.toml...\n")
     server.run()
