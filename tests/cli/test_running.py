@@ -1,6 +1,7 @@
 """`agentflow run` and `agentflow runs` from the command line, against the state directory's sandbox."""
 
 import json
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -9,6 +10,7 @@ from agentflow.cli import app
 
 runner = CliRunner()
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "scripts" / "incident.yaml"
+ECHO = Path(__file__).resolve().parents[1] / "host" / "servers" / "echo_server.py"
 ALERT = "alert=Database connection pool exhaustion"
 
 
@@ -74,3 +76,51 @@ def test_runs_lists_and_shows_records():
     assert entry["id"] in table.stdout and "completed" in table.stdout
     missing = invoke("runs", "show", "20990101")
     assert missing.exit_code == 2 and "no run '20990101'" in missing.stderr
+
+
+def babbling_project(project, tmp_path, monkeypatch, *echo_args: str) -> Path:
+    """A workflow on the test echo server, which prints to stdout (where only JSON-RPC belongs) when asked."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"[servers.echo]\ncommand = {json.dumps(sys.executable)}\nargs = {json.dumps([str(ECHO), *echo_args])}\n"
+    )
+    monkeypatch.setenv("AGENTFLOW_CONFIG", str(config))
+    project.workflow(
+        "babbling",
+        """\
+        name: babbling
+        title: Talks out of turn
+        servers: [echo]
+        tools: [babble]
+        agent: {prompt: minimal.md.j2}
+        output: {schema: {type: object}}
+        """,
+    )
+    script = tmp_path / "script.yaml"
+    turns = [[{"type": "tool_use", "name": "babble", "input": {"text": "DEBUG cache warm"}}]]
+    script.write_text(json.dumps([*turns, [{"type": "tool_use", "name": "submit_result", "input": {}}]]))
+    return script
+
+
+def test_a_server_printing_to_stdout_at_start_exits_2_with_one_line_and_no_traceback(project, tmp_path, monkeypatch):
+    script = babbling_project(project, tmp_path, monkeypatch, "chatty")
+    result = invoke("run", "babbling", "--model", f"script:{script}", "--quiet")
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if "not MCP" in line]
+    assert lines == [
+        "error: MCP server 'echo' did not start: it wrote something that is not MCP to stdout: "
+        "'Loading config from ~/.echo.toml...' — servers must write only JSON-RPC to stdout and logs to stderr"
+    ], result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_server_printing_to_stdout_mid_run_fails_the_run_with_exit_1_and_no_traceback(project, tmp_path, monkeypatch):
+    script = babbling_project(project, tmp_path, monkeypatch)
+    result = invoke("run", "babbling", "--model", f"script:{script}", "--json")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 1 and summary["terminal_reason"] == "server_error"
+    assert summary["error"] == (
+        "MCP server 'echo' failed: it wrote something that is not MCP to stdout: 'DEBUG cache warm' — servers must "
+        "write only JSON-RPC to stdout and logs to stderr"
+    )
+    assert "Traceback" not in result.output
