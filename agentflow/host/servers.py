@@ -387,7 +387,11 @@ class Host:
             return Client(AtlassianServer(site, read_only=self._read_only, quota=self._quota))
         if spec.transport == "stdio":
             env = _expand(spec.env, spec.name)
-            params = StdioServerParameters(command=spec.command or "", args=spec.args, env=env, cwd=spec.cwd)
+            # Bytes that are not UTF-8 become U+FFFD, so a line of them is reported as not MCP like any other:
+            # strict decoding stops the SDK's reader without ending the session, and the call waits out its box.
+            params = StdioServerParameters(
+                command=spec.command or "", args=spec.args, env=env, cwd=spec.cwd, encoding_error_handler="replace"
+            )
             return Client(stdio_transport(params, stderr or sys.stderr, not_mcp))
         headers = _expand(spec.headers, spec.name)
         if spec.bearer_token_env:

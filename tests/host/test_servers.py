@@ -257,6 +257,13 @@ async def test_what_a_server_printed_is_quoted_short_and_without_secrets():
     assert secret not in reason and len(reason) < 350
 
 
+async def test_bytes_that_are_not_text_are_reported_too_not_waited_out():
+    with anyio.fail_after(WAIT), pytest.raises(ServerStartError) as caught:
+        async with Host([echo_spec("garbled", startup_timeout=WAIT * 2)]):
+            pytest.fail("the host should not have started")
+    assert f"{NOT_MCP}: '\ufffd\ufffd\\x00garbled'" in caught.value.reason
+
+
 async def test_the_sdk_log_is_quiet_only_for_the_lines_we_report(caplog, tmp_path):
     with anyio.fail_after(WAIT), pytest.raises(ServerStartError):
         async with Host([echo_spec("chatty", startup_timeout=WAIT)]):

@@ -4,6 +4,7 @@ echo_server.py           serve the tools below
 echo_server.py broken    complain on stderr and exit 1 before any handshake
 echo_server.py silent    read requests and never answer them
 echo_server.py chatty    print a banner to stdout, as a misconfigured server does, then serve
+echo_server.py garbled   write bytes that are not UTF-8 to stdout, then serve
 """
 
 import os
@@ -72,4 +73,6 @@ if __name__ == "__main__":
         sys.exit(0)
     if mode == "chatty":
         os.write(1, b"Loading config from ~/.echo.toml...\n")
+    if mode == "garbled":
+        os.write(1, b"\xff\xfe\x00garbled\n")
     server.run()
