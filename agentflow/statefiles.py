@@ -82,7 +82,7 @@ def private_file(path: Path) -> Path:
     private_dir(path.parent)
     try:
         # Never through a symlink: one planted in the directory could point our chmod or writes elsewhere.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE)
+        descriptor = _open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE)
         try:  # the open file, not the path again: nothing can be swapped in between
             mode = os.fstat(descriptor).st_mode & 0o777
             if mode & 0o077:
@@ -107,7 +107,7 @@ def write_atomic(path: Path, text: str, what: str = "") -> Path:
     umask gives a new file (an existing one keeps its mode)."""
     partial = path.with_name(path.name + ".partial")
     try:
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)  # umask applies
+        descriptor = _open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)  # umask applies
         try:
             if path.exists():
                 os.fchmod(descriptor, path.stat().st_mode & 0o777)
@@ -138,11 +138,12 @@ def check_writable(path: Path, what: str) -> None:
 
 def _replace(partial: Path, path: Path, text: str, what: str = "") -> Path:
     try:
-        with open(partial, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.replace(path)
+        descriptor = _open(partial, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW, PRIVATE_FILE)
+        try:
+            _write(descriptor, text.encode(), sync=True)
+        finally:
+            os.close(descriptor)
+        os.replace(partial, path)
     except OSError as exc:
         with contextlib.suppress(OSError):  # on a read-only disk even this may fail; nothing more to do then
             partial.unlink()
@@ -153,11 +154,27 @@ def _replace(partial: Path, path: Path, text: str, what: str = "") -> Path:
 def append_private(path: Path, text: str) -> None:
     """Append `text` to a private file (created 0600; a symlink refused); `StateError` when it cannot."""
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE)
-        with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
-            handle.write(text)
+        descriptor = _open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE)
+        try:
+            _write(descriptor, text.encode(), sync=False)
+        finally:
+            os.close(descriptor)
     except OSError as exc:
         raise unwritable(path, exc) from None
+
+
+# The disk, as state files are written to it: the seam where tests put a full or read-only one (CI runs as root,
+# which no file mode stops). Every byte of every state file (SQLite's aside) goes through these two.
+def _open(path: Path, flags: int, mode: int) -> int:
+    return os.open(path, flags, mode)
+
+
+def _write(descriptor: int, data: bytes, *, sync: bool) -> None:
+    view = memoryview(data)
+    while view:  # os.write may write less than it was given
+        view = view[os.write(descriptor, view) :]
+    if sync:
+        os.fsync(descriptor)
 
 
 class _GuardedConnection(sqlite3.Connection):
