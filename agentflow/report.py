@@ -32,6 +32,9 @@ REASONS: dict[TerminalReason, str] = {
 }
 
 
+INTERRUPTED = "interrupted (its process ended before the run did)"
+
+
 def describe_reason(reason: TerminalReason | str | None) -> str:
     """Words for how a run ended; a reason this version does not know (from a newer record) as it was written."""
     if reason is None:
@@ -39,10 +42,15 @@ def describe_reason(reason: TerminalReason | str | None) -> str:
     return REASONS.get(reason, f"ended: {reason}")  # type: ignore[call-overload]
 
 
+def outcome(record: RunRecord) -> str:
+    """How the run ended, in words; a record its dead process left `running` says it was interrupted."""
+    return INTERRUPTED if record.abandoned else describe_reason(record.terminal_reason)
+
+
 def footer_lines(record: RunRecord) -> list[str]:
     """One short block: outcome, effort, cost, and where to look."""
     usage = record.usage
-    parts = [f"**{describe_reason(record.terminal_reason)}**"]
+    parts = [f"**{outcome(record)}**"]
     if record.error and record.terminal_reason != TerminalReason.COMPLETED:
         parts.append(f"({record.error})")
     effort = [

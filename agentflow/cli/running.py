@@ -191,8 +191,6 @@ class _nothing:
         return None
 
 
-ABANDONED = "did not finish: its process ended before the record did"
-
 runs_app = sub_app("Recorded runs: list them, or show one.", invoke_without_command=True, no_args_is_help=False)
 
 
@@ -208,7 +206,7 @@ def runs_list(
     if ctx.invoked_subcommand is not None:
         return
     from agentflow import runs
-    from agentflow.report import describe_reason
+    from agentflow.report import outcome
 
     unreadable: list[str] = []
     records = runs.list_runs(
@@ -241,7 +239,7 @@ def runs_list(
             r.actor,
             r.started_at.replace("T", " ")[:16],
             r.model,
-            ABANDONED if r.abandoned else describe_reason(r.terminal_reason),
+            outcome(r),
         )
         table.add_row(*(ui.text(c) for c in cells))
     ui.console().print(table)

@@ -67,9 +67,7 @@ async def test_stories_are_staged_then_applied_exactly_once_linked_and_labelled(
     assert f"run {record.id}, change 1" in description
     _, again = await runner.apply(record.id, actor="priya", on_change=lambda a: None)
     assert {r.detail for r in again} == {"already applied"} and len(labelled(site, record.id)) == 4
-    audit_lines = [
-        json.loads(line) for line in config.state_dir().joinpath("audit.log").read_text().splitlines()
-    ]
+    audit_lines = [json.loads(line) for line in config.state_dir().joinpath("audit.log").read_text().splitlines()]
     approved = [line for line in audit_lines if line["kind"] == "apply" and line["tool"] in WRITE_TOOLS]
     assert len(approved) == 8 and {line["actor"] for line in approved} == {"priya"}
     checked = [line for line in audit_lines if line["kind"] == "verify"]  # each write read back, as asked

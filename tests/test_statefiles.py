@@ -1,0 +1,205 @@
+"""State files on a misbehaving machine: a full or read-only disk, damaged files. Each is one clear message
+naming the file and what to do (exit 2), nothing half-written, nothing lost that was already there.
+
+CI runs as root, which no file mode stops: full and read-only disks are put behind `statefiles`' disk seam
+(`_open`, `_write`) as the `OSError`s the kernel gives; SQLite's own errors come from SQLite itself.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agentflow import config, runs, statefiles
+from agentflow.budget import open_budget
+from agentflow.cli import app
+from agentflow.errors import StateError
+from agentflow.schedule.store import OccurrenceStore
+
+ALERT = "alert=DB pool exhausted"
+
+
+class BrokenDisk:
+    """Makes the disk seam fail with `error` for the paths `where` picks: on create for a read-only disk
+    (EROFS), on write for a full one (ENOSPC). `after` writes to a picked path succeed first."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+
+    def install(self, error: int, where: Callable[[Path], bool] = lambda path: True, after: int = 0) -> None:
+        real_open, real_write = statefiles._open, statefiles._write
+        opened: dict[int, Path] = {}
+        left = [after]
+
+        def fails(path: Path | None) -> bool:
+            if path is None or not where(path):
+                return False
+            left[0] -= 1
+            return left[0] < 0
+
+        def open_(path: Path, flags: int, mode: int) -> int:
+            if error == errno.EROFS and fails(Path(path)):
+                raise OSError(error, os.strerror(error), str(path))
+            descriptor = real_open(path, flags, mode)
+            opened[descriptor] = Path(path)
+            return descriptor
+
+        def write(descriptor: int, data: bytes, *, sync: bool) -> None:
+            if error != errno.EROFS and fails(opened.get(descriptor)):
+                raise OSError(error, os.strerror(error))
+            real_write(descriptor, data, sync=sync)
+
+        self.monkeypatch.setattr(statefiles, "_open", open_)
+        self.monkeypatch.setattr(statefiles, "_write", write)
+
+
+@pytest.fixture
+def disk(monkeypatch: pytest.MonkeyPatch) -> BrokenDisk:
+    return BrokenDisk(monkeypatch)
+
+
+def leftovers() -> list[Path]:
+    return sorted(config.state_dir().rglob("*.partial"))
+
+
+def test_a_full_disk_leaves_the_file_as_it_was_and_no_temporary_file(disk, tmp_path):
+    path = tmp_path / "state" / "record.json"
+    statefiles.write_private(path, "the old record")
+    disk.install(errno.ENOSPC)
+    with pytest.raises(StateError, match=r"cannot write .*record\.json: No space left on device \(the disk is full"):
+        statefiles.write_private(path, "the new record")
+    assert path.read_text() == "the old record" and not list(path.parent.glob("*.partial"))
+
+
+def test_a_read_only_disk_says_where_to_point_the_state(disk, tmp_path):
+    disk.install(errno.EROFS)
+    with pytest.raises(StateError, match=r"Read-only file system .*point AGENTFLOW_STATE_DIR at a writable"):
+        statefiles.write_private(tmp_path / "state" / "journal.json", "{}")
+    with pytest.raises(StateError, match="Read-only file system"):
+        statefiles.append_private(tmp_path / "audit.log", "{}\n")
+
+
+@pytest.mark.parametrize(("error", "words"), [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only")])
+def test_a_run_on_a_disk_that_refuses_every_write_stops_at_once_with_one_clear_line(disk, error, words):
+    disk.install(error, where=lambda path: config.state_dir() in path.parents)
+    result = CliRunner().invoke(app, ["run", "incident", ALERT, "--model", "none", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert words in result.stderr and "Traceback" not in result.output
+    assert not leftovers() and not list(runs.runs_dir().glob("*.json"))
+
+
+def test_a_final_record_the_disk_refuses_still_shows_the_report_and_exits_2(disk):
+    # The start record is written; the disk fills up before the finished one.
+    disk.install(errno.ENOSPC, where=lambda path: path.parent == runs.runs_dir(), after=1)
+    result = CliRunner().invoke(app, ["run", "incident", ALERT, "--model", "none", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert "Incident" in result.stdout and "Traceback" not in result.output  # the answer is not lost with it
+    assert "No space left on device (the disk is full" in result.stderr
+    assert not leftovers()
+    [record] = runs.list_runs()
+    assert record.status == "running" and not record.abandoned  # this very process is still alive
+
+
+def test_runs_says_a_run_whose_process_died_was_interrupted():
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    from agentflow.processes import this_process
+
+    host, _, incarnation = this_process().split(":")
+    record = runs.RunRecord(id="20261201-080000-incident-abcdef", workflow="incident", started_at="2026-12-01T08:00:00",
+                            process=f"{host}:{dead.stdout.strip()}:{incarnation}")  # fmt: skip
+    runs.save(record)
+    assert runs.load(record.id).abandoned
+    listed = CliRunner().invoke(app, ["runs"])
+    assert listed.exit_code == 0 and "interrupted" in listed.stdout
+
+
+def test_runs_lists_what_it_can_read_and_names_what_it_cannot():
+    CliRunner().invoke(app, ["run", "incident", ALERT, "--model", "none", "--quiet"])
+    (runs.runs_dir() / "20991231-000000-incident-ffffff.json").write_text('{"id": "truncat')
+    (runs.runs_dir() / "20991231-000001-incident-eeeeee.json").write_text("")
+    listed = CliRunner().invoke(app, ["runs"])
+    assert listed.exit_code == 0 and "incident" in listed.stdout
+    assert listed.stderr.count("is damaged or unreadable") == 2 and "20991231-000000-incident-ffffff" in listed.stderr
+    shown = CliRunner().invoke(app, ["runs", "show", "20991231-000000"])
+    assert shown.exit_code == 2 and "move it aside" in shown.stderr and "Traceback" not in shown.output
+
+
+@pytest.mark.parametrize("damage", [b"", b'{"run_id": "x", "entries": {"1": {"ind'], ids=["empty", "truncated"])
+def test_a_damaged_journal_stops_apply_and_says_how_to_go_on(damage):
+    cli = CliRunner()
+    root = Path(__file__).resolve().parent.parent
+    script = root / "examples" / "scripts" / "transcript-to-stories.yaml"
+    transcript = root / "examples" / "transcripts" / "acme-finance-interview.md"
+    ran = cli.invoke(app, ["run", "transcript-to-stories", f"transcript={transcript}", "epic=PROD-100",
+                           "--model", f"script:{script}", "--quiet"])  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    record = runs.load("last")
+    journal = config.state_dir() / "journals" / f"{record.id}.json"
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    journal.write_bytes(damage)
+    for command in (["apply", "last", "--yes"], ["runs", "show", "last", "--changes"]):
+        result = cli.invoke(app, command)
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert f"the apply journal {journal} is damaged" in result.stderr and "move it aside" in result.stderr
+    assert journal.read_bytes() == damage  # never overwritten: what it holds may still matter
+
+
+def test_a_damaged_budget_ledger_is_named_with_what_to_do():
+    open_budget({}).ledger.close()  # a real ledger, then cut short as a crash or a full disk leaves it
+    path = config.state_dir() / "budget.db"
+    path.write_bytes(path.read_bytes()[:100])
+    result = CliRunner().invoke(app, ["run", "incident", ALERT, "--model", "none", "--quiet"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"the budget ledger {path} is damaged" in result.stderr and "move it aside" in result.stderr
+
+
+def test_sqlite_full_and_read_only_databases_are_state_errors(tmp_path):
+    conn = statefiles.open_database(tmp_path / "full.db", "budget ledger", "move it aside")
+    conn.execute("CREATE TABLE t (x TEXT)")
+    conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")  # SQLITE_FULL
+    with pytest.raises(StateError, match=r"cannot write the budget ledger .*full\.db: .*the disk is full"):
+        conn.execute("INSERT INTO t VALUES (?)", ("x" * 100_000,))
+    conn.execute("PRAGMA query_only = 1")  # SQLite answers as for a read-only file
+    with pytest.raises(StateError, match="read-only"):
+        conn.execute("INSERT INTO t VALUES ('y')")
+    (tmp_path / "schedule.db").write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    with pytest.raises(StateError, match=r"scheduler's claims database .* is damaged"):
+        OccurrenceStore(tmp_path / "schedule.db")
+
+
+def test_a_state_database_error_no_store_names_is_still_one_line_at_the_cli(monkeypatch):
+    def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr("agentflow.runner.open_budget", locked)
+    result = CliRunner().invoke(app, ["run", "incident", ALERT, "--model", "none", "--quiet"])
+    assert result.exit_code == 2 and "a database in the state directory failed: database is locked" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("where", ["missing/report.md", "."], ids=["no such directory", "a directory"])
+def test_an_output_path_that_cannot_be_written_is_refused_before_the_run(tmp_path, monkeypatch, where):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["run", "incident", ALERT, "--model", "none", "--quiet", "--output", where])
+    assert result.exit_code == 2 and "cannot write the report" in result.stderr
+    assert not runs.runs_dir().exists() or not list(runs.runs_dir().glob("*.json"))  # no run was started
+
+
+def test_an_output_file_is_written_whole_and_an_existing_one_keeps_its_mode(tmp_path):
+    report = tmp_path / "report.md"
+    report.write_text("an older report")
+    report.chmod(0o640)
+    result = CliRunner().invoke(app, ["run", "incident", ALERT, "--model", "none", "--quiet", "--output", str(report)])
+    assert result.exit_code == 0, result.output
+    assert report.read_text().startswith("#") and report.stat().st_mode & 0o777 == 0o640
+    assert not list(tmp_path.glob("*.partial"))
+    assert json.loads(json.dumps(runs.load("last").model_dump(mode="json")))["status"] == "finished"
