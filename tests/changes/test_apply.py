@@ -21,6 +21,7 @@ from agentflow.budget import Budget, Settings, SQLiteLedger
 from agentflow.changes import apply as applying
 from agentflow.changes.attribution import run_label
 from agentflow.changes.journal import exclusive
+from agentflow.changes.plan import Change
 from agentflow.cli import app
 from agentflow.errors import ConfigError
 from agentflow.runner import Runner, RunRequest
@@ -295,3 +296,86 @@ def test_apply_stopped_by_the_budget_exits_3_and_says_so(monkeypatch):
     assert result.exit_code == 3, result.stderr
     assert "Stopped by the hourly rate budget" in result.stdout
     assert "deferred $1" in " ".join(result.stdout.split())
+
+
+def _stories_from_the_command_line(cli: CliRunner) -> runs.RunRecord:
+    script = ROOT / "examples" / "scripts" / "transcript-to-stories.yaml"
+    inputs = [f"{name}={value}" for name, value in TRANSCRIPT.items()]
+    ran = cli.invoke(app, ["run", "transcript-to-stories", *inputs, "--model", f"script:{script}", "--quiet"])
+    assert ran.exit_code == 0, ran.output
+    return runs.load("last")
+
+
+def test_a_journal_lost_after_a_full_apply_makes_nothing_again():
+    from agentflow.config import sandbox_db
+
+    cli = CliRunner()
+    record = _stories_from_the_command_line(cli)
+    assert cli.invoke(app, ["apply", "last", "--yes"]).exit_code == 0
+    site = Site.open("cloud", sandbox_db())
+    total = site.store.query_one("SELECT COUNT(*) FROM issues")[0]
+    applying.Journal.path_for(record.id).unlink()
+    again = cli.invoke(app, ["apply", "last", "--yes"])
+    assert again.exit_code == 0, again.output
+    assert again.stdout.count("found it already made") == 8  # four stories, four epic links: all on the site
+    assert site.store.query_one("SELECT COUNT(*) FROM issues")[0] == total and len(labelled(site, record.id)) == 4
+    rebuilt = applying.Journal.load(record.id)
+    assert [rebuilt.entry(n).state for n in range(1, 9)] == ["applied"] * 8
+    keys = {row["key"] for row in labelled(site, record.id)}
+    assert {rebuilt.entry(n).result["key"] for n in range(1, 5)} == keys  # what $1..$4 resolve to, recovered
+
+
+def test_a_journal_lost_half_way_makes_only_what_is_missing():
+    from agentflow.config import sandbox_db
+
+    cli = CliRunner()
+    record = _stories_from_the_command_line(cli)
+    assert cli.invoke(app, ["apply", "last", "--only", "1,2,5", "--yes"]).exit_code == 0
+    site = Site.open("cloud", sandbox_db())
+    total = site.store.query_one("SELECT COUNT(*) FROM issues")[0]
+    journal = applying.Journal.path_for(record.id)
+    journal.rename(journal.with_name(journal.name + ".damaged"))  # as a person moves a damaged one aside
+    rest = cli.invoke(app, ["apply", "last", "--yes"])
+    assert rest.exit_code == 0, rest.output
+    assert site.store.query_one("SELECT COUNT(*) FROM issues")[0] == total + 2  # stories 3 and 4 only
+    created = labelled(site, record.id)
+    assert len(created) == 4 and {row["epic"] for row in created} == {"PROD-100"}
+    assert rest.stdout.count("found it already made") == 3  # $1, $2 and $1's epic link
+
+
+async def test_a_transition_to_the_status_an_issue_is_in_counts_as_applied():
+    site = Site.open("cloud")
+    status = site.store.query_one(
+        "SELECT s.name FROM issues i JOIN statuses s ON s.id = i.status_id WHERE i.key = 'PAY-429'"
+    )[0]
+    record = runs.RunRecord(id="20261201-090000-triage-aaaaaa", workflow="triage", started_at="2026-12-01T09:00:00",
+                            changes=[Change(index=1, tool="transition_jira_issue", server="atlassian",
+                                            arguments={"key": "PAY-429", "status": status})])  # fmt: skip
+    runs.save(record)
+    runner = Runner(bundled=lambda quota: server_for(site, user="sre", quota=quota), budget=None)
+    _, [result] = await runner.apply(record.id, actor="priya", on_change=lambda a: None)
+    assert result.state == "applied" and result.detail == f"PAY-429 is already {status}"
+    assert applying.Journal.load(record.id).entry(1).state == "applied"
+
+
+async def test_a_write_that_reads_back_differently_is_reported_and_audited(monkeypatch):
+    from agentflow import audit
+    from agentflow.host.gate import Gate
+
+    site = Site.open("cloud")
+    runner, record = await stories_run(site)
+    real = Gate.execute
+
+    async def altered(gate, server, tool, arguments):  # as a site's automation rule that rewrites summaries
+        outcome = await real(gate, server, tool, arguments)
+        if tool == "get_jira_issue" and outcome.structured:
+            outcome.structured["summary"] = "[triaged] " + outcome.structured["summary"]
+        return outcome
+
+    monkeypatch.setattr(Gate, "execute", altered)
+    _, results = await runner.apply(record.id, actor="priya", only={1}, on_change=lambda a: None)
+    assert results[0].state == "applied" and results[0].verified is False
+    assert "but reading it back: summary is '[triaged] " in results[0].detail
+    [line] = [line for line in audit.read(record.id) if line["kind"] == "verify"]
+    assert line["outcome"] == "mismatch" and line["actor"] == "priya"
+    assert applying.Journal.load(record.id).entry(1).verified is False
