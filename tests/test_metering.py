@@ -228,4 +228,4 @@ def test_mcp_serve_with_an_unreadable_ledger_says_so_and_exits_2():
     (state_dir() / "budget.db").write_bytes(b"garbage" * 1000)
     result = CliRunner().invoke(app, ["mcp", "serve"])
     assert result.exit_code == 2
-    assert "cannot open the budget ledger" in result.stderr and "Traceback" not in result.stderr
+    assert "the budget ledger" in result.stderr and "is damaged" in result.stderr and "Traceback" not in result.stderr
