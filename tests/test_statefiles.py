@@ -162,6 +162,16 @@ def test_a_damaged_budget_ledger_is_named_with_what_to_do():
     assert f"the budget ledger {path} is damaged" in result.stderr and "move it aside" in result.stderr
 
 
+@pytest.mark.parametrize("command", [["run", "incident", ALERT, "--model", "none", "--quiet"], ["sandbox", "serve"]])
+def test_a_damaged_sandbox_database_is_named_with_what_to_do(command):
+    path = config.sandbox_db()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.write_bytes(b"SQLite format 3\x00" + b"\x00" * 84)
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"the sandbox database {path} is damaged" in result.stderr and "move it aside" in result.stderr
+
+
 def test_sqlite_full_and_read_only_databases_are_state_errors(tmp_path):
     conn = statefiles.open_database(tmp_path / "full.db", "budget ledger", "move it aside")
     conn.execute("CREATE TABLE t (x TEXT)")

@@ -6,6 +6,7 @@ requests go to its ASGI app in-process (no port, no subprocess) with the sandbox
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 
 import httpx2
@@ -18,6 +19,7 @@ from agentflow.atlassian.sites import SiteConfig
 
 # Links shown for sandbox objects point where `agentflow sandbox serve` listens by default.
 SANDBOX_URL = "http://127.0.0.1:8990"
+SANDBOX_REMEDY = "move it aside (or delete it): agentflow seeds a new sandbox, without what was written to the old one"
 
 
 @dataclass
@@ -83,11 +85,14 @@ def _sandbox(site: SiteConfig) -> tuple[Auth, httpx2.AsyncBaseTransport]:
     """The state directory's sandbox (the one `agentflow sandbox serve` shows), spoken to in-process."""
     from agentflow.config import sandbox_db
     from agentflow.sandbox.site import Site
-    from agentflow.statefiles import private_dir
+    from agentflow.statefiles import damaged, private_dir
 
     db = sandbox_db()
     private_dir(db.parent)
-    sandbox = Site.open(site.flavor, db)
+    try:
+        sandbox = Site.open(site.flavor, db)
+    except sqlite3.DatabaseError as exc:
+        raise damaged(db, "sandbox database", str(exc), SANDBOX_REMEDY) from None
     user = sandbox.user(site.sandbox_user)
     auth = _auth(user.email, user.token, site.flavor)
     return auth, httpx2.ASGITransport(app=sandbox.app)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -78,6 +79,11 @@ def sandbox_serve(
         )
     except OSError as exc:
         raise ConfigError(f"cannot open the sandbox database {path}: {exc.strerror or exc}") from None
+    except sqlite3.DatabaseError as exc:
+        from agentflow.atlassian.backend import SANDBOX_REMEDY
+        from agentflow.statefiles import damaged
+
+        raise damaged(path, "sandbox database", str(exc), SANDBOX_REMEDY) from None
 
     def announce(base_url: str) -> None:
         info = sandbox.describe(base_url)
