@@ -52,6 +52,18 @@ def _quote(value: Any) -> str:
     return f'"{text}"'
 
 
+def _one_line(value: Any) -> str:
+    """Text for a place in Markdown that ends at the end of its line (a heading, a list item, a quote, a label):
+    every run of whitespace, line breaks included, becomes one space, so that a value cannot end its construct
+    early or start a block of its own."""
+    return " ".join(str(value).split())
+
+
+def _table_cell(value: Any) -> str:
+    """Text for a Markdown table cell: on one line, and a `|` escaped so that it cannot open another cell."""
+    return _one_line(value).replace("|", "\\|")
+
+
 class _DataEnvironment(SandboxedEnvironment):
     """`a.b` on a mapping means its key `b` first: workflow data is JSON, and an input named `keys` or a
     result field named `items` must not resolve to a `dict` method."""
@@ -74,6 +86,8 @@ def environment(search_path: Iterable[Path] = ()) -> SandboxedEnvironment:
     )
     env.filters["to_json"] = _to_json
     env.filters["quote"] = _quote
+    env.filters["one_line"] = _one_line
+    env.filters["table_cell"] = _table_cell
     return env
 
 
@@ -218,7 +232,7 @@ def _guard(render: Any, filename: str | None = None) -> Any:
         raise TemplateProblem(f"undefined: {exc.message}", _template_line(exc, filename), filename) from None
     except TemplateError as exc:
         raise TemplateProblem(f"template error: {exc}", _template_line(exc, filename), filename) from None
-    except (TypeError, ValueError, AttributeError, KeyError, ZeroDivisionError) as exc:
+    except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
         message = f"template error: {type(exc).__name__}: {exc}"
         raise TemplateProblem(message, _template_line(exc, filename), filename) from None
 

@@ -36,6 +36,12 @@ def test_quote_makes_a_safe_query_literal():
     assert rendered == 'text ~ "pool \\"db\\" exhausted"'
 
 
+def test_one_line_and_table_cell_keep_text_inside_its_markdown_construct():
+    text = {"text": " a |  b\r\n\n# c\t"}
+    assert render_value(environment(), "## {{ text | one_line }}", text) == "## a | b # c"
+    assert render_value(environment(), "| {{ text | table_cell }} |", text) == "| a \\| b # c |"
+
+
 def test_undefined_names_are_errors_not_blanks():
     env = environment()
     with pytest.raises(TemplateProblem, match="'dict object' has no attribute 'nope'"):
@@ -49,6 +55,12 @@ def test_undefined_names_are_errors_not_blanks():
 def test_the_sandbox_blocks_reaching_into_python():
     with pytest.raises(TemplateProblem, match="template error"):
         render_value(environment(), "{{ inputs.__class__.__mro__ }}", CONTEXT)
+
+
+def test_a_failing_python_call_in_a_template_is_a_template_problem_not_a_crash():
+    for expression in ("{{ '{0}{1}'.format(1) }}", "{{ 10 ** 400 / 0.1 }}", "{{ 1 // 0 }}"):
+        with pytest.raises(TemplateProblem, match="template error"):
+            render_value(environment(), f"x {expression}", CONTEXT)
 
 
 def test_render_file_errors_carry_the_template_line(tmp_path):
