@@ -607,6 +607,7 @@ async def test_grooming_applies_labels_stages_the_rest_and_delivers_to_a_file_an
 
     report = (tmp_path / "reports" / "backlog-grooming-2026-11-26.md").read_text()
     assert "PROD-110" in report and record.id in report
+    assert "| PROD-110 | stale |" in report and "| PROD-116 | duplicate of PROD-115 |" in report  # not a JSON dump
     assert record.id in capsys.readouterr().out
     [post] = webhook.posts  # the first attempt got a 500; the retry went through
     assert "PROD-116 duplicates PROD-115" in post["text"] and f"`agentflow apply {record.id}`" in post["text"]
