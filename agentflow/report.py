@@ -28,6 +28,7 @@ REASONS: dict[TerminalReason, str] = {
     TerminalReason.CANCELLED: "cancelled",
     TerminalReason.DEFERRED: "deferred: the hourly budget has no room for it yet",
     TerminalReason.CONFIG_ERROR: "failed: bad input or configuration",
+    TerminalReason.REPORT_ERROR: "failed: the report template could not render the answer",
     TerminalReason.CRASHED: "failed: agentflow crashed",
 }
 

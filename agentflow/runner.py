@@ -37,6 +37,7 @@ from agentflow.errors import (
     ServerError,
     ServerStartError,
     StateError,
+    WorkflowInvalid,
 )
 from agentflow.gather import Gatherer
 from agentflow.host.gate import Gate
@@ -277,15 +278,25 @@ class Runner:
         record.cost_usd = model.cost(result.usage)
 
     def _report(self, run: Run, context: dict[str, Any]) -> str:
-        """The workflow's report template over what the run found; a template failure still leaves a report."""
+        """The workflow's report template over what the run found.
+
+        A template that fails still leaves a report: the answer as JSON, under a line saying why. A run that had
+        completed then ends `report_error`, since a scheduled job or a script must not take a raw dump for its
+        report; a run that had already failed keeps its own reason, with the template's problem added.
+        """
         record = run.record
         failed = [s for s in record.steps if s.status == "error"]
         header = [f"> {note}" for note in run.notes]
         header += [f"> Gather step `{s.id}` ({s.tool}) failed: {s.error}" for s in failed]
         try:
             body = run.loaded.render_report({**context, "output": record.output})
-        except AgentflowError as error:
-            record.error = record.error or f"report template failed: {error}"
+        except WorkflowInvalid as error:
+            if record.terminal_reason == TerminalReason.COMPLETED:
+                record.terminal_reason = TerminalReason.REPORT_ERROR
+            # The message names the template file and line, and says what it could not render.
+            record.error = f"{record.error}; the report template failed too: {error}" if record.error else str(error)
+            shown = " ".join(str(error).split())  # on the quote's one line
+            header.append(f"> The report template failed, so the answer is shown as JSON: {shown}")
             body = None
         if body is None:
             body = f"# {run.workflow.title}\n\n```json\n{json.dumps(record.output, indent=2)}\n```\n"

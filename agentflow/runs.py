@@ -43,6 +43,7 @@ class TerminalReason(StrEnum):
     CANCELLED = "cancelled"
     DEFERRED = "deferred"  # a batch run that did not fit in the budget was not started
     CONFIG_ERROR = "config_error"
+    REPORT_ERROR = "report_error"  # the run completed, but its report template could not render the answer
     CRASHED = "crashed"
 
 

@@ -105,6 +105,54 @@ async def test_a_limit_still_ends_with_a_report_and_its_reason(project):
     assert record.report and "partial" in record.report
 
 
+NOTED = """\
+name: noted
+title: Noted
+tools: [get_jira_issue]
+agent: {prompt: minimal.md.j2, max_turns: 2}
+output:
+  schema:
+    type: object
+    required: [answer]
+    properties: {answer: {type: string}, note: {type: string}}
+  report: noted.report.md.j2
+"""
+
+
+def noted(project) -> None:
+    """A user workflow whose report template assumes that the optional `note` is always there."""
+    project.prompt("noted.report.md.j2", "# {{ output.answer }}\n\n{{ output.note }}\n")
+    project.workflow("noted", NOTED)
+
+
+async def test_a_report_template_that_cannot_render_a_valid_answer_fails_the_run_and_keeps_the_answer(project):
+    noted(project)
+    script = ScriptedModel.from_turns([[tool("submit_result", answer="forty-two")]])
+    result = await runner(script).execute(RunRequest(workflow="noted"))
+    record = result.record
+    assert record.terminal_reason == "report_error" and not record.succeeded
+    assert record.output == {"answer": "forty-two"}
+    assert record.error == "prompts/noted.report.md.j2:3: undefined: 'dict object' has no attribute 'note'"
+    assert "> The report template failed, so the answer is shown as JSON: prompts/noted.report.md.j2:3" in record.report
+    assert '```json\n{\n  "answer": "forty-two"\n}\n```' in record.report
+    saved = json.loads(result.path.read_text())
+    assert saved["terminal_reason"] == "report_error" and saved["output"] == {"answer": "forty-two"}
+
+
+async def test_a_failing_report_template_does_not_hide_why_the_run_ended(project):
+    noted(project)
+    script = ScriptedModel.from_turns(
+        [
+            [tool("get_jira_issue", key="PAY-429")],
+            [tool("get_jira_issue", key="PAY-430")],
+            [tool("submit_result", answer="partial")],
+        ]
+    )
+    record = (await runner(script).execute(RunRequest(workflow="noted"))).record
+    assert record.terminal_reason == "max_turns" and record.output == {"answer": "partial"}
+    assert "prompts/noted.report.md.j2:3: undefined: 'dict object' has no attribute 'note'" in record.error
+
+
 async def test_bad_inputs_and_missing_servers_are_configuration_errors(project):
     with pytest.raises(InputInvalid, match="missing required input 'alert'"):
         await runner(None).execute(RunRequest(workflow="incident"))

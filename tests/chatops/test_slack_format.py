@@ -240,6 +240,17 @@ def test_a_run_without_a_report_still_makes_a_valid_message() -> None:
     assert "&lt;no&gt;" in blocks[-1]["elements"][0]["text"]
 
 
+def test_a_run_whose_report_template_failed_says_so_names_the_template_and_shows_the_answer() -> None:
+    error = "prompts/noted.report.md.j2:3: undefined: 'dict object' has no attribute 'note'"
+    answer = '```json\n{\n  "answer": "42"\n}\n```'
+    report = f"> The report template failed, so the answer is shown as JSON: {error}\n\n# Noted\n\n{answer}\n"
+    blocks = blocks_for_run(record(report, workflow="noted", terminal_reason="report_error", error=error))
+    check_block_kit(blocks)
+    assert blocks[0]["text"]["text"] == "noted: failed: the report template could not render the answer"
+    assert '"answer": "42"' in mrkdwn_of(blocks)
+    assert "has no attribute 'note'" in blocks[-1]["elements"][0]["text"]
+
+
 def test_a_huge_report_is_cut_with_a_notice_saying_how_to_see_it_all() -> None:
     run = record(report="\n\n".join(f"## Part {n}\n\n" + "lorem ipsum " * 150 for n in range(400)))
     blocks = blocks_for_run(run)

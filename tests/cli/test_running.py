@@ -124,3 +124,29 @@ def test_a_server_printing_to_stdout_mid_run_fails_the_run_with_exit_1_and_no_tr
         "write only JSON-RPC to stdout and logs to stderr"
     )
     assert "Traceback" not in result.output
+
+
+def test_a_report_template_that_fails_exits_1_without_a_traceback_and_still_shows_the_answer(project):
+    project.workflow(
+        "noted",
+        """\
+        name: noted
+        title: Noted
+        agent: {prompt: minimal.md.j2}
+        output:
+          schema: {type: object, required: [answer], properties: {answer: {type: string}, note: {type: string}}}
+          report: noted.report.md.j2
+        """,
+    )
+    project.prompt("noted.report.md.j2", "# {{ output.answer }}\n\n{{ output.note }}\n")
+    script = project.root / "noted.yaml"
+    script.write_text("- - {type: tool_use, name: submit_result, input: {answer: forty-two}}\n")
+    result = invoke("run", "noted", "--model", f"script:{script}")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    shown = " ".join(result.stdout.split())  # the terminal wraps long lines
+    assert '"answer": "forty-two"' in shown
+    assert "failed: the report template could not render the answer (prompts/noted.report.md.j2:3: undefined:" in shown
+    summary = json.loads(invoke("run", "noted", "--model", f"script:{script}", "--json").stdout)
+    assert summary["terminal_reason"] == "report_error" and summary["succeeded"] is False
+    assert summary["output"] == {"answer": "forty-two"} and "noted.report.md.j2:3" in summary["error"]

@@ -390,6 +390,28 @@ async def test_a_run_that_cannot_start_fails_the_occurrence_with_the_reason_and_
     assert done.state == "done" and runs.load(done.run_id).model == "none"
 
 
+class TemplateFails(Recorder):
+    """A runner whose runs complete but whose report template cannot render the answer."""
+
+    async def execute(self, request: RunRequest) -> RunResult:
+        result = await super().execute(request)
+        result.record.terminal_reason = "report_error"
+        result.record.error = "prompts/backlog-grooming.report.md.j2:10: undefined: 'dict object' has no attribute 'x'"
+        return result
+
+
+@pytest.mark.anyio
+async def test_a_run_whose_report_template_failed_fails_the_occurrence_with_the_templates_message():
+    clock, lines = Clock(THURSDAY_7AM), []
+    [outcome] = await scheduler(clock, TemplateFails(), lines).run_due()
+    assert outcome.state == "failed" and outcome.run_id == "run-1"
+    assert outcome.reason == (
+        "failed: the report template could not render the answer "
+        "(prompts/backlog-grooming.report.md.j2:10: undefined: 'dict object' has no attribute 'x')"
+    )
+    assert lines == [f"schedule: backlog-grooming 2026-11-26T07:00Z -> failed run run-1 (3.1 s): {outcome.reason}"]
+
+
 # --- the long-running loop, and stopping it ---------------------------------------------------------------
 
 
