@@ -138,7 +138,7 @@ def _confirm_and_apply(runner: Any, record: Any, only: set[int] | None, yes: boo
         typer.confirm(f"Apply {len(pending)} change{'s' if len(pending) != 1 else ''} to Atlassian?", abort=True)
 
     def show(applied: Any) -> None:
-        colour = "green" if applied.state == "applied" else "red"
+        colour = "red" if applied.state != "applied" else "yellow" if applied.verified is False else "green"
         out.print(
             f"[{colour}]{applied.state}[/] ${applied.index} {ui.escape(applied.summary)}: {ui.escape(applied.detail)}"
         )
