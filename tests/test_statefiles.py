@@ -213,3 +213,27 @@ def test_an_output_file_is_written_whole_and_an_existing_one_keeps_its_mode(tmp_
     assert report.read_text().startswith("#") and report.stat().st_mode & 0o777 == 0o640
     assert not list(tmp_path.glob("*.partial"))
     assert json.loads(json.dumps(runs.load("last").model_dump(mode="json")))["status"] == "finished"
+
+
+def test_a_disk_that_fills_up_during_apply_loses_nothing_and_makes_nothing_twice():
+    from agentflow.sandbox.site import Site
+
+    cli = CliRunner()
+    root = Path(__file__).resolve().parent.parent
+    script = root / "examples" / "scripts" / "transcript-to-stories.yaml"
+    transcript = root / "examples" / "transcripts" / "acme-finance-interview.md"
+    ran = cli.invoke(app, ["run", "transcript-to-stories", f"transcript={transcript}", "epic=PROD-100",
+                           "--model", f"script:{script}", "--quiet"])  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    site = Site.open("cloud", config.sandbox_db())
+    before = site.store.query_one("SELECT COUNT(*) FROM issues")[0]
+    with pytest.MonkeyPatch.context() as patch:
+        # The journal takes five writes (two changes, each `applying` then `applied`, and the third `applying`),
+        # then the disk is full: the third story is made on the site but its `applied` never reaches the journal.
+        BrokenDisk(patch).install(errno.ENOSPC, where=lambda path: path.parent.name == "journals", after=5)
+        full = cli.invoke(app, ["apply", "last", "--yes"])
+    assert full.exit_code == 2 and "the disk is full" in full.stderr and "Traceback" not in full.output
+    assert site.store.query_one("SELECT COUNT(*) FROM issues")[0] == before + 3
+    again = cli.invoke(app, ["apply", "last", "--yes"])
+    assert again.exit_code == 0, again.output
+    assert site.store.query_one("SELECT COUNT(*) FROM issues")[0] == before + 4 and not leftovers()
