@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pytest
 
+# The one bound for what should take a second or two (a child process starting, a server getting ready, a
+# request, a thread finishing): a safety net that stops a hung test, never what a test measures. A loaded
+# 2-core machine can be many times slower than a laptop, so it is generous; a passing test never gets near it.
+# Where a time box is itself under test, the test uses a child or call that can never finish inside it.
+SLOW_MACHINE_SECONDS = 120
+
 MINIMAL_WORKFLOW = """\
 name: {name}
 title: A minimal workflow

@@ -315,14 +315,17 @@ class Host:
         """Every connected server's tools, servers in the order given."""
         return [tool for spec in self._specs for tool in self._connections[spec.name].tools]
 
-    async def call(self, server: str, name: str, arguments: dict[str, Any]) -> ToolOutcome:
-        """Call one tool within the server's `call_timeout`; only the server's own failure raises `ServerError`."""
+    async def call(
+        self, server: str, name: str, arguments: dict[str, Any], *, timeout: float | None = None
+    ) -> ToolOutcome:
+        """Call one tool within `timeout` seconds, the server's `call_timeout` unless given; only the server's own
+        failure raises `ServerError`."""
         connection = self._connections.get(server)
         if connection is None:
             raise ServerError(server, "no server of that name is connected")
         if connection.failure is not None:
             raise ServerError(server, connection.failure)
-        timeout = connection.spec.call_timeout
+        timeout = connection.spec.call_timeout if timeout is None else timeout
         started = time.monotonic()
         try:
             with anyio.fail_after(timeout):
