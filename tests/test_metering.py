@@ -25,11 +25,13 @@ from agentflow.metering import Metering
 from agentflow.runner import Runner, RunRequest
 from agentflow.runs import CallStatus
 from agentflow.sandbox.site import Site
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.anyio
 ECHO = str(Path(__file__).parent / "host" / "servers" / "echo_server.py")
 WHO = audit.Actor(actor="sam", trigger="cli", run_id="run-1", workflow="incident")
-WAIT = 90
+WAIT = SLOW_MACHINE_SECONDS
+START = WAIT / 2  # a child's start-up box: `python -m agentflow` takes seconds to import on a loaded machine
 
 
 def state_dir() -> Path:
@@ -45,6 +47,7 @@ def mcp_serve(*options: str, **settings) -> ServerSpec:
     """`agentflow mcp serve` as a stdio server another host would start, on the state directory's sandbox."""
     env = {"AGENTFLOW_STATE_DIR": "${AGENTFLOW_STATE_DIR}", "AGENTFLOW_CONFIG": "${AGENTFLOW_CONFIG}"}
     args = ["-m", "agentflow", "mcp", "serve", "--site", "sandbox", *options]
+    settings.setdefault("startup_timeout", START)
     return ServerSpec(name="other", transport="stdio", command=sys.executable, args=args, env=env, **settings)
 
 
@@ -147,7 +150,7 @@ async def test_the_runs_cap_holds_for_a_server_that_meters_itself():
 
 async def test_a_server_that_reaches_no_atlassian_site_costs_nothing():
     budget = shared_budget()
-    spec = ServerSpec(name="echo", transport="stdio", command=sys.executable, args=[ECHO])
+    spec = ServerSpec(name="echo", transport="stdio", command=sys.executable, args=[ECHO], startup_timeout=START)
     metering = Metering.plan([spec], budget, site=None, priority="interactive", who=WHO, cap=40)
     assert metering.allowance is None and metering.bundled is None
     with anyio.fail_after(WAIT):

@@ -13,6 +13,7 @@ from agentflow.atlassian.testing import server_for
 from agentflow.errors import ConfigError, InputInvalid, ServerStartError
 from agentflow.runner import Runner, RunRequest
 from agentflow.sandbox.site import Site
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
@@ -243,7 +244,7 @@ async def test_a_server_that_dies_mid_run_ends_it_with_server_error(project, tmp
     config = tmp_path / "config.toml"
     # Two servers: the crash of one must not end the other's slow call before the run cancels it.
     config.write_text("".join(
-        f'[servers.{name}]\ncommand = "{sys.executable}"\nargs = ["{echo}"]\nstartup_timeout = 20\n'
+        f'[servers.{name}]\ncommand = "{sys.executable}"\nargs = ["{echo}"]\nstartup_timeout = {SLOW_MACHINE_SECONDS}\n'
         for name in ("echo", "other")
     ))  # fmt: skip
     monkeypatch.setenv("AGENTFLOW_CONFIG", str(config))

@@ -19,6 +19,7 @@ from agentflow.cli import app
 from agentflow.errors import BudgetDeferred
 from agentflow.runner import Runner, RunRequest
 from agentflow.sandbox.site import Site
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +122,7 @@ async def test_a_canary_token_never_reaches_records_audit_errors_logs_or_the_mod
     config = tmp_path / "config.toml"
     config.write_text(
         f'[sites.eng]\nurl = "https://eng.atlassian.net"\nemail = "a@b.c"\ntoken = "{CANARY}"\n'
-        f'[servers.echo]\ncommand = "{sys.executable}"\nargs = ["{echo}"]\n'
+        f'[servers.echo]\ncommand = "{sys.executable}"\nargs = ["{echo}"]\nstartup_timeout = {SLOW_MACHINE_SECONDS}\n'
     )
     monkeypatch.setenv("AGENTFLOW_CONFIG", str(config))
     monkeypatch.setenv("SERVICE_API_KEY", "sk-ant-" + "x" * 30)
