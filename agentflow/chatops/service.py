@@ -67,8 +67,10 @@ class ChatOps:
         model: str | None = None,
         site: str | None = None,
         rate_clock: Callable[[], float] | None = None,
+        stop_timeout_s: float = 5,
     ) -> None:
         self.settings = settings
+        self.stop_timeout_s = stop_timeout_s  # how long stopping may spend telling channels their runs stopped
         self.executor = executor or InSubprocess()
         self.send = send
         self.model = model
@@ -240,11 +242,12 @@ class ChatOps:
         if job.response_url:
             await self._post(job.response_url, payload)
 
-    async def stop(self, timeout_s: float = 5) -> None:
-        """Stop the pool; tell each waiting or running job's channel (one attempt each, briefly) that it stopped."""
+    async def stop(self) -> None:
+        """Stop the pool; tell each waiting or running job's channel (one attempt each, within `stop_timeout_s`)
+        that it stopped."""
         told = [(job, job.state) for job in self.jobs.values() if job.response_url]
         await self.pool.stop()
-        with anyio.move_on_after(timeout_s):
+        with anyio.move_on_after(self.stop_timeout_s):
             async with anyio.create_task_group() as group:
                 for job, state in told:
                     what = "was not started" if state == "queued" else "was stopped while it ran"

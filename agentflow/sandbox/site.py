@@ -136,8 +136,10 @@ def serve(site: Site, host: str, port: int, on_ready: Callable[[str], None]) -> 
 
 
 @contextmanager
-def running(site: Site, host: str = "127.0.0.1", timeout: float = 10.0) -> Iterator[str]:
-    """Serve `site` on a free loopback port in a background thread; yields the base URL."""
+def running(site: Site, host: str = "127.0.0.1", timeout: float = 60.0) -> Iterator[str]:
+    """Serve `site` on a free loopback port in a background thread; yields the base URL.
+
+    `timeout` bounds the wait for it to listen and to stop: a net for a hang, generous for a loaded machine."""
     sock = _bind(host, 0)
     server = _Server(uvicorn.Config(site.app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

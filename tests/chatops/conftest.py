@@ -25,6 +25,7 @@ from agentflow.chatops.service import ChatOps
 from agentflow.chatops.settings import ChatOpsSettings
 from agentflow.cli import serving
 from agentflow.runner import Runner
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "api-token-for-tests-0123456789"
@@ -60,7 +61,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T1/B1/xyz"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def wait(self, count: int = 1, timeout: float = 60) -> list[dict[str, Any]]:
+    def wait(self, count: int = 1, timeout: float = SLOW_MACHINE_SECONDS) -> list[dict[str, Any]]:
         with self.arrived:
             if not self.arrived.wait_for(lambda: len(self.posts) >= count, timeout):
                 raise AssertionError(f"expected {count} posts to response_url, got {len(self.posts)}")
@@ -118,16 +119,16 @@ def served(app: Any) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
+    deadline = time.monotonic() + SLOW_MACHINE_SECONDS
+    while not server.started:  # uvicorn says so only with a flag
+        if time.monotonic() > deadline or not thread.is_alive():
             raise AssertionError("uvicorn did not start")
         time.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
-        thread.join(30)
+        thread.join(SLOW_MACHINE_SECONDS)
 
 
 class Service:
@@ -135,7 +136,7 @@ class Service:
 
     def __init__(self, chatops: ChatOps, base_url: str) -> None:
         self.chatops = chatops
-        self.http = httpx2.Client(base_url=base_url, timeout=30)
+        self.http = httpx2.Client(base_url=base_url, timeout=SLOW_MACHINE_SECONDS)
 
     def slash(self, form: dict[str, str], secret: str = SECRET, at: float | None = None) -> httpx2.Response:
         body, headers = signed(form, secret, at)
@@ -168,7 +169,7 @@ class _Stack:
 
     def __exit__(self, *exc: object) -> None:
         # Runs a test started end inside it: a record written later would land in the next test's state dir.
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + SLOW_MACHINE_SECONDS
         while any(service.chatops.jobs for service in self.services) and time.monotonic() < deadline:
             time.sleep(0.05)
         for context in reversed(self.exits):

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from agentflow.chatops.jobs import Job, Pool, QueueFull
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +30,7 @@ async def test_positions_count_the_runs_ahead_and_a_full_queue_refuses():
     with pytest.raises(QueueFull):
         pool.submit(job(4))
     release.set()
-    await asyncio.wait_for(pool.queue.join(), 5)
+    await asyncio.wait_for(pool.queue.join(), SLOW_MACHINE_SECONDS)
     assert sorted(done) == [f"run-{n}" for n in range(4)]
     assert pool.submit(job(5)) == 0  # room again
     await pool.stop()
@@ -47,6 +48,6 @@ async def test_a_failing_job_does_not_take_its_worker_down():
     pool.start()
     pool.submit(job(0))
     pool.submit(job(1))
-    await asyncio.wait_for(pool.queue.join(), 5)
+    await asyncio.wait_for(pool.queue.join(), SLOW_MACHINE_SECONDS)
     assert seen == ["run-0", "run-1"]
     await pool.stop()

@@ -9,6 +9,7 @@ import httpx2
 import pytest
 
 from agentflow.sandbox.site import Site, running
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 
 @dataclass
@@ -20,7 +21,7 @@ class Served:
 
     def client(self, as_user: str | None = "dev") -> httpx2.Client:
         headers = self.site.auth_header(as_user) if as_user else {}
-        return httpx2.Client(base_url=self.url, headers=headers, timeout=10)
+        return httpx2.Client(base_url=self.url, headers=headers, timeout=SLOW_MACHINE_SECONDS)
 
 
 @pytest.fixture(scope="session", params=["cloud", "dc"])

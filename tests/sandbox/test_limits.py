@@ -5,6 +5,7 @@ import pytest
 
 from agentflow.sandbox.limits import Faults, parse_rate_limit
 from agentflow.sandbox.site import Site, running
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 
 class Clock:
@@ -18,7 +19,10 @@ class Clock:
 def test_the_rate_limit_answers_429_with_retry_after_and_recovers_as_the_hour_slides():
     clock = Clock(1_800_000_000.0)
     site = Site.open("cloud", clock=clock, per_hour=3)
-    with running(site) as url, httpx2.Client(base_url=url, headers=site.auth_header("sre")) as client:
+    with (
+        running(site) as url,
+        httpx2.Client(base_url=url, headers=site.auth_header("sre"), timeout=SLOW_MACHINE_SECONDS) as client,
+    ):
         served = [client.get("/rest/api/3/myself") for _ in range(3)]
         assert [r.status_code for r in served] == [200, 200, 200]
         assert served[0].headers["X-RateLimit-Limit"] == "3"
@@ -38,7 +42,10 @@ def test_the_rate_limit_answers_429_with_retry_after_and_recovers_as_the_hour_sl
 
 def statuses(faults: Faults, count: int) -> list[int]:
     site = Site.open("dc", faults=faults)
-    with running(site) as url, httpx2.Client(base_url=url, headers=site.auth_header("dev")) as client:
+    with (
+        running(site) as url,
+        httpx2.Client(base_url=url, headers=site.auth_header("dev"), timeout=SLOW_MACHINE_SECONDS) as client,
+    ):
         return [client.get("/rest/api/2/myself").status_code for _ in range(count)]
 
 
@@ -52,7 +59,10 @@ def test_faults_are_injected_at_their_rates_and_reproducibly():
 
 def test_injected_429_and_503_carry_retry_after():
     site = Site.open("cloud", faults=Faults.parse("503=1"))
-    with running(site) as url, httpx2.Client(base_url=url, headers=site.auth_header("dev")) as client:
+    with (
+        running(site) as url,
+        httpx2.Client(base_url=url, headers=site.auth_header("dev"), timeout=SLOW_MACHINE_SECONDS) as client,
+    ):
         response = client.get("/rest/api/3/myself")
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert response.json()["errorMessages"] == ["Injected fault: HTTP 503"]
