@@ -22,6 +22,7 @@ from agentflow.budget import (
     settings_from,
 )
 from agentflow.errors import ConfigError, StateError
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 NOW = 1_800_000_000.0
 
@@ -51,9 +52,9 @@ def test_four_processes_never_together_exceed_the_limit(tmp_path: Path):
     workers = [context.Process(target=_reserve_many, args=(path, 300, 500, queue)) for _ in range(4)]
     for worker in workers:
         worker.start()
-    granted = [queue.get(timeout=60) for _ in workers]
+    granted = [queue.get(timeout=SLOW_MACHINE_SECONDS) for _ in workers]
     for worker in workers:
-        worker.join(timeout=60)
+        worker.join(timeout=SLOW_MACHINE_SECONDS)
     assert sum(granted) == 500
     assert SQLiteLedger(path).used("acme", NOW) == 500
 

@@ -17,6 +17,7 @@ import pytest
 
 from agentflow.budget import SQLiteLedger
 from agentflow.sandbox import requestlog
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 ALERT = "alert=Database connection pool exhaustion"
 STORM = "429=0.3,latency=5ms"
@@ -35,11 +36,11 @@ def served_sandbox(tmp_path: Path, flavor: str, faults: str) -> Iterator[tuple[d
         try:
             with selectors.DefaultSelector() as selector:
                 selector.register(server.stdout, selectors.EVENT_READ)
-                assert selector.select(timeout=60), "the sandbox printed nothing within 60 s"
+                assert selector.select(timeout=SLOW_MACHINE_SECONDS), "the sandbox printed nothing"
             yield json.loads(server.stdout.readline()), log
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            server.wait(timeout=SLOW_MACHINE_SECONDS)
 
 
 def run_concurrently(count: int, env: dict[str, str]) -> list[subprocess.CompletedProcess]:

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agentflow.cli import app
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "scripts" / "transcript-to-stories.yaml"
 TRANSCRIPT = Path(__file__).resolve().parent.parent / "examples" / "transcripts" / "acme-finance-interview.md"
@@ -70,7 +71,7 @@ def test_another_user_reads_nothing(monkeypatch):
     state = make_state(monkeypatch)
     for target in ("sandbox.db", "budget.db", "audit.log", "mcp-token", "runs"):
         peek = subprocess.run(["runuser", "-u", "nobody", "--", "ls", "-l", str(state / target)],
-                              capture_output=True, text=True, timeout=30)  # fmt: skip
+                              capture_output=True, text=True, timeout=SLOW_MACHINE_SECONDS)  # fmt: skip
         assert peek.returncode != 0 and "Permission denied" in peek.stderr, target
 
 

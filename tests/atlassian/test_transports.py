@@ -14,7 +14,10 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.conftest import SLOW_MACHINE_SECONDS
+
 pytestmark = pytest.mark.anyio
+WAIT = SLOW_MACHINE_SECONDS  # for a child to start or stop, a request to be answered: only a hang gets near it
 
 
 def child_env(state_dir) -> dict[str, str]:
@@ -29,7 +32,7 @@ async def test_stdio_server_reads_the_default_sandbox(tmp_path):
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "agentflow", "mcp", "serve"], env=child_env(tmp_path)
     )
-    with anyio.fail_after(60):
+    with anyio.fail_after(WAIT):
         async with Client(params) as client:
             tools = {tool.name for tool in (await client.list_tools()).tools}
             result = await client.call_tool("get_jira_issue", {"key": "OPS-141"})
@@ -46,9 +49,9 @@ def start_http(tmp_path, *extra: str) -> tuple[subprocess.Popen, str]:
     )
     with selectors.DefaultSelector() as selector:
         selector.register(server.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout=30):
+        if not selector.select(timeout=WAIT):
             server.kill()
-            raise AssertionError("the MCP server printed nothing within 30 s: " + server.stderr.read())
+            raise AssertionError("the MCP server printed nothing: " + server.stderr.read())
     line = server.stdout.readline()
     found = re.search(r"(http://\S+?/mcp)", line)
     assert found, f"no URL in {line!r}"
@@ -58,7 +61,7 @@ def start_http(tmp_path, *extra: str) -> tuple[subprocess.Popen, str]:
 @asynccontextmanager
 async def client_with_token(url: str, token: str) -> AsyncIterator[Client]:
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=WAIT) as http,
         Client(streamable_http_client(url, http_client=http)) as client,
     ):
         yield client
@@ -74,7 +77,7 @@ async def test_streamable_http_server_needs_its_token_and_refuses_foreign_hosts(
     try:
         token = token_of(tmp_path)
         assert oct((tmp_path / "mcp-token").stat().st_mode & 0o777) == "0o600" and len(token) >= 40
-        with anyio.fail_after(60):
+        with anyio.fail_after(WAIT):
             async with client_with_token(url, token) as client:
                 tools = {tool.name for tool in (await client.list_tools()).tools}
                 found = await client.call_tool("search_confluence_pages", {"cql": 'label = "runbook"'})
@@ -82,32 +85,32 @@ async def test_streamable_http_server_needs_its_token_and_refuses_foreign_hosts(
         assert not found.is_error and len(found.structured_content["pages"]) >= 3
         initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
         for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": token}):
-            refused = httpx2.post(url, headers=headers, json=initialize, timeout=10)
+            refused = httpx2.post(url, headers=headers, json=initialize, timeout=WAIT)
             assert refused.status_code == 401, headers
             challenge = refused.headers["WWW-Authenticate"]
             assert challenge.startswith("Bearer ") and "resource_metadata=" in challenge
-        metadata = httpx2.get(url.removesuffix("/mcp") + "/.well-known/oauth-protected-resource", timeout=10).json()
+        metadata = httpx2.get(url.removesuffix("/mcp") + "/.well-known/oauth-protected-resource", timeout=WAIT).json()
         assert metadata["resource"] == url and metadata["bearer_methods_supported"] == ["header"]
         authorized = {"Authorization": f"Bearer {token}"}
         for foreign in ({"Host": "evil.example.com"}, {"Origin": "http://evil.example"}):
-            rebinding = httpx2.post(url, headers={**authorized, **foreign}, json=initialize, timeout=10)
+            rebinding = httpx2.post(url, headers={**authorized, **foreign}, json=initialize, timeout=WAIT)
             assert rebinding.status_code in (400, 403, 421), foreign
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=WAIT)
 
 
 def test_no_auth_is_refused_off_loopback_and_said_on_it(tmp_path):
     command = [sys.executable, "-m", "agentflow", "mcp", "serve", "--http", "--no-auth", "--host", "0.0.0.0"]
-    refused = subprocess.run(command, env=child_env(tmp_path), capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(command, env=child_env(tmp_path), capture_output=True, text=True, timeout=WAIT)
     assert refused.returncode == 2 and "--no-auth is refused on 0.0.0.0" in refused.stderr
     server, url = start_http(tmp_path, "--no-auth")
     try:
-        answered = httpx2.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, timeout=10)
+        answered = httpx2.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}, timeout=WAIT)
         assert answered.status_code != 401
     finally:
         server.terminate()
-        _, stderr = server.communicate(timeout=10)
+        _, stderr = server.communicate(timeout=WAIT)
     assert "--no-auth: any process of any user on this machine can use these tools as you" in stderr
 
 
@@ -121,16 +124,18 @@ async def test_a_rotated_token_takes_effect_at_once_and_the_metadata_is_only_rea
         initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
         assert new != old
         assert (
-            httpx2.post(url, headers={"Authorization": f"Bearer {old}"}, json=initialize, timeout=10).status_code == 401
+            httpx2.post(url, headers={"Authorization": f"Bearer {old}"}, json=initialize, timeout=WAIT).status_code
+            == 401
         )
         assert (
-            httpx2.post(url, headers={"Authorization": f"Bearer {new}"}, json=initialize, timeout=10).status_code != 401
+            httpx2.post(url, headers={"Authorization": f"Bearer {new}"}, json=initialize, timeout=WAIT).status_code
+            != 401
         )
         metadata = url.removesuffix("/mcp") + "/.well-known/oauth-protected-resource"
-        assert httpx2.post(metadata, timeout=10).status_code == 405
-        assert httpx2.get(metadata, headers={"Host": "evil.example"}, timeout=10).status_code == 421
-        sneaky = httpx2.post(url, headers={"Host": 'localhost:1", x="y'}, json=initialize, timeout=10)
+        assert httpx2.post(metadata, timeout=WAIT).status_code == 405
+        assert httpx2.get(metadata, headers={"Host": "evil.example"}, timeout=WAIT).status_code == 421
+        sneaky = httpx2.post(url, headers={"Host": 'localhost:1", x="y'}, json=initialize, timeout=WAIT)
         assert '", x="y' not in sneaky.headers.get("WWW-Authenticate", "")
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=WAIT)

@@ -10,6 +10,7 @@ import httpx2
 from typer.testing import CliRunner
 
 from agentflow.cli import app
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 runner = CliRunner()
 
@@ -21,19 +22,19 @@ def test_serve_prints_one_json_line_then_answers_on_its_port(tmp_path):
         try:
             with selectors.DefaultSelector() as selector:
                 selector.register(server.stdout, selectors.EVENT_READ)
-                assert selector.select(timeout=30), "the sandbox printed nothing within 30 s"
+                assert selector.select(timeout=SLOW_MACHINE_SECONDS), "the sandbox printed nothing"
             info = json.loads(server.stdout.readline())
             assert info["flavor"] == "dc" and info["db"] == str(tmp_path / "sandbox.db")
             sre = next(user for user in info["users"] if user["username"] == "sre")
             assert info["env"]["JIRA_PERSONAL_TOKEN"] == sre["token"]
             headers = {"Authorization": f"Bearer {sre['token']}"}
-            server_info = httpx2.get(info["url"] + "/rest/api/2/serverInfo", timeout=10).json()
+            server_info = httpx2.get(info["url"] + "/rest/api/2/serverInfo", timeout=SLOW_MACHINE_SECONDS).json()
             assert server_info["deploymentType"] == "Server"
-            me = httpx2.get(info["url"] + "/rest/api/2/myself", headers=headers, timeout=10).json()
+            me = httpx2.get(info["url"] + "/rest/api/2/myself", headers=headers, timeout=SLOW_MACHINE_SECONDS).json()
             assert me["name"] == "sre"
         finally:
             server.terminate()
-            server.wait(timeout=10)
+            server.wait(timeout=SLOW_MACHINE_SECONDS)
 
 
 def test_reset_seeds_a_fresh_database(tmp_path):

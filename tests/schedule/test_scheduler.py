@@ -33,6 +33,7 @@ from agentflow.sandbox.site import Site
 from agentflow.schedule import OccurrenceStore, Scheduler, occurrences, settings_from, until_signalled
 from agentflow.schedule.settings import Delivery, ScheduleSettings, parse_duration
 from agentflow.workflow.schema import ScheduleSpec
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 GROOMING_SCRIPT = ROOT / "examples" / "scripts" / "backlog-grooming.yaml"
@@ -184,7 +185,7 @@ def test_random_and_hashed_cron_fields_are_refused_with_a_clear_message():
 
 def test_two_schedulers_racing_for_one_occurrence_run_it_once():
     clock = Clock(THURSDAY_7AM + timedelta(seconds=20))
-    barrier = threading.Barrier(2, timeout=10)
+    barrier = threading.Barrier(2, timeout=SLOW_MACHINE_SECONDS)
     recorder = Recorder()
     results: list[list] = []
 
@@ -200,7 +201,7 @@ def test_two_schedulers_racing_for_one_occurrence_run_it_once():
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=10)
+        thread.join(timeout=SLOW_MACHINE_SECONDS)
     assert len(recorder.requests) == 1
     assert sorted(len(outcomes) for outcomes in results) == [0, 1]
     request = recorder.requests[0]
@@ -462,7 +463,7 @@ async def test_sigterm_during_a_run_cancels_it_and_records_the_run_and_the_occur
         await model.started.wait()
         os.kill(os.getpid(), signal.SIGTERM)
 
-    with anyio.fail_after(10):
+    with anyio.fail_after(SLOW_MACHINE_SECONDS):
         killer = asyncio.ensure_future(terminate())
         assert await until_signalled(subject.run_due()) is None  # a clean stop
         await killer
