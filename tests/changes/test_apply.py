@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import selectors
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import anyio
 import pytest
 from typer.testing import CliRunner
 
@@ -26,6 +29,7 @@ from agentflow.cli import app
 from agentflow.errors import ConfigError
 from agentflow.runner import Runner, RunRequest
 from agentflow.sandbox.site import Site, running
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,9 +124,30 @@ async def test_a_second_apply_of_the_same_run_while_one_is_running_is_refused_an
     assert [r.state for r in results] == ["applied"] * 8 and len(labelled(site, record.id)) == 4
 
 
+class HoldingTheThirdCreate:
+    """The site's app, except that the third issue created waits until the test has killed the applying
+    process, and is then refused unmade: the kill lands between the second create and the third however slow
+    or loaded the machine is (a served latency only made that likely)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.creates = 0
+        self.killed = threading.Event()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].endswith("/issue"):
+            self.creates += 1
+            if self.creates == 3:
+                await anyio.to_thread.run_sync(self.killed.wait, SLOW_MACHINE_SECONDS, abandon_on_cancel=True)
+                await send({"type": "http.response.start", "status": 503, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        await self.app(scope, receive, send)
+
+
 def test_killing_apply_halfway_then_applying_again_ends_with_exactly_five(project, tmp_path):
-    """A real `agentflow apply` process, SIGKILLed after its second create, against a sandbox served with
-    latency; applying again must end with exactly the five issues the plan has."""
+    """A real `agentflow apply` process, SIGKILLed while its third create is in flight; applying again must end
+    with exactly the five issues the plan has."""
     project.prompt("five.md.j2", "Create five tasks.\n")
     project.workflow(
         "five",
@@ -135,14 +160,12 @@ def test_killing_apply_halfway_then_applying_again_ends_with_exactly_five(projec
         writes: {mode: staged, limits: {create_jira_issue: 5}}
         """,
     )
-    site = Site.open("cloud", tmp_path / "slow.db")
+    site = Site.open("cloud", tmp_path / "five.db")
     script = [[{"type": "tool_use", "name": "create_jira_issue", "input": {
         "project": "OPS", "issue_type": "Task", "summary": f"Task {n}", "description": f"Task number {n}"}}
         for n in range(1, 6)], [{"type": "tool_use", "name": "submit_result", "input": {}}]]  # fmt: skip
-    from agentflow.sandbox.limits import Faults
-
-    slow = Site.open("cloud", tmp_path / "slow.db", faults=Faults.parse("latency=150ms"))
-    with running(slow) as url:
+    holding = HoldingTheThirdCreate(site.app)
+    with running(dataclasses.replace(site, app=holding)) as url:
         env = {**os.environ, **site.env(url, "sre")}
         os.environ.update(site.env(url, "sre"))
         try:
@@ -156,22 +179,24 @@ def test_killing_apply_halfway_then_applying_again_ends_with_exactly_five(projec
                 os.environ.pop(name)
         assert len(record.changes) == 5
         command = [sys.executable, "-m", "agentflow", "apply", record.id, "--yes"]
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True) as child:
-            applied = 0
-            with selectors.DefaultSelector() as selector:
-                selector.register(child.stdout, selectors.EVENT_READ)
-                while applied < 2:
-                    assert selector.select(timeout=60), "apply printed nothing for 60 s"
-                    line = child.stdout.readline()
-                    assert line, child.stderr.read()
-                    applied += line.startswith("applied")
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout=10)
-        partial = len([r for r in labelled(Site.open("cloud", tmp_path / "slow.db"), record.id)])
-        assert 2 <= partial < 5
-        again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        try:
+            with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True) as child:
+                applied = 0
+                with selectors.DefaultSelector() as selector:
+                    selector.register(child.stdout, selectors.EVENT_READ)
+                    while applied < 2:
+                        assert selector.select(timeout=SLOW_MACHINE_SECONDS), "apply printed nothing"
+                        line = child.stdout.readline()
+                        assert line, child.stderr.read()
+                        applied += line.startswith("applied")
+                child.send_signal(signal.SIGKILL)
+                child.wait(timeout=SLOW_MACHINE_SECONDS)
+        finally:
+            holding.killed.set()
+        assert len(labelled(Site.open("cloud", tmp_path / "five.db"), record.id)) == 2
+        again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=SLOW_MACHINE_SECONDS)
         assert again.returncode == 0, again.stderr
-    final = labelled(Site.open("cloud", tmp_path / "slow.db"), record.id)
+    final = labelled(Site.open("cloud", tmp_path / "five.db"), record.id)
     assert sorted(row["summary"] for row in final) == [f"Task {n}" for n in range(1, 6)]
 
 
