@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
+
 from agentflow.runner import RunEvents
 from agentflow.runs import CallStatus, PlanStep, StepRecord, ToolCallRecord, TurnRecord
+
+# How each outcome of a gather step shows; one a newer record may have is shown as written.
+STEP_STATUS = {
+    "ok": "[green]ok[/]", "error": "[red]failed[/]", "skipped": "[dim]skipped[/]", CallStatus.FAILED: "[red]failed[/]",
+    CallStatus.TIMEOUT: "[red]timed out[/]", CallStatus.CANCELLED: "[yellow]cancelled[/]",
+}  # fmt: skip
 
 MARKS = {"done": "[green]✔[/]", "in_progress": "[yellow]▶[/]", "pending": "[dim]○[/]", "skipped": "[dim]-[/]"}
 SHOWN_CALLS = 8
@@ -79,14 +87,12 @@ class LiveView:
 
     def _step(self, step: StepRecord) -> None:
         self.requests += step.requests
-        status = {"ok": "[green]ok[/]", "error": "[red]failed[/]", "skipped": "[dim]skipped[/]"}[step.status]
+        status = STEP_STATUS.get(step.status, escape(step.status))
         self._update(f"gather [bold]{step.id}[/] {step.tool} {status} [dim]{step.duration_ms:.0f} ms[/]")
 
     def _plan(self, plan: list[PlanStep]) -> None:
         self.plan = list(plan)
         if self.live is None:
-            from rich.markup import escape
-
             self._update(escape("plan: " + "; ".join(f"[{s.status}] {s.title}" for s in plan)))
         else:
             self._update()

@@ -150,3 +150,26 @@ def test_a_report_template_that_fails_exits_1_without_a_traceback_and_still_show
     summary = json.loads(invoke("run", "noted", "--model", f"script:{script}", "--json").stdout)
     assert summary["terminal_reason"] == "report_error" and summary["succeeded"] is False
     assert summary["output"] == {"answer": "forty-two"} and "noted.report.md.j2:3" in summary["error"]
+
+
+def test_a_gather_step_whose_server_crashes_shows_in_the_live_view_and_fails_the_run(project, tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text(f"[servers.echo]\ncommand = {json.dumps(sys.executable)}\nargs = {json.dumps([str(ECHO)])}\n")
+    monkeypatch.setenv("AGENTFLOW_CONFIG", str(config))
+    project.workflow(
+        "crashing",
+        """\
+        name: crashing
+        title: Crashes while gathering
+        servers: [echo]
+        tools: [crash]
+        steps:
+          - {id: boom, tool: crash}
+        agent: {prompt: minimal.md.j2}
+        output: {schema: {type: object}}
+        """,
+    )
+    result = invoke("run", "crashing", "--model", "none")  # the live view, not --quiet
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "gather boom crash failed" in " ".join(result.output.split())
+    assert "MCP server 'echo' failed" in result.stderr
