@@ -18,6 +18,7 @@ import contextlib
 import errno
 import os
 import sqlite3
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,20 +28,30 @@ from agentflow.errors import StateError
 PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
 BUSY_TIMEOUT_S = 30  # how long a SQLite statement waits for another process's lock before it fails
 
-_ADVICE = {
+# What to do, by errno: the same for every file, or (state, other) where a state file's differs from a report's.
+_ADVICE: dict[int, str | tuple[str, str]] = {
     errno.ENOSPC: "the disk is full: free some space and try again",
     errno.EDQUOT: "the disk quota is used up: free some space and try again",
-    errno.EROFS: "the file system is read-only: point AGENTFLOW_STATE_DIR at a writable directory",
-    errno.EACCES: "permission denied: agentflow needs to write its state directory (or set AGENTFLOW_STATE_DIR)",
-    errno.EPERM: "permission denied: agentflow needs to write its state directory (or set AGENTFLOW_STATE_DIR)",
-    errno.ELOOP: "it is a symbolic link, which agentflow never follows in its state directory: remove it",
-}
+    errno.EFBIG: "the file would pass this process's file-size limit (ulimit -f): raise it and try again",
+    errno.EIO: "the disk failed to write: check it (dmesg) and try again",
+    errno.EROFS: ("the file system is read-only: point AGENTFLOW_STATE_DIR at a writable directory",
+                  "the file system is read-only: choose a path on a writable one"),
+    errno.EACCES: ("agentflow needs to write its state directory: fix its owner or set AGENTFLOW_STATE_DIR", ""),
+    errno.EPERM: ("agentflow needs to write its state directory: fix its owner or set AGENTFLOW_STATE_DIR", ""),
+    errno.ELOOP: ("it is a symbolic link, which agentflow never follows in its state directory: remove it", ""),
+    errno.EEXIST: ("a file is where agentflow keeps a directory: move it aside", ""),
+    errno.ENOTDIR: ("a file is where agentflow keeps a directory: move it aside", "a part of the path is a file"),
+    errno.EISDIR: ("a directory is where agentflow keeps a file: move it aside", "it is a directory"),
+}  # fmt: skip
 
 
-def unwritable(path: Path, error: OSError, what: str = "") -> StateError:
-    """The error for `path` that could not be created or written; the advice follows the errno."""
+def unwritable(path: Path, error: OSError, what: str = "", *, state: bool = True) -> StateError:
+    """The error for `path` that could not be created or written; the advice follows the errno, and whether it
+    is a file of the state directory (`state`) or one a person named (a report)."""
     reason = error.strerror or str(error)
     advice = _ADVICE.get(error.errno or 0, "")
+    if isinstance(advice, tuple):
+        advice = advice[0] if state else advice[1]
     return StateError(f"cannot write {what + ' ' if what else ''}{path}: {reason}" + (f" ({advice})" if advice else ""))
 
 
@@ -104,39 +115,58 @@ def write_private(path: Path, text: str) -> Path:
 
 def write_atomic(path: Path, text: str, what: str = "") -> Path:
     """`write_private` for a file a person asked for (a report): the same atomic replace, with the mode the
-    umask gives a new file (an existing one keeps its mode)."""
-    partial = path.with_name(path.name + ".partial")
+    umask gives a new file (an existing one keeps its mode). A symlink is followed: the file it names is
+    replaced. What is not a regular file (`/dev/stdout`, a FIFO) is written through, never replaced."""
+    target = _target(path, what)
     try:
+        if target.exists() and not target.is_file():
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return path
+        partial = target.with_name(target.name + ".partial")
         descriptor = _open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)  # umask applies
         try:
-            if path.exists():
-                os.fchmod(descriptor, path.stat().st_mode & 0o777)
+            if target.exists():
+                os.fchmod(descriptor, target.stat().st_mode & 0o777)
         finally:
             os.close(descriptor)
     except OSError as exc:
-        raise unwritable(path, exc, what) from None
-    return _replace(partial, path, text, what)
+        raise unwritable(path, exc, what, state=False) from None
+    _replace(partial, target, text, what, state=False)
+    return path
 
 
 def check_writable(path: Path, what: str) -> None:
     """Before long work whose result goes to `path`: `StateError` now if it could not be written then (a
     missing directory, a directory in its place, a read-only disk). Leaves nothing behind."""
-    if path.is_dir():
-        raise StateError(f"cannot write {what} {path}: it is a directory")
-    if not path.parent.is_dir():
-        raise StateError(f"cannot write {what} {path}: the directory {path.parent} does not exist")
-    existed = path.exists()
+    target = _target(path, what)
+    if not target.parent.is_dir():
+        missing = "is not a directory" if target.parent.exists() else "does not exist"
+        raise StateError(f"cannot write {what} {path}: {target.parent} {missing}")
+    if stat.S_ISFIFO(target.stat().st_mode if target.exists() else 0):
+        if not os.access(target, os.W_OK):  # opening a FIFO to try would wait for its reader
+            raise StateError(f"cannot write {what} {path}: permission denied")
+        return
+    existed = target.exists()
     try:
-        with open(path, "a", encoding="utf-8"):
+        with open(target, "a", encoding="utf-8"):
             pass
     except OSError as exc:
-        raise unwritable(path, exc, what) from None
+        raise unwritable(path, exc, what, state=False) from None
     if not existed:
         with contextlib.suppress(OSError):
-            path.unlink()
+            target.unlink()
 
 
-def _replace(partial: Path, path: Path, text: str, what: str = "") -> Path:
+def _target(path: Path, what: str) -> Path:
+    """The file `path` names, through any symlinks; `StateError` when it is a directory."""
+    target = path.resolve()
+    if target.is_dir():
+        raise StateError(f"cannot write {what} {path}: it is a directory")
+    return target
+
+
+def _replace(partial: Path, path: Path, text: str, what: str = "", *, state: bool = True) -> Path:
     try:
         descriptor = _open(partial, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW, PRIVATE_FILE)
         try:
@@ -147,7 +177,7 @@ def _replace(partial: Path, path: Path, text: str, what: str = "") -> Path:
     except OSError as exc:
         with contextlib.suppress(OSError):  # on a read-only disk even this may fail; nothing more to do then
             partial.unlink()
-        raise unwritable(path, exc, what) from None
+        raise unwritable(path, exc, what, state=state) from None
     return path
 
 

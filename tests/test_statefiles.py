@@ -237,3 +237,28 @@ def test_a_disk_that_fills_up_during_apply_loses_nothing_and_makes_nothing_twice
     again = cli.invoke(app, ["apply", "last", "--yes"])
     assert again.exit_code == 0, again.output
     assert site.store.query_one("SELECT COUNT(*) FROM issues")[0] == before + 4 and not leftovers()
+
+
+def test_an_output_path_that_is_not_a_regular_file_is_written_through_never_replaced(tmp_path):
+    import stat
+
+    target = tmp_path / "reports" / "2026-12-01.md"
+    target.parent.mkdir()
+    target.write_text("yesterday's")
+    latest = tmp_path / "latest.md"
+    latest.symlink_to(target)
+    for output in (str(latest), os.devnull):
+        result = CliRunner().invoke(app, ["run", "incident", ALERT, "--model", "none", "--quiet", "--output", output])
+        assert result.exit_code == 0, result.output
+    assert latest.is_symlink() and target.read_text().startswith("#")  # the link kept, the file it names replaced
+    assert stat.S_ISCHR(Path(os.devnull).stat().st_mode)  # a device is written to, not swapped for a file
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    statefiles.check_writable(fifo, "the report")  # returns at once: opening a FIFO would wait for a reader
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_an_output_path_under_a_file_says_so(tmp_path):
+    (tmp_path / "notes").write_text("a file")
+    with pytest.raises(StateError, match=r"cannot write the report .*notes/x\.md: .*notes is not a directory"):
+        statefiles.check_writable(tmp_path / "notes" / "x.md", "the report")
