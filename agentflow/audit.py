@@ -15,14 +15,14 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from agentflow import config, redact, statefiles
-from agentflow.errors import ConfigError
+from agentflow.errors import ConfigError, StateError
 
 AUDIT_VAR = "AGENTFLOW_AUDIT_LOG"
 _lock = threading.Lock()
@@ -93,6 +93,14 @@ def record(
     return json.loads(text)
 
 
+def ready() -> None:
+    """`StateError` now if audit lines could not be written, before work that must be audited (an apply's
+    writes): a change made on the site must never go unrecorded."""
+    path = log_path()
+    if path is not None:
+        _append(path, "")
+
+
 def _append(path: Path, text: str) -> None:
     if path.parent == config.state_dir():
         statefiles.private_dir(path.parent)
@@ -101,24 +109,34 @@ def _append(path: Path, text: str) -> None:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise statefiles.unwritable(path.parent, exc, "the audit log's directory") from None
-    statefiles.append_private(path, text + "\n")  # a symlink planted where the log should be is refused
+    statefiles.append_private(path, text + "\n" if text else "")  # a symlink planted there is refused
 
 
 def read(
-    run_id: str | None = None, since: timedelta | None = None, tool: str | None = None
+    run_id: str | None = None,
+    since: timedelta | None = None,
+    tool: str | None = None,
+    on_unreadable: Callable[[int], None] = lambda number: None,
 ) -> Iterator[dict[str, Any]]:
-    """Lines of the log, oldest first, filtered; unreadable lines are skipped."""
+    """Lines of the log, oldest first, filtered; an unreadable line (cut short by a crash, not UTF-8) is skipped
+    and its number handed to `on_unreadable`. `StateError` when the log is not a file."""
     path = log_path()
     if path is None:
         raise ConfigError(f"{AUDIT_VAR}=- sends the audit log to standard output; there is no file to read")
-    if not path.is_file():
+    if not path.exists():
         return
+    if not path.is_file():
+        raise StateError(f"the audit log {path} is not a file: move it aside")
     cutoff = datetime.now(UTC) - since if since else None
-    with path.open(encoding="utf-8") as handle:
-        for raw in handle:
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, raw in enumerate(handle, 1):
             try:
                 line = json.loads(raw)
-            except ValueError:
+                if not isinstance(line, dict) or "time" not in line:
+                    raise ValueError("not an audit line")
+                datetime.fromisoformat(line["time"])
+            except (ValueError, TypeError):
+                on_unreadable(number)
                 continue
             if run_id and not str(line.get("run_id", "")).startswith(run_id):
                 continue

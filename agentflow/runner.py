@@ -178,6 +178,7 @@ class Runner:
         )
         path = runs.save(record)  # before anything happens: a disk that refuses it stops the run here
         try:
+            audit.ready()  # every call is audited: a log that cannot take a line stops the run before its first
             specs = _server_specs(workflow.servers, config)
             site = resolve_site(request.site, config=config) if uses_bundled(specs) else None
             who = audit.Actor(actor=request.actor, trigger=request.trigger, run_id=record.id, workflow=workflow.name)

@@ -182,15 +182,34 @@ def _replace(partial: Path, path: Path, text: str, what: str = "", *, state: boo
 
 
 def append_private(path: Path, text: str) -> None:
-    """Append `text` to a private file (created 0600; a symlink refused); `StateError` when it cannot."""
+    """Append `text` to a private file (created 0600, tightened if looser; a symlink refused), whole or not at
+    all: what a full disk let through is cut off again, so that the next line does not run into half of this
+    one. `StateError` when it cannot."""
     try:
         descriptor = _open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE)
-        try:
-            _write(descriptor, text.encode(), sync=False)
-        finally:
-            os.close(descriptor)
     except OSError as exc:
         raise unwritable(path, exc) from None
+    try:
+        status = os.fstat(descriptor)
+        if status.st_mode & 0o077:
+            os.fchmod(descriptor, PRIVATE_FILE)
+            _tightened(path, status.st_mode & 0o777)
+        data = text.encode()
+        try:
+            _write(descriptor, data, sync=False)
+        except OSError as exc:
+            size = os.fstat(descriptor).st_size
+            if status.st_size < size < status.st_size + len(data):  # only ours got in, and only part of it
+                with contextlib.suppress(OSError):
+                    os.ftruncate(descriptor, status.st_size)
+            raise unwritable(path, exc) from None
+    finally:
+        os.close(descriptor)
+
+
+def ready_to_append(path: Path) -> None:
+    """`StateError` now if `path` could not be appended to later (before work that must be recorded there)."""
+    append_private(path, "")
 
 
 # The disk, as state files are written to it: the seam where tests put a full or read-only one (CI runs as root,

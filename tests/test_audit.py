@@ -41,3 +41,66 @@ def test_standard_output_instead_of_a_file(monkeypatch, capsys):
     assert '"tool": "y"' in capsys.readouterr().out
     with pytest.raises(ConfigError, match="there is no file to read"):
         list(audit.read())
+
+
+def test_a_line_a_full_disk_cut_short_is_taken_back_and_unreadable_lines_are_named(monkeypatch):
+    import errno
+    import os
+
+    from typer.testing import CliRunner
+
+    from agentflow import statefiles
+    from agentflow.cli import app
+
+    who = audit.Actor(actor="priya", trigger="cli", run_id="20261201-run-a", workflow="incident")
+    audit.record(who, server="atlassian", tool="get_jira_issue", arguments={}, outcome="ok", duration_ms=1, requests=1)
+    path = audit.log_path()
+    before = path.read_bytes()
+    real = os.write
+
+    def half(descriptor: int, data: bytes) -> int:  # the disk takes ten bytes, then is full
+        real(descriptor, bytes(data[:10]))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "write", half)
+        with pytest.raises(statefiles.StateError, match="the disk is full"):
+            audit.record(who, server="atlassian", tool="x", arguments={}, outcome="ok", duration_ms=1, requests=1)
+    assert path.read_bytes() == before  # no half line for the next one to run into
+    with path.open("ab") as handle:
+        handle.write(b'{"time": "2026-12-01T0\n\xff\xfe garbage\n')
+    audit.record(who, server="atlassian", tool="search_jira_issues", arguments={}, outcome="ok", duration_ms=1,
+                 requests=1)  # fmt: skip
+    shown = CliRunner().invoke(app, ["audit", "--json"])
+    assert shown.exit_code == 0 and "Traceback" not in shown.output
+    assert [line["tool"] for line in map(__import__("json").loads, shown.stdout.splitlines())] == [
+        "get_jira_issue", "search_jira_issues"
+    ]  # fmt: skip
+    assert "2 line(s) of the audit log could not be read (line 2, 3)" in shown.stderr
+
+
+def test_apply_finds_an_unwritable_audit_log_before_it_writes_anything():
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from agentflow import config, runs
+    from agentflow.cli import app
+    from agentflow.sandbox.site import Site
+
+    root = Path(__file__).resolve().parent.parent
+    script = root / "examples" / "scripts" / "transcript-to-stories.yaml"
+    transcript = root / "examples" / "transcripts" / "acme-finance-interview.md"
+    cli = CliRunner()
+    ran = cli.invoke(app, ["run", "transcript-to-stories", f"transcript={transcript}", "epic=PROD-100",
+                           "--model", f"script:{script}", "--quiet"])  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    site = Site.open("cloud", config.sandbox_db())
+    before = site.store.query_one("SELECT COUNT(*) FROM issues")[0]
+    log = audit.log_path()
+    log.unlink()
+    log.mkdir()  # in the log's place, as a mistaken `mkdir` or a volume mount leaves it
+    refused = cli.invoke(app, ["apply", "last", "--yes"])
+    assert refused.exit_code == 2 and "audit.log" in refused.stderr and "Traceback" not in refused.output
+    assert site.store.query_one("SELECT COUNT(*) FROM issues")[0] == before  # nothing made, so nothing unaudited
+    assert runs.load("last").apply_started_at is None

@@ -63,6 +63,7 @@ async def apply_plan(
     """Apply the record's changes (those in `only`, if given) in order; returns what happened to each. `who`:
     in whose name a read-back that differs is written to the audit trail (None: not audited)."""
     refuse_if_read_only()
+    audit.ready()  # a change made on the site must never go unaudited: find out now, before the first write
     with exclusive(record.id):
         journal = Journal.load(record.id)  # read under the lock: another apply may just have finished
         applying = _Apply(record, journal, Observer(record, call), call, actor, who)

@@ -59,7 +59,13 @@ def audit(
     from agentflow import audit as audit_log
 
     window = audit_log.parse_since(since) if since else None
-    lines = list(audit_log.read(run_id=run, since=window, tool=tool))
+    unreadable: list[int] = []
+    lines = list(audit_log.read(run_id=run, since=window, tool=tool, on_unreadable=unreadable.append))
+    if unreadable:  # said, not hidden: a line cut short by a crash or a full disk is a gap in the trail
+        shown = ", ".join(map(str, unreadable[:10])) + (" ..." if len(unreadable) > 10 else "")
+        ui.console(stderr=True).print(
+            f"[yellow]warning:[/] {len(unreadable)} line(s) of the audit log could not be read (line {shown})"
+        )
     if as_json:
         for line in lines:
             typer.echo(json.dumps(line))
@@ -72,14 +78,14 @@ def audit(
         column.no_wrap, column.overflow = True, "ellipsis"
     for line in lines:
         cells = (
-            line["time"][11:19],
-            line["run_id"][-20:],
-            f"{line['actor']} ({line['trigger']})",
-            line["tool"],
-            line["outcome"],
-            f"{line['duration_ms']:.0f}",
-            str(line["requests"]),
-            json.dumps(line["arguments"], ensure_ascii=False)[:60],
+            str(line["time"])[11:19],
+            str(line.get("run_id", ""))[-20:],
+            f"{line.get('actor', '')} ({line.get('trigger', '')})",
+            str(line.get("tool", "")),
+            str(line.get("outcome", "")),
+            f"{line.get('duration_ms') or 0:.0f}",
+            str(line.get("requests", "")),
+            json.dumps(line.get("arguments"), ensure_ascii=False)[:60],
         )
         table.add_row(*(ui.text(c) for c in cells))
     ui.console().print(table)

@@ -98,11 +98,8 @@ class Gate:
         tools = self.toolbox
         if tools is None or name not in tools.names():
             listing = ", ".join(tools.names()) if tools else "none"
-            return GateOutcome(
-                text=f"There is no tool named {name}. The tools are: {listing}.",
-                is_error=True,
-                status=CallStatus.REFUSED,
-            )
+            text = f"There is no tool named {name}. The tools are: {listing}."
+            return self._answered("", name, arguments, GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED))
         return await self.call_tool(tools.resolve(name), arguments, turn=turn, may_write=True)
 
     async def call_tool(
@@ -114,20 +111,24 @@ class Gate:
         if may_write and tool.read_only is not True:  # the model's call: only a declared read is taken at its word
             if self.stager is None:
                 text = f"{tool.name} may change something and this run stages no writes; nothing was done."
-                return GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED, server=tool.server)
+                refused = GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED, server=tool.server)
+                return self._answered(tool.server, tool.name, arguments, refused)
             staged = self.stager.stage(tool.name, tool.server, tool.input_schema, arguments, turn)
             status = CallStatus.STAGED if staged.change else CallStatus.REFUSED
-            return GateOutcome(text=staged.message(), is_error=staged.change is None, status=status,
-                               server=tool.server)  # fmt: skip
+            outcome = GateOutcome(text=staged.message(), is_error=staged.change is None, status=status,
+                                  server=tool.server)  # fmt: skip
+            return self._answered(tool.server, tool.name, arguments, outcome)
         if not may_write and tool.read_only is False:  # a gather step the workflow's author wrote: a declared write
             text = f"{tool.name} writes, and a gather step may not write; nothing was done."
-            return GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED, server=tool.server)
+            refused = GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED, server=tool.server)
+            return self._answered(tool.server, tool.name, arguments, refused)
         if tool.read_only is not True:  # only a read may be answered again from the cache
             return await self.execute(tool.server, tool.name, arguments)
         key = json.dumps([tool.server, tool.name, arguments], sort_keys=True, default=str)
         cached = self._cache.get(key)
         if cached is not None:
-            return cached.model_copy(update={"requests": 0, "status": CallStatus.CACHED})
+            again = cached.model_copy(update={"requests": 0, "status": CallStatus.CACHED})
+            return self._answered(tool.server, tool.name, arguments, again)
         outcome = await self.execute(tool.server, tool.name, arguments)
         if outcome.status == CallStatus.OK:
             self._cache[key] = outcome
@@ -165,6 +166,11 @@ class Gate:
         structured = self.scrub.data(outcome.structured)
         return GateOutcome(text=_capped(whole), structured=structured, is_error=outcome.is_error, requests=requests,
                            server=server, status=status, result_sha256=audit.digest(whole))  # fmt: skip
+
+    def _answered(self, server: str, tool: str, arguments: dict[str, Any], outcome: GateOutcome) -> GateOutcome:
+        """A call the gate answered itself (staged, refused, from the cache): no server saw it, the audit does."""
+        self._audit(server, tool, arguments, outcome.status, time.monotonic(), 0, outcome.text)
+        return outcome
 
     def _spent(self, message: str, requests: int, server: str) -> GateOutcome:
         """The budget had no room: the run spends nothing more."""

@@ -71,7 +71,10 @@ async def test_an_unknown_tool_or_one_outside_the_allowlist_is_refused_and_nothi
         assert outside.status == CallStatus.REFUSED and "There is no tool named search_jira_issues" in outside.text
 
     await with_gates(body)
-    assert audited() == []
+    lines = audited()  # no server saw them; the audit trail says they were asked for and refused
+    assert [(line["tool"], line["outcome"], line["requests"]) for line in lines] == [
+        ("delete_everything", "refused", 0), ("search_jira_issues", "refused", 0)
+    ]  # fmt: skip
 
 
 async def test_a_write_is_staged_by_the_model_and_refused_to_a_gather_step():
@@ -92,7 +95,11 @@ async def test_a_write_is_staged_by_the_model_and_refused_to_a_gather_step():
         assert made.status == CallStatus.ERROR and "no such runbook" in made.text
 
     await with_gates(body)
-    assert [line["tool"] for line in audited()] == ["fail"]  # the only call that reached a server
+    outcomes = [(line["tool"], line["outcome"], line["requests"]) for line in audited()]
+    assert outcomes == [
+        ("add_jira_comment", "staged", 0), ("fail", "staged", 0), ("add_jira_comment", "refused", 0),
+        ("add_jira_comment", "refused", 0), ("fail", "error", 0),  # the only call that reached a server
+    ]  # fmt: skip
 
 
 async def test_reads_are_made_once_then_answered_from_the_cache_for_model_and_gather_alike():
@@ -106,7 +113,9 @@ async def test_reads_are_made_once_then_answered_from_the_cache_for_model_and_ga
         assert (gathered.status, gathered.structured) == (CallStatus.CACHED, first.structured)
 
     await with_gates(body)
-    assert len(audited()) == 1
+    assert [(line["outcome"], line["requests"] > 0) for line in audited()] == [
+        ("ok", True), ("cached", False), ("cached", False)
+    ]  # fmt: skip
 
 
 async def test_a_call_from_the_model_and_from_a_gather_step_leave_the_same_audit_line():
