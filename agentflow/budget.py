@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 
 from agentflow.atlassian.quota import QuotaExhausted
 from agentflow.errors import ConfigError
-from agentflow.statefiles import open_database
+from agentflow.statefiles import damaged, open_database
 
 WINDOW = 3600.0
 PRESETS = {"standard": 500, "premium": 1000}
@@ -36,6 +36,11 @@ DAMAGED_LEDGER = (
     "move it aside (e.g. mv budget.db budget.db.damaged) and agentflow starts a new one; it only held the last hour "
     "of requests, so wait that hour if the site's limit was near"
 )
+_COLUMNS = {
+    "entries": {"id", "site", "at", "count", "committed", "run_id", "workflow", "actor"},
+    "pauses": {"site", "until"},
+    "meta": {"key", "value"},
+}
 PRUNE_EVERY = 500  # reservations of one process between two prunings of expired rows
 BUDGET_KEYS = frozenset({"per_hour", "users", "reserve_interactive", "max_wait", "sites"})
 Priority = Literal["interactive", "batch"]
@@ -107,8 +112,18 @@ class SQLiteLedger:
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             """
         )
+        self._check_columns(path)
         self._identity: str | None = None
         self._writes = 0
+
+    def _check_columns(self, path: Path | str) -> None:
+        """A ledger whose tables lack columns (another version's, or edited) fails now, named, rather than in
+        the middle of a tool call."""
+        for table, needed in _COLUMNS.items():
+            have = {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+            if needed - have:
+                raise damaged(Path(path), "budget ledger", f"its {table} table lacks {sorted(needed - have)}",
+                              DAMAGED_LEDGER)  # fmt: skip
 
     def _in(self) -> Any:
         return _Immediate(self.conn)

@@ -47,6 +47,8 @@ def config_path() -> Path:
 def load_config() -> dict[str, Any]:
     """The config file's contents, or {} when there is none; a broken file is a `ConfigError` with its line."""
     path = config_path()
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"the config file {path} is a directory, not a file")
     if not path.is_file():
         if os.environ.get(CONFIG_VAR):
             raise ConfigError(f"{CONFIG_VAR} names {path}, which does not exist")

@@ -350,6 +350,8 @@ def _save_final(record: runs.RunRecord) -> StateError | None:
         runs.save(record)
     except StateError as error:
         note = f"this run's record could not be saved: {error}"
+        if record.changes:  # apply reads the plan from the record: without it there is nothing to apply
+            note += "; the changes it staged cannot be applied: run it again once the disk is fixed"
         record.error = f"{record.error}; {note}" if record.error else note
         record.report = f"> Note: {note}\n\n{record.report or ''}"
         return error

@@ -206,7 +206,7 @@ def save(record: RunRecord) -> Path:
 
 def load(run_id: str) -> RunRecord:
     """A record by id or unique id prefix (or `last`); `ConfigError` when there is none or it is ambiguous."""
-    directory = runs_dir()
+    directory = _runs_dir_if_any()
     if run_id == "last":
         newest = max(directory.glob("*.json"), default=None) if directory.is_dir() else None
         if newest is None:
@@ -220,6 +220,14 @@ def load(run_id: str) -> RunRecord:
         raise ConfigError(f"'{run_id}' matches several runs: {listed}")
     exact = next((m for m in matches if m.stem == run_id), matches[0])
     return _read(exact)
+
+
+def _runs_dir_if_any() -> Path:
+    """The records' directory (it may not exist yet); `StateError` when something else is in its place."""
+    directory = runs_dir()
+    if directory.exists() and not directory.is_dir():
+        raise StateError(f"{directory} is not a directory: agentflow keeps its run records there; move it aside")
+    return directory
 
 
 def _read(path: Path) -> RunRecord:
@@ -246,7 +254,7 @@ def list_runs(
 ) -> list[RunRecord]:
     """The newest runs first, filtered; an unreadable record is handed to `on_unreadable` (to be reported)
     rather than failing the listing."""
-    directory = runs_dir()
+    directory = _runs_dir_if_any()
     if not directory.is_dir():
         return []
     found = []

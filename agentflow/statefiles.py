@@ -269,6 +269,8 @@ def database_error(path: Path, what: str, error: sqlite3.DatabaseError, remedy: 
     text = str(error)
     if "disk is full" in text:
         return unwritable(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), f"the {what}")
+    if "disk I/O error" in text:  # SQLite's word for a write the disk refused (full, a file-size limit, a fault)
+        return unwritable(path, OSError(errno.EIO, "disk I/O error"), f"the {what}")
     if "readonly" in text or "read-only" in text:
         return unwritable(path, OSError(errno.EROFS, os.strerror(errno.EROFS)), f"the {what}")
     return damaged(path, what, text, remedy)

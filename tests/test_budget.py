@@ -202,3 +202,13 @@ def test_unknown_budget_keys_and_an_unreadable_ledger_are_config_errors(tmp_path
     damaged = r"the budget ledger .*budget\.db is damaged .*file is not a database.*move it"
     with pytest.raises(StateError, match=damaged):
         open_budget({})
+
+
+def test_a_ledger_of_another_shape_is_named_at_open_not_in_the_middle_of_a_call(tmp_path: Path):
+    import sqlite3
+
+    SQLiteLedger(tmp_path / "budget.db").close()
+    with sqlite3.connect(tmp_path / "budget.db") as conn:
+        conn.execute("ALTER TABLE entries DROP COLUMN actor")  # another version's, or edited by hand
+    with pytest.raises(StateError, match=r"its entries table lacks \['actor'\]; move it aside"):
+        SQLiteLedger(tmp_path / "budget.db")

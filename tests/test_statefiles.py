@@ -262,3 +262,38 @@ def test_an_output_path_under_a_file_says_so(tmp_path):
     (tmp_path / "notes").write_text("a file")
     with pytest.raises(StateError, match=r"cannot write the report .*notes/x\.md: .*notes is not a directory"):
         statefiles.check_writable(tmp_path / "notes" / "x.md", "the report")
+
+
+def test_things_in_the_wrong_place_are_named_not_taken_for_empty(monkeypatch, tmp_path):
+    runs.runs_dir().parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    runs.runs_dir().write_text("a file where the records go")
+    for command in (["runs"], ["runs", "show", "last"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2 and "is not a directory: agentflow keeps its run records there" in result.stderr
+    monkeypatch.setenv("AGENTFLOW_CONFIG", str(tmp_path))
+    result = CliRunner().invoke(app, ["run", "incident", ALERT, "--model", "none", "--quiet"])
+    assert result.exit_code == 2 and f"the config file {tmp_path} is a directory, not a file" in result.stderr
+
+
+def test_a_journal_of_another_run_is_never_taken_for_this_one():
+    from agentflow.changes.journal import Journal
+
+    Journal(run_id="20261201-080000-transcript-to-stories-aaaaaa").set(1, state="applied", result={"key": "PROD-117"})
+    other = Journal.path_for("20261201-090000-transcript-to-stories-bbbbbb")
+    other.write_bytes(Journal.path_for("20261201-080000-transcript-to-stories-aaaaaa").read_bytes())
+    with pytest.raises(StateError, match="it is the journal of run 20261201-080000-transcript-to-stories-aaaaaa"):
+        Journal.load("20261201-090000-transcript-to-stories-bbbbbb")
+
+
+def test_sqlite_disk_io_errors_are_a_disk_that_refused_not_a_damaged_file(tmp_path):
+    refused = sqlite3.OperationalError("disk I/O error")  # what SQLite says of a full disk or a file-size limit
+    error = statefiles.database_error(tmp_path / "budget.db", "budget ledger", refused, "move it aside")
+    assert "cannot write the budget ledger" in str(error) and "damaged" not in str(error)
+
+
+def test_output_to_a_full_disk_is_one_line_and_exit_2():
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "agentflow", "list"], stdout=full, stderr=subprocess.PIPE,
+                                text=True, env=os.environ.copy())  # fmt: skip
+    assert result.returncode == 2 and "writing the output failed: No space left on device" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -50,7 +50,10 @@ class Journal(BaseModel):
         if not path.exists():
             return cls(run_id=run_id, lost=True)
         try:
-            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+            journal = cls.model_validate_json(path.read_text(encoding="utf-8"))
+            if journal.run_id != run_id:  # a copy of another run's: its keys would be taken for this run's
+                raise ValueError(f"it is the journal of run {journal.run_id}")
+            return journal
         except (OSError, ValueError) as exc:
             detail = exc.strerror if isinstance(exc, OSError) else (str(exc).strip().splitlines() or ["empty"])[0]
             remedy = (

@@ -6,6 +6,7 @@ stopped by the rate budget. Output helpers import rich lazily so that `agentflow
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 EXIT_FAILED, EXIT_USAGE, EXIT_BUDGET = 1, 2, 3
+_OUTPUT_FAILURES = {errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT}
 EXIT_CODES: list[tuple[type[AgentflowError], int]] = [
     (ConfigError, EXIT_USAGE),
     (BudgetDeferred, EXIT_BUDGET),
@@ -39,6 +41,13 @@ class ErrorsToExitCodes(TyperGroup):
         except AgentflowError as error:
             print_error(error)
             ctx.exit(exit_code_for(error))
+        except OSError as error:
+            if error.errno not in _OUTPUT_FAILURES:  # anything else is a bug, and its traceback the way to fix it
+                raise
+            # What could not be written here is the output itself (`> /dev/full`): every state and report file
+            # is written through `statefiles`, whose errors name the file.
+            print_error(StateError(f"writing the output failed: {error.strerror or error}"))
+            ctx.exit(EXIT_USAGE)
         except sqlite3.Error as error:  # one a store did not name (e.g. a lock held past the busy timeout)
             print_error(StateError(f"a database in the state directory failed: {error}; try again, and if it "
                                    "persists, check the disk and AGENTFLOW_STATE_DIR"))  # fmt: skip

@@ -143,7 +143,12 @@ def _confirm_and_apply(runner: Any, record: Any, only: set[int] | None, yes: boo
             f"[{colour}]{applied.state}[/] ${applied.index} {ui.escape(applied.summary)}: {ui.escape(applied.detail)}"
         )
 
-    _, results = asyncio.run(runner.apply(record.id, actor=getpass.getuser(), only=only, on_change=show))
+    try:
+        _, results = asyncio.run(runner.apply(record.id, actor=getpass.getuser(), only=only, on_change=show))
+    except KeyboardInterrupt:
+        out.print("[yellow]interrupted[/]; apply again to go on: what is applied is skipped, and a change cut off "
+                  "half-way is looked up on the site before it would be made again")  # fmt: skip
+        raise typer.Exit(EXIT_FAILED) from None
     failed = [r for r in results if r.state not in ("applied", DEFERRED)]
     if failed:
         out.print(f"[red]{len(failed)} change{'s' if len(failed) != 1 else ''} failed[/]; fix the cause and apply "

@@ -139,6 +139,9 @@ def check_file(env: SandboxedEnvironment, name: str, scope: Scope) -> dict[str, 
             searched = ", ".join(env.loader.searchpath) or "nowhere"  # type: ignore[union-attr]
             found.setdefault("", []).append(TemplateProblem(f"template '{current}' not found (looked in {searched})"))
             continue
+        except (UnicodeDecodeError, OSError) as exc:
+            found.setdefault("", []).append(TemplateProblem(f"template '{current}' cannot be read: {_unreadable(exc)}"))
+            continue
         try:
             tree = env.parse(text, current, filename)
         except TemplateSyntaxError as exc:
@@ -220,7 +223,15 @@ def render_file(env: SandboxedEnvironment, name: str, context: Mapping[str, Any]
         raise TemplateProblem(f"template '{name}' not found") from None
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"template syntax error: {exc.message}", exc.lineno, exc.filename) from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise TemplateProblem(f"template '{name}' cannot be read: {_unreadable(exc)}") from None
     return _guard(lambda: template.render(context), template.filename)
+
+
+def _unreadable(error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f"it is not UTF-8 text (byte {error.start})"
+    return str(getattr(error, "strerror", None) or error)
 
 
 def _guard(render: Any, filename: str | None = None) -> Any:
@@ -235,6 +246,9 @@ def _guard(render: Any, filename: str | None = None) -> Any:
     except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
         message = f"template error: {type(exc).__name__}: {exc}"
         raise TemplateProblem(message, _template_line(exc, filename), filename) from None
+    except RecursionError:  # a macro that calls itself without end
+        raise TemplateProblem("template error: it recurses without end (a macro calling itself?)", None,
+                              filename) from None  # fmt: skip
 
 
 def _template_line(exc: BaseException, filename: str | None) -> int | None:

@@ -83,3 +83,16 @@ def test_static_checks_allow_locally_bound_names():
     scope = Scope(frozenset({"inputs"}), {"inputs": frozenset({"keys"})})
     text = "{% set n = 1 %}{% for k in inputs.keys %}{{ k }}{{ n }}{{ loop.index }}{% endfor %}"
     assert check_text(environment(), text, scope) == []
+
+
+def test_a_template_that_is_not_text_or_recurses_for_ever_is_a_template_problem(tmp_path):
+    from agentflow.workflow.templates import check_file
+
+    (tmp_path / "binary.md.j2").write_bytes(b"# Report\n\xff\xfe\x00 not text")
+    (tmp_path / "endless.md.j2").write_text("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}")
+    env = environment([tmp_path])
+    with pytest.raises(TemplateProblem, match=r"'binary.md.j2' cannot be read: it is not UTF-8 text \(byte 9\)"):
+        render_file(env, "binary.md.j2", CONTEXT)
+    assert "it is not UTF-8 text" in str(check_file(env, "binary.md.j2", Scope(roots=set(CONTEXT)))[""][0])
+    with pytest.raises(TemplateProblem, match="recurses without end"):
+        render_file(env, "endless.md.j2", CONTEXT)
