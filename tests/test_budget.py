@@ -210,5 +210,5 @@ def test_a_ledger_of_another_shape_is_named_at_open_not_in_the_middle_of_a_call(
     SQLiteLedger(tmp_path / "budget.db").close()
     with sqlite3.connect(tmp_path / "budget.db") as conn:
         conn.execute("ALTER TABLE entries DROP COLUMN actor")  # another version's, or edited by hand
-    with pytest.raises(StateError, match=r"its entries table lacks \['actor'\]; move it aside"):
+    with pytest.raises(StateError, match=r"its entries table lacks \['actor'\]\); move it aside"):
         SQLiteLedger(tmp_path / "budget.db")
