@@ -257,6 +257,10 @@ def list_runs(
     directory = _runs_dir_if_any()
     if not directory.is_dir():
         return []
+    for partial in sorted(directory.glob("*.json.partial")):
+        if not partial.with_suffix("").exists():  # killed while writing its first record: nowhere else to see it
+            on_unreadable(StateError(f"{partial} is the unfinished first record of run {partial.name[:-13]}, whose "
+                                     "process ended while writing it; delete it"))  # fmt: skip
     found = []
     for path in sorted(directory.glob("*.json"), reverse=True):
         try:

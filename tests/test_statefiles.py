@@ -297,3 +297,11 @@ def test_output_to_a_full_disk_is_one_line_and_exit_2():
                                 text=True, env=os.environ.copy())  # fmt: skip
     assert result.returncode == 2 and "writing the output failed: No space left on device" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_record_whose_process_died_while_writing_it_first_is_named():
+    runs.runs_dir().mkdir(mode=0o700, parents=True)
+    (runs.runs_dir() / "20261201-080000-incident-abcdef.json.partial").write_text('{"id": "2026')
+    listed = CliRunner().invoke(app, ["runs"])
+    assert listed.exit_code == 0 and "No runs recorded yet" in listed.stdout
+    assert "unfinished first record of run 20261201-080000-incident-abcdef" in " ".join(listed.stderr.split())
