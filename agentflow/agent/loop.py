@@ -303,15 +303,16 @@ class Loop:
             outcome = await self._outcome(turn, name, arguments, only_submit)
         except BaseException as error:
             record.status, record.preview = status_for(error), str(error)[:PREVIEW_CHARS]
-            raise
-        finally:
             record.duration_ms = (self.clock() - began) * 1000
             self.events.on_tool_end(record)
+            raise
+        record.duration_ms = (self.clock() - began) * 1000
         record.server = outcome.server
         record.requests = outcome.requests
         record.status = outcome.status or (CallStatus.ERROR if outcome.is_error else CallStatus.OK)
         record.preview = outcome.text[:PREVIEW_CHARS]
         record.result_sha256 = outcome.result_sha256
+        self.events.on_tool_end(record)
         return outcome
 
     async def _outcome(self, turn: int, name: str, arguments: dict[str, Any], only_submit: bool) -> Outcome:

@@ -266,3 +266,17 @@ async def test_a_stop_reason_the_loop_does_not_know_ends_the_run_at_once_and_nam
     result = await loop(model, Tools()).run("go")
     assert result.terminal_reason == "stopped" and result.error == "stop reason: some_future_reason"
     assert len(model.requests) == 1  # no nudge
+
+
+async def test_a_live_view_hears_of_each_call_once_it_has_ended_with_its_outcome():
+    from agentflow.agent.loop import Events
+    from agentflow.runs import CallStatus
+
+    heard: list[tuple[str, str, str | None]] = []
+    events = Events(on_tool_end=lambda call: heard.append((call.tool, call.status, call.result_sha256)))
+    model = PlayedModel(turn(use("get_jira_issue", "a", key="X")), turn(use("submit_result", "s", answer="x")))
+    read = Outcome("PAY-1", requests=1, server="atlassian", result_sha256="ab" * 32)
+    tools = Tools(get_jira_issue=read)
+    the_loop = Loop(model, TOOLS, tools, SCHEMA, Limits(), title="Test", events=events)
+    await the_loop.run("go")
+    assert heard == [("get_jira_issue", CallStatus.OK, "ab" * 32), ("submit_result", CallStatus.OK, None)]
