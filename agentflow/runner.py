@@ -21,7 +21,7 @@ from typing import Any, Literal, NoReturn
 
 from pydantic import BaseModel, Field
 
-from agentflow import audit, processes, redact, runs
+from agentflow import audit, processes, redact, replay, runs
 from agentflow.agent.loop import Events, Limits, Loop, Outcome
 from agentflow.agent.models import Model
 from agentflow.atlassian.sites import SiteConfig, resolve_site
@@ -225,6 +225,8 @@ class Runner:
             else:
                 events.on_phase("thinking")
                 await self._loop(run, gate, run.model, context)
+            if run.model is not None and run.model.name.startswith(replay.REPLAY):
+                self._compare(run)
             unasked = {c.index for c in record.changes if applies_unasked(c, workflow.writes)}
             if unasked and record.succeeded:
                 events.on_phase("applying what the writes policy allows without asking")
@@ -277,6 +279,17 @@ class Runner:
         record.plan, record.turns, record.tool_calls = result.plan, result.turns, result.tool_calls
         record.usage, record.output = result.usage, result.output
         record.cost_usd = model.cost(result.usage)
+
+    def _compare(self, run: Run) -> None:
+        """A replay's record says where it parted from the run it replays; its report starts with that."""
+        source = runs.load(run.model.name.removeprefix(replay.REPLAY))  # type: ignore[union-attr]
+        record = run.record
+        record.diverged = replay.divergences(source, record)
+        if record.diverged:
+            shown = "; ".join(record.diverged[:5]) + ("; ..." if len(record.diverged) > 5 else "")
+            run.notes.append(f"Replay of run {source.id} parted from it: {shown}")
+        else:
+            run.notes.append(f"Replay of run {source.id}: every call and result as it was")
 
     def _report(self, run: Run, context: dict[str, Any]) -> str:
         """The workflow's report template over what the run found.

@@ -163,6 +163,7 @@ class RunRecord(BaseModel):
     changes: list[Change] = Field(default_factory=list)
     applied: list[Applied] = Field(default_factory=list)  # what `writes: auto` applied at the end of the run
     apply_started_at: str | None = None  # when the first write of an apply of this run was about to be made
+    diverged: list[str] | None = None  # a replay (`--model replay:ID`): where it parted from that run; [] nowhere
 
     @property
     def succeeded(self) -> bool:

@@ -1,7 +1,8 @@
 """Which model a run uses: `model_from_spec` turns `--model`, `AGENTFLOW_MODEL` or the config into a `Model`.
 
 Accepted forms: `none` (no model: gather steps and the report template only), `script:PATH` (replay a YAML
-script), `anthropic:MODEL_ID` (any id, for gateways that name models their own way) and a bare `claude-...` id.
+script), `replay:RUN_ID` (replay a recorded run's model turns, see `agentflow.replay`), `anthropic:MODEL_ID`
+(any id, for gateways that name models their own way) and a bare `claude-...` id.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from agentflow.agent.scripted import ScriptedModel
 from agentflow.errors import ConfigError
 
 ACCEPTED_FORMS = (
-    f"none, script:PATH, anthropic:MODEL_ID, bedrock:MODEL_ID, vertex:MODEL_ID or a Claude model id such as "
-    f"{DEFAULT_MODEL}"
+    "none, script:PATH, replay:RUN_ID, anthropic:MODEL_ID, bedrock:MODEL_ID, vertex:MODEL_ID or a Claude model id "
+    f"such as {DEFAULT_MODEL}"
 )
 
 
@@ -42,6 +43,11 @@ def model_from_spec(spec: str | None, env: Mapping[str, str], config_model: str 
     kind, _, rest = spec.partition(":")
     if kind == "script" and rest.strip():
         return ScriptedModel(Path(rest.strip()).expanduser())
+    if kind == "replay" and rest.strip():
+        from agentflow import replay, runs
+
+        record = runs.load(rest.strip())
+        return ScriptedModel.from_turns(replay.export(record).turns, name=f"{replay.REPLAY}{record.id}")
     if kind == "anthropic" and rest.strip():
         return _anthropic(rest.strip(), env)
     if kind in ("bedrock", "vertex") and rest.strip():

@@ -30,7 +30,10 @@ def run(
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option(help="none, script:PATH, or a Claude model id (default: $AGENTFLOW_MODEL, config, Sonnet)."),
+        typer.Option(
+            help="none, script:PATH, replay:RUN_ID (a recorded run's model turns; its inputs unless you give "
+            "others), or a Claude model id (default: $AGENTFLOW_MODEL, config, Sonnet)."
+        ),
     ] = None,
     site: Annotated[str | None, typer.Option(help="The Atlassian site for the bundled server (see README).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead of the report.")] = False,
@@ -56,6 +59,8 @@ def run(
         statefiles.check_writable(output, "the report")
     values = _read_input_file(input_file) if input_file else {}
     values.update(_parse_inputs(inputs or []))
+    if model and model.startswith("replay:") and not values:
+        values = _replayed_inputs(model.removeprefix("replay:"))
     request = RunRequest(workflow=workflow, inputs=values, model=model, site=site)
     runner = Runner()
     console, progress = ui.console(wrap=True), ui.console(stderr=True)
@@ -99,6 +104,16 @@ def apply(
         ui.console().print(f"Run {record.id} staged no changes; there is nothing to apply.")
         return
     _confirm_and_apply(Runner(), record, selected, yes)
+
+
+def _replayed_inputs(run_id: str) -> dict[str, Any]:
+    """A replayed run's inputs as it recorded them; what it could not keep whole is said, for the person to give."""
+    from agentflow import replay, runs
+
+    exported = replay.export(runs.load(run_id))
+    for item in exported.missing:
+        ui.console(stderr=True).print(f"[yellow]note:[/] {ui.escape(item)}")
+    return exported.inputs
 
 
 def _parse_only(text: str | None) -> set[int] | None:
@@ -248,6 +263,37 @@ def runs_list(
         )
         table.add_row(*(ui.text(c) for c in cells))
     ui.console().print(table)
+
+
+@runs_app.command("export")
+def runs_export(
+    run_id: Annotated[str, typer.Argument(help="A run id, a unique prefix of one, or `last`.")],
+    script: Annotated[Path, typer.Option("--script", help="Where to write the model turns (a script:PATH file).")],
+    inputs_file: Annotated[
+        Path | None, typer.Option("--inputs", help="Also write the run's inputs here (an --input-file).")
+    ] = None,
+) -> None:
+    """Write a run's model turns as a script, to replay it (`--model script:FILE`) or keep it as a regression
+    case: a bad real run becomes a test in one command. Values the record does not hold whole (a file input, a
+    redacted secret) are named for you to supply."""
+    import yaml
+
+    from agentflow import replay, runs, statefiles
+
+    record = runs.load(run_id)
+    if not record.turns:
+        raise ConfigError(f"run {record.id} had no model turns (model {record.model}); there is nothing to export")
+    exported = replay.export(record)
+    statefiles.write_atomic(script, replay.script_text(record, exported), "the script")
+    if inputs_file is not None:
+        text = yaml.safe_dump(exported.inputs, sort_keys=False, allow_unicode=True)
+        statefiles.write_atomic(inputs_file, text, "the inputs file")
+    out = ui.console()
+    out.print(f"Wrote {len(exported.turns)} turns of run {record.id} to {ui.escape(str(script))}.")
+    for item in exported.missing:
+        out.print(f"[yellow]to supply:[/] {ui.escape(item)}")
+    given = f"--input-file {inputs_file}" if inputs_file else "INPUTS"
+    out.print(f"Replay: agentflow run {record.workflow} {given} --model script:{ui.escape(str(script))}")
 
 
 @runs_app.command("show")

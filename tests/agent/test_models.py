@@ -474,4 +474,4 @@ def test_an_unknown_spec_lists_the_accepted_forms(spec: str | None, env: dict[st
     with pytest.raises(ConfigError) as caught:
         model_from_spec(spec, env)
     assert f"(from {origin})" in str(caught.value)
-    assert "none, script:PATH, anthropic:MODEL_ID" in str(caught.value)
+    assert "none, script:PATH, replay:RUN_ID, anthropic:MODEL_ID" in str(caught.value)
