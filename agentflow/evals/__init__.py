@@ -1,0 +1,1 @@
+"""`agentflow eval`: suites of cases that say what a workflow must find, run against a fresh sandbox or a site."""
