@@ -156,7 +156,7 @@ async def test_a_call_without_budget_is_not_made_and_says_so():
 @pytest.mark.parametrize(("tool", "arguments", "call_timeout", "reason", "status"), [
     ("slow", {"seconds": 3600}, 1, "did not answer within 1 s", CallStatus.TIMEOUT),  # it can never answer in the box
     ("crash", {}, ECHO_SPEC.call_timeout, "about to crash: out of cheese", CallStatus.FAILED),
-])  # fmt: skip
+], ids=["times-out", "dies"])  # fmt: skip
 async def test_a_server_that_times_out_or_dies_raises_and_is_audited_so(tool, arguments, call_timeout, reason, status):
     async def body(gates: Gates) -> None:
         with pytest.raises(ServerError, match=reason) as raised:
