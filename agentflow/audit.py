@@ -52,6 +52,21 @@ def digest(result: str) -> str:
     return hashlib.sha256(result.encode()).hexdigest()
 
 
+# What changes between two identical answers of one site: moments (ISO times, "3 hours ago"), UUIDs and ARIs.
+_VOLATILE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\b\d+ (?:second|minute|hour|day|week|month|year)s? ago\b"
+    r"|\bari:cloud:[^\s\"'<>)\]]+"
+    r"|\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
+)
+
+
+def stable_digest(result: str) -> str:
+    """`digest` of the result with its moments and generated ids masked: what a replay compares, so that a
+    sandbox seeded relative to now, or a site's clock, does not count as an answer that changed."""
+    return digest(_VOLATILE.sub("·", result))
+
+
 def record(
     who: Actor,
     *,

@@ -71,6 +71,7 @@ class Gatherer:
         tool = self.toolbox.by_tool_name(step.tool or "")
         outcome = await self.gate.call_tool(tool, arguments)
         entry.requests, entry.result_sha256 = outcome.requests, outcome.result_sha256
+        entry.stable_sha256 = outcome.stable_sha256
         if outcome.is_error:
             prefix = "budget: " if outcome.status == CallStatus.BUDGET else ""
             entry.status, entry.error = "error", prefix + outcome.text[:1000]

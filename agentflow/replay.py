@@ -49,6 +49,8 @@ def export(record: RunRecord) -> Export:
         turns.append({"stop_reason": turn.stop_reason, "content": content or [{"type": "text", "text": "…"}]})
     inputs: dict[str, Any] = {}
     for name, value in record.inputs.items():
+        if value is None:  # not given: the workflow's default applies again
+            continue
         if isinstance(value, dict) and set(value) == {"file", "chars"}:  # a file input: its path, not its text
             inputs[name] = value["file"]
             missing.append(f"input {name}: the file {value['file']} ({value['chars']:,} characters) must be supplied")
@@ -61,11 +63,14 @@ def export(record: RunRecord) -> Export:
 
 def script_text(record: RunRecord, exported: Export) -> str:
     """The script file: a header saying where it came from and how to run it, then the turns as YAML."""
-    arguments = " ".join(f"{name}={shlex.quote(_typed(value))}" for name, value in exported.inputs.items())
+    given = {name: value for name, value in exported.inputs.items() if value is not None}
+    typed = [f"{name}={shlex.quote(_typed(value))}" for name, value in given.items()]
+    if any("\n" in argument or "\r" in argument for argument in typed):  # a comment line cannot hold them
+        typed = ["--input-file INPUTS (the run's inputs span lines: export them with --inputs)"]
     header = [
         f"# The model turns of run {record.id} ({record.workflow}, model {record.model}, {record.started_at}).",
-        f"# agentflow run {record.workflow} {arguments} --model script:THIS_FILE".replace("  ", " "),
-        *(f"# To supply: {item}" for item in exported.missing),
+        " ".join(["# agentflow run", record.workflow, *typed, "--model script:THIS_FILE"]),
+        *(f"# To supply: {' '.join(item.split())}" for item in exported.missing),
     ]
     body = yaml.safe_dump(exported.turns, sort_keys=False, allow_unicode=True, width=120)
     return "\n".join(header) + "\n" + body
@@ -81,24 +86,35 @@ def _typed(value: Any) -> str:
 
 
 def divergences(source: RunRecord, replayed: RunRecord) -> list[str]:
-    """Where `replayed` parted from `source`, call by call in order (turn, then position in it); [] if nowhere."""
+    """Where `replayed` parted from `source`, call by call in order (turn, then position in it), gather step by
+    gather step; [] if nowhere. Results are compared by their stable hash: moments and generated ids aside."""
     found: list[str] = []
+    if (source.site or "") != (replayed.site or ""):
+        found.append(f"run {source.id} was on site {source.site or 'default'}, the replay on "
+                     f"{replayed.site or 'default'}")  # fmt: skip
     before, after = _calls(source), _calls(replayed)
     for key, call in before.items():
         again = after.get(key)
         where = f"turn {key[0]}, {call.tool}"
         if again is None:
             found.append(f"{where}: not made in the replay")
-        elif call.result_sha256 and again.result_sha256 and call.result_sha256 != again.result_sha256:
-            found.append(f"{where}: the result differs from run {source.id}'s")
         elif call.status != again.status:
             found.append(f"{where}: {again.status} where run {source.id}'s was {call.status}")
-    steps = {(s.id, i): s for i, s in enumerate(source.steps)}
-    for i, step in enumerate(replayed.steps):
-        first = steps.get((step.id, i))
-        if first and first.result_sha256 and step.result_sha256 and first.result_sha256 != step.result_sha256:
+        elif _differs(call.stable_sha256, again.stable_sha256):
+            found.append(f"{where}: the result differs from run {source.id}'s")
+    for index, step in enumerate(replayed.steps):
+        first = source.steps[index] if index < len(source.steps) else None
+        if first is None or first.id != step.id:
+            found.append(f"gather step {step.id}: not made in run {source.id} at this point")
+        elif first.status != step.status:
+            found.append(f"gather step {step.id}: {step.status} where run {source.id}'s was {first.status}")
+        elif _differs(first.stable_sha256, step.stable_sha256):
             found.append(f"gather step {step.id}: the result differs from run {source.id}'s")
     return found
+
+
+def _differs(before: str | None, after: str | None) -> bool:
+    return bool(before and after and before != after)
 
 
 def _calls(record: RunRecord) -> dict[tuple[int, int], ToolCallRecord]:

@@ -160,6 +160,10 @@ class Runner:
         workflow = loaded.workflow
         inputs = loaded.coerce_inputs(request.inputs)
         model, notes = self._model(request, config)
+        if model is not None and model.name.startswith(replay.REPLAY):
+            replayed = runs.load(model.name.removeprefix(replay.REPLAY))
+            if replayed.workflow != workflow.name:
+                raise ConfigError(f"run {replayed.id} was a run of {replayed.workflow}, not of {workflow.name}")
         started = self.now()
         began = self.clock()
         record = runs.RunRecord(
@@ -248,7 +252,7 @@ class Runner:
             elif outcome.status == CallStatus.BUDGET:
                 text = f"Budget: {text.rstrip('.')}. No more Atlassian requests can be made; answer with what you have."
             return Outcome(text, outcome.is_error, outcome.requests, outcome.server, outcome.status,
-                           outcome.result_sha256)  # fmt: skip
+                           outcome.result_sha256, outcome.stable_sha256)  # fmt: skip
 
         agent = workflow.agent
         limits = Limits(

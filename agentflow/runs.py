@@ -108,6 +108,7 @@ class StepRecord(BaseModel):
     requests: int = 0
     duration_ms: float = 0.0
     result_sha256: str | None = None  # of the step's whole result, as the gate's audit line has it
+    stable_sha256: str | None = None  # the same with moments and generated ids masked: what a replay compares
 
 
 class ToolCallRecord(BaseModel):
@@ -122,6 +123,7 @@ class ToolCallRecord(BaseModel):
     duration_ms: float = 0.0
     preview: str = ""  # the start of the result; its whole text is hashed in `result_sha256`
     result_sha256: str | None = None  # SHA-256 of the whole result the server gave (scrubbed), as audited
+    stable_sha256: str | None = None  # the same with moments and generated ids masked: what a replay compares
 
 
 class TurnRecord(BaseModel):

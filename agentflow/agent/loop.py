@@ -82,6 +82,7 @@ class Outcome:
     server: str | None = None
     status: CallStatus | None = None  # overrides ok/error in the record, e.g. staged
     result_sha256: str | None = None  # of the server's whole result, kept in the record for replays
+    stable_sha256: str | None = None  # the same with moments and generated ids masked
 
 
 @dataclass
@@ -311,7 +312,7 @@ class Loop:
         record.requests = outcome.requests
         record.status = outcome.status or (CallStatus.ERROR if outcome.is_error else CallStatus.OK)
         record.preview = outcome.text[:PREVIEW_CHARS]
-        record.result_sha256 = outcome.result_sha256
+        record.result_sha256, record.stable_sha256 = outcome.result_sha256, outcome.stable_sha256
         self.events.on_tool_end(record)
         return outcome
 
@@ -335,7 +336,8 @@ class Loop:
             self.calls_per_tool[name] -= 1
         note = self.result_note()
         text = _frame(name, outcome.text) + (f"\n{note}" if note else "")
-        return Outcome(text, outcome.is_error, outcome.requests, outcome.server, outcome.status, outcome.result_sha256)
+        return Outcome(text, outcome.is_error, outcome.requests, outcome.server, outcome.status, outcome.result_sha256,
+                       outcome.stable_sha256)  # fmt: skip
 
     def _plan(self, arguments: dict[str, Any]) -> Outcome:
         steps = arguments.get("steps")

@@ -58,6 +58,7 @@ class GateOutcome(BaseModel):
     server: str | None = None
     status: CallStatus = CallStatus.OK
     result_sha256: str | None = None
+    stable_sha256: str | None = None  # the same with moments and generated ids masked (`audit.stable_digest`)
 
 
 class Gate:
@@ -165,7 +166,8 @@ class Gate:
         self._audit(server, tool, arguments, status, began, requests, whole)
         structured = self.scrub.data(outcome.structured)
         return GateOutcome(text=_capped(whole), structured=structured, is_error=outcome.is_error, requests=requests,
-                           server=server, status=status, result_sha256=audit.digest(whole))  # fmt: skip
+                           server=server, status=status, result_sha256=audit.digest(whole),
+                           stable_sha256=audit.stable_digest(whole))  # fmt: skip
 
     def _answered(self, server: str, tool: str, arguments: dict[str, Any], outcome: GateOutcome) -> GateOutcome:
         """A call the gate answered itself (staged, refused, from the cache): no server saw it, the audit does."""
