@@ -104,3 +104,10 @@ def test_apply_finds_an_unwritable_audit_log_before_it_writes_anything():
     assert refused.exit_code == 2 and "audit.log" in refused.stderr and "Traceback" not in refused.output
     assert site.store.query_one("SELECT COUNT(*) FROM issues")[0] == before  # nothing made, so nothing unaudited
     assert runs.load("last").apply_started_at is None
+
+
+def test_the_stable_digest_sets_moments_and_generated_ids_aside_and_nothing_else():
+    one = "PAY-429 updated 2026-12-01T04:52:10+00:00 (2 hours ago), component ari:cloud:compass:abc:component/x/y"
+    later = "PAY-429 updated 2026-12-01T04:53:10+00:00 (3 hours ago), component ari:cloud:compass:def:component/z/w"
+    assert audit.digest(one) != audit.digest(later) and audit.stable_digest(one) == audit.stable_digest(later)
+    assert audit.stable_digest(one) != audit.stable_digest(one.replace("PAY-429", "PAY-430"))

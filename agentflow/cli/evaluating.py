@@ -25,7 +25,8 @@ def evaluate(
 ) -> None:
     """Run an eval suite: each case runs a workflow (a fresh sandbox unless it names a site) and checks what it
     must find: text in the report, JSONPath checks on the answer, the staged changes, the terminal reason, at
-    most N requests and tokens. Nothing is applied.
+    most N requests and tokens. Nothing is applied. Scripts, file inputs and workflow files a case names are found
+    from the suite's folder. The format and an example: README, "Replays and evals".
 
     Exit codes: 0 every case passed; 1 a case failed (each broken expectation is named); 2 a bad suite (file:line).
     """
@@ -41,7 +42,8 @@ def evaluate(
     if case:
         unknown = sorted(set(case) - {c.name for c in loaded.cases})
         if unknown:
-            raise ConfigError(f"the suite has no case named {unknown[0]!r}")
+            known = ", ".join(repr(c.name) for c in loaded.cases)
+            raise ConfigError(f"the suite has no case named {unknown[0]!r}; its cases: {known}")
         loaded = loaded.model_copy(update={"cases": [c for c in loaded.cases if c.name in case]})
     if junit is not None:
         statefiles.check_writable(junit, "the JUnit file")

@@ -211,7 +211,11 @@ class _nothing:
         return None
 
 
-runs_app = sub_app("Recorded runs: list them, or show one.", invoke_without_command=True, no_args_is_help=False)
+runs_app = sub_app(
+    "Recorded runs: list them, show one, or export one's model turns to replay it.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 
 
 @runs_app.callback()
@@ -283,6 +287,11 @@ def runs_export(
     record = runs.load(run_id)
     if not record.turns:
         raise ConfigError(f"run {record.id} had no model turns (model {record.model}); there is nothing to export")
+    if inputs_file is not None and inputs_file.resolve() == script.resolve():
+        raise ConfigError("--script and --inputs name the same file; give each its own")
+    for path, what in ((script, "the script"), (inputs_file, "the inputs file")):
+        if path is not None:  # both checked before either is written: nothing half done
+            statefiles.check_writable(path, what)
     exported = replay.export(record)
     statefiles.write_atomic(script, replay.script_text(record, exported), "the script")
     if inputs_file is not None:

@@ -25,11 +25,10 @@ def check(expect: Expect, record: RunRecord) -> list[Verdict]:
     """Every expectation of `expect` against the finished run `record`."""
     verdicts: list[Verdict] = []
     report = record.report or ""
-    if expect.terminal_reason is not None:
-        got = str(record.terminal_reason)
-        detail = f"it ended {got}" + (f": {record.error}" if record.error else "")
-        verdicts.append(Verdict(name=f"terminal_reason is {expect.terminal_reason}",
-                                passed=got == expect.terminal_reason, detail=detail))  # fmt: skip
+    got = str(record.terminal_reason)
+    detail = f"it ended {got}" + (f": {record.error}" if record.error else "")
+    verdicts.append(Verdict(name=f"terminal_reason is {expect.terminal_reason}",
+                            passed=got == expect.terminal_reason, detail=detail))  # fmt: skip
     for text in expect.report_contains:
         verdicts.append(Verdict(name=f"report contains {text!r}", passed=text in report, detail="it does not"))
     for text in expect.report_excludes:
@@ -65,37 +64,60 @@ def check(expect: Expect, record: RunRecord) -> list[Verdict]:
 def _in_order(texts: list[str], report: str) -> Verdict:
     name = "report has " + " before ".join(repr(text) for text in texts)
     at = 0
-    for text in texts:
+    for number, text in enumerate(texts):
         found = report.find(text, at)
         if found < 0:
-            where = "at all" if text not in report else f"after {texts[texts.index(text) - 1]!r}"
+            where = "at all" if text not in report else f"after {texts[number - 1]!r}"
             return Verdict(name=name, passed=False, detail=f"{text!r} is not there {where}")
         at = found + len(text)
     return Verdict(name=name, passed=True)
 
 
 def _output(item: OutputCheck, output: dict[str, Any] | None) -> Verdict:
+    """Every condition the check gives, against the path's one match (or the list of its several)."""
     found = [match.value for match in parse_path(item.path).find(output)] if output is not None else []
-    shown = json.dumps(found[0] if len(found) == 1 else found, ensure_ascii=False, default=str)[:200]
-    if item.exists is not None:
-        return Verdict(name=f"{item.path} {'exists' if item.exists else 'is absent'}",
-                       passed=bool(found) == item.exists, detail=f"found {shown}")  # fmt: skip
-    if not found:
-        return Verdict(name=_described(item), passed=False, detail="the answer has nothing there" if output else
-                       "there is no answer")  # fmt: skip
-    value = found[0]
-    if item.equals is not None:
-        return Verdict(name=_described(item), passed=value == item.equals, detail=f"found {shown}")
-    if item.contains is not None:
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-        return Verdict(name=_described(item), passed=item.contains in text, detail=f"found {shown}")
-    size = len(value) if isinstance(value, list | dict | str) else 0
-    return Verdict(name=_described(item), passed=size >= (item.min_items or 0), detail=f"found {size}")
+    value = found[0] if len(found) == 1 else found
+    shown = _json(value)[:200]
+    asked = item.model_fields_set
+    conditions: list[tuple[str, bool, str]] = []
+    if "exists" in asked:
+        conditions.append((f"{'exists' if item.exists else 'is absent'}", bool(found) == item.exists, f"found {shown}"))
+    if asked & {"equals", "contains", "min_items"} and not found:
+        nothing = "the answer has nothing there" if output is not None else "there is no answer"
+        return Verdict(name=_described(item), passed=False, detail=nothing)
+    if "equals" in asked:
+        conditions.append((f"equals {_json(item.equals)}", _json(value) == _json(item.equals), f"found {shown}"))
+    if "contains" in asked:
+        if isinstance(value, str):
+            holds = isinstance(item.contains, str) and item.contains in value
+        elif isinstance(value, list):
+            holds = any(_json(element) == _json(item.contains) for element in value)
+        else:
+            holds = False
+        conditions.append((f"contains {_json(item.contains)}", holds, f"found {shown}"))
+    if "min_items" in asked:
+        size = len(value) if isinstance(value, list | dict) else None
+        detail = f"found {size} items" if size is not None else f"found {shown}, which is not a list or object"
+        conditions.append((f"has at least {item.min_items} items", size is not None and size >= (item.min_items or 0),
+                           detail))  # fmt: skip
+    broken = [detail for _, holds, detail in conditions if not holds]
+    return Verdict(name=_described(item), passed=not broken, detail=broken[0] if broken else "")
 
 
 def _described(item: OutputCheck) -> str:
-    if item.equals is not None:
-        return f"{item.path} equals {json.dumps(item.equals, ensure_ascii=False)}"
-    if item.contains is not None:
-        return f"{item.path} contains {item.contains!r}"
-    return f"{item.path} has at least {item.min_items} items"
+    asked = item.model_fields_set
+    parts = []
+    if "exists" in asked:
+        parts.append("exists" if item.exists else "is absent")
+    if "equals" in asked:
+        parts.append(f"equals {_json(item.equals)}")
+    if "contains" in asked:
+        parts.append(f"contains {_json(item.contains)}")
+    if "min_items" in asked:
+        parts.append(f"has at least {item.min_items} items")
+    return f"{item.path} " + " and ".join(parts)
+
+
+def _json(value: Any) -> str:
+    """A value as JSON text, keys sorted: equal only when the JSON values are (`true` is not `1`)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

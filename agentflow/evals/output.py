@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.etree import ElementTree
 
@@ -49,15 +50,24 @@ def document(name: str, results: list[CaseResult]) -> dict[str, Any]:
 
 
 def junit(name: str, results: list[CaseResult]) -> str:
-    """JUnit XML: a testcase per case, a failure element listing what broke."""
-    suite = ElementTree.Element("testsuite", name=name or "agentflow eval", tests=str(len(results)),
+    """JUnit XML: a testcase per case, a failure element listing what broke. Characters XML 1.0 cannot hold (an
+    escape byte a site or a model put in a message) are left out, so that every CI can read the file."""
+    suite = ElementTree.Element("testsuite", name=_xml(name or "agentflow eval"), tests=str(len(results)),
                                 failures=str(sum(not result.passed for result in results)),
                                 time=f"{sum(run.duration_s for r in results for run in r.runs):.3f}")  # fmt: skip
     for result in results:
-        case = ElementTree.SubElement(suite, "testcase", classname=result.workflow, name=result.name,
+        case = ElementTree.SubElement(suite, "testcase", classname=_xml(result.workflow), name=_xml(result.name),
                                       time=f"{sum(run.duration_s for run in result.runs):.3f}")  # fmt: skip
         if not result.passed:
             broken = failures([result])
-            failure = ElementTree.SubElement(case, "failure", message=broken[0] if broken else "pass rate not met")
-            failure.text = "\n".join(broken)
+            first = broken[0] if broken else "pass rate not met"
+            failure = ElementTree.SubElement(case, "failure", message=_xml(first))
+            failure.text = _xml("\n".join(broken))
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("", text)

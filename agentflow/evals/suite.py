@@ -27,13 +27,14 @@ A suite that does not fit this is a `ProblemsError` with a line per mistake (fil
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from jsonpath_ng.exceptions import JsonPathParserError
 from jsonpath_ng.ext import parse as parse_path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agentflow.errors import Problem, ProblemsError
+from agentflow.runs import TerminalReason
 from agentflow.workflow import source
 from agentflow.workflow.templates import did_you_mean
 
@@ -45,12 +46,15 @@ class _Strict(BaseModel):
 
 
 class OutputCheck(_Strict):
-    """One JSONPath check on the answer: what the path finds must exist, equal, contain, or have at least N items."""
+    """One JSONPath check on the answer; every condition given must hold. What the path finds is its one match,
+    or the list of its matches when it finds several (`$.suspects[*].key`). `exists`: found or not; `equals`:
+    the same JSON value (`null` too; `true` is not `1`); `contains`: a substring of a string, or an item of a
+    list; `min_items`: a list or object of at least N items."""
 
     path: str
     exists: bool | None = None
     equals: Any = None
-    contains: str | None = None
+    contains: Any = None
     min_items: int | None = Field(default=None, ge=0)
 
     @field_validator("path")
@@ -64,7 +68,7 @@ class OutputCheck(_Strict):
 
     @model_validator(mode="after")
     def _asks_something(self) -> OutputCheck:
-        if self.exists is None and self.equals is None and self.contains is None and self.min_items is None:
+        if not self.model_fields_set & {"exists", "equals", "contains", "min_items"}:
             raise ValueError("an output check needs exists, equals, contains or min_items")
         return self
 
@@ -72,13 +76,15 @@ class OutputCheck(_Strict):
 class ChangesExpect(_Strict):
     """The staged change plan: how many changes of which tool, and text their summaries must hold."""
 
-    count: dict[str, int] = Field(default_factory=dict)
+    count: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     total: int | None = Field(default=None, ge=0)
     summaries_contain: list[str] = Field(default_factory=list)
 
 
 class Expect(_Strict):
-    terminal_reason: str | None = None
+    """What a run must come to. A case that says nothing of its ending expects `completed`."""
+
+    terminal_reason: TerminalReason = TerminalReason.COMPLETED
     report_contains: list[str] = Field(default_factory=list)
     report_excludes: list[str] = Field(default_factory=list)
     report_in_order: list[str] = Field(default_factory=list)  # each appears, after the one before it
@@ -108,16 +114,19 @@ class Case(_Strict):
 
 class Suite(_Strict):
     name: str = ""
-    cases: list[Case] = Field(min_length=1)
+    cases: list[Case]
     path: Path | None = None  # where it was read from: scripts and file inputs are found from its folder
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> Suite:
-        names = [case.name for case in self.cases]
+    @field_validator("cases")
+    @classmethod
+    def _some_unique(cls, cases: list[Case]) -> list[Case]:
+        if not cases:
+            raise ValueError("a suite needs at least one case")
+        names = [case.name for case in cases]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
             raise ValueError(f"case names must be unique; repeated: {', '.join(repeated)}")
-        return self
+        return cases
 
 
 # Every key a suite may use, for "did you mean" on a misspelt one.
@@ -146,7 +155,7 @@ def load(target: str) -> Suite:
     if not isinstance(data, dict):
         raise ProblemsError([Problem("a suite is a mapping with a list of cases (cases: [...])", path, 1)])
     try:
-        return Suite.model_validate({**data, "path": path})
+        suite = Suite.model_validate({**data, "path": path})
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -157,3 +166,7 @@ def load(target: str) -> Suite:
             where = source.dotted(loc)
             problems.append(Problem(f"{where}: {message}" if where else message, path, lines.line_for(loc)))
         raise ProblemsError(sorted(problems, key=lambda p: p.line or 0)) from None
+    from agentflow.evals.cases import check
+
+    check(suite, lines)
+    return suite

@@ -70,7 +70,7 @@ def test_passing_and_failing_cases_give_the_table_json_junit_and_exit_1(tmp_path
     document = json.loads(CliRunner().invoke(app, ["eval", str(path), "--json", "--case", "breaks"]).stdout)
     [case] = document["cases"]
     assert not document["passed"] and case["name"] == "breaks"
-    assert [v["passed"] for v in case["runs"][0]["verdicts"]] == [False, False, False]
+    assert [v["passed"] for v in case["runs"][0]["verdicts"]] == [True, False, False, False]
 
 
 def test_a_bad_suite_is_exit_2_with_file_and_line(tmp_path):
@@ -125,3 +125,86 @@ def test_a_broken_report_template_fails_the_builtin_suite_by_name(tmp_path, monk
     assert result.exit_code == 1, result.output
     words = " ".join(result.stdout.split())
     assert "failed: bug-triage, scripted: terminal_reason is completed: it ended report_error" in words
+
+
+def test_a_case_that_says_nothing_of_its_ending_expects_completed(tmp_path):
+    script = tmp_path / "short.yaml"
+    script.write_text("- - {type: text, text: Looking.}\n  - {type: tool_use, name: update_plan, input: {steps: []}}\n")
+    path = suite(
+        tmp_path,
+        f"""\
+        cases:
+          - name: the script runs out
+            workflow: incident
+            inputs: {{alert: Database connection pool exhaustion}}
+            model: script:{script.name}
+            expect: {{report_contains: [Database]}}
+        """,
+    )
+    result = CliRunner().invoke(app, ["eval", str(path)])
+    assert result.exit_code == 1
+    assert "terminal_reason is completed: it ended model_error" in " ".join(result.stdout.split())
+
+
+def test_output_checks_hold_every_condition_they_give_on_every_match(tmp_path):
+    checks = [
+        ('{path: "$.owner", exists: true, equals: Nobody}', False),  # both conditions, not the first alone
+        ('{path: "$.suspects[0].key", equals: OPS-141, contains: XYZ}', False),
+        ('{path: "$.suspects[*].key", equals: [OPS-141, OPS-140, OPS-139]}', True),  # several matches: their list
+        ('{path: "$.suspects[*].key", contains: OPS-140}', True),  # an item of the list, not its JSON text
+        ('{path: "$.dependents", contains: web}', False),
+        ('{path: "$.runbook.title", min_items: 3}', False),  # a string has no items
+        ('{path: "$.nothing", equals: null}', False),  # null is a value to compare, and nothing is there
+        ('{path: "$.runbook.title", equals: true}', False),
+    ]
+    cases = "".join(
+        f"""
+          - name: check {number}
+            workflow: incident
+            inputs: {{alert: Database connection pool exhaustion}}
+            model: script:{ROOT}/examples/scripts/incident.yaml
+            expect: {{output: [{text}]}}"""
+        for number, (text, _) in enumerate(checks)
+    )
+    path = tmp_path / "checks.yaml"
+    path.write_text("cases:" + cases + "\n")
+    document = json.loads(CliRunner().invoke(app, ["eval", str(path), "--json"]).stdout)
+    assert [case["passed"] for case in document["cases"]] == [expected for _, expected in checks]
+
+
+def test_cases_that_cannot_run_as_written_are_a_bad_suite_with_their_lines(tmp_path):
+    path = suite(
+        tmp_path,
+        """\
+        cases:
+          - name: typo in the workflow
+            workflow: incidnet
+          - name: bad input
+            workflow: backlog-grooming
+            inputs: {project: not a key}
+          - name: no such script
+            workflow: incident
+            inputs: {alert: x}
+            model: script:missing.yaml
+          - name: no such user, wrong ending, a tool it cannot call
+            workflow: incident
+            inputs: {alert: x}
+            user: nobody
+            expect:
+              terminal_reason: complete
+              changes: {count: {add_jira_coment: 0}}
+        """,
+    )
+    result = CliRunner().invoke(app, ["eval", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    errors = result.stderr
+    assert "suite.yaml:16: cases[3].expect.terminal_reason: " in errors  # checked first, with the suite's shape
+    assert "suite.yaml:3: cases[0].workflow: unknown workflow 'incidnet'" not in errors  # one pass at a time
+    fixed = path.read_text().replace("terminal_reason: complete\n", "terminal_reason: completed\n")
+    path.write_text(fixed)
+    errors = CliRunner().invoke(app, ["eval", str(path)]).stderr
+    assert "suite.yaml:3: cases[0].workflow: unknown workflow 'incidnet'" in errors
+    assert "suite.yaml:6: cases[1].inputs:" in errors and "project" in errors
+    assert "suite.yaml:10: cases[2].model: " in errors and "missing.yaml" in errors
+    assert "suite.yaml:14: cases[3].user: the sandbox has no user 'nobody'" in errors
+    assert "cases[3].expect: changes.count names 'add_jira_coment', which incident may not call" in errors
