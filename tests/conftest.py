@@ -45,6 +45,25 @@ class Project:
         return path
 
 
+ROOT = Path(__file__).resolve().parent.parent
+TRANSCRIPT = ROOT / "examples" / "transcripts" / "acme-finance-interview.md"
+
+
+def staged_stories() -> str:
+    """Run transcript-to-stories with its scripted model through the CLI (four stories and four epic links
+    staged on the state directory's sandbox); its run id."""
+    from typer.testing import CliRunner
+
+    from agentflow import runs
+    from agentflow.cli import app
+
+    script = ROOT / "examples" / "scripts" / "transcript-to-stories.yaml"
+    ran = CliRunner().invoke(app, ["run", "transcript-to-stories", f"transcript={TRANSCRIPT}", "epic=PROD-100",
+                                   "--model", f"script:{script}", "--quiet"])  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    return runs.load("last").id
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     monkeypatch.chdir(tmp_path)

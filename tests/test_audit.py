@@ -8,6 +8,7 @@ import pytest
 
 from agentflow import audit
 from agentflow.errors import ConfigError
+from tests.conftest import staged_stories
 
 WHO = audit.Actor(actor="sam", trigger="cli", run_id="run-a1", workflow="incident")
 
@@ -80,7 +81,6 @@ def test_a_line_a_full_disk_cut_short_is_taken_back_and_unreadable_lines_are_nam
 
 
 def test_apply_finds_an_unwritable_audit_log_before_it_writes_anything():
-    from pathlib import Path
 
     from typer.testing import CliRunner
 
@@ -88,13 +88,8 @@ def test_apply_finds_an_unwritable_audit_log_before_it_writes_anything():
     from agentflow.cli import app
     from agentflow.sandbox.site import Site
 
-    root = Path(__file__).resolve().parent.parent
-    script = root / "examples" / "scripts" / "transcript-to-stories.yaml"
-    transcript = root / "examples" / "transcripts" / "acme-finance-interview.md"
     cli = CliRunner()
-    ran = cli.invoke(app, ["run", "transcript-to-stories", f"transcript={transcript}", "epic=PROD-100",
-                           "--model", f"script:{script}", "--quiet"])  # fmt: skip
-    assert ran.exit_code == 0, ran.output
+    staged_stories()
     site = Site.open("cloud", config.sandbox_db())
     before = site.store.query_one("SELECT COUNT(*) FROM issues")[0]
     log = audit.log_path()

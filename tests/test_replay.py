@@ -14,6 +14,7 @@ from agentflow.atlassian.testing import server_for
 from agentflow.cli import app
 from agentflow.runner import Runner, RunRequest
 from agentflow.sandbox.site import Site
+from tests.conftest import TRANSCRIPT, staged_stories
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,16 +55,12 @@ async def test_a_replay_against_a_site_that_changed_says_where_it_parted():
 
 def test_export_from_the_command_line_names_what_the_person_must_supply(tmp_path):
     cli = CliRunner()
-    transcript = ROOT / "examples" / "transcripts" / "acme-finance-interview.md"
-    script = ROOT / "examples" / "scripts" / "transcript-to-stories.yaml"
-    ran = cli.invoke(app, ["run", "transcript-to-stories", f"transcript={transcript}", "epic=PROD-100",
-                           "--model", f"script:{script}", "--quiet"])  # fmt: skip
-    assert ran.exit_code == 0, ran.output
+    staged_stories()
     out = tmp_path / "stories.yaml"
     exported = cli.invoke(app, ["runs", "export", "last", "--script", str(out), "--inputs", str(tmp_path / "in.yaml")])
     assert exported.exit_code == 0, exported.output
     words = " ".join(exported.stdout.split())
-    assert f"to supply: input transcript: the file {transcript}" in words
+    assert f"to supply: input transcript: the file {TRANSCRIPT}" in words
     assert "Replay: agentflow run transcript-to-stories --input-file" in words
     again = cli.invoke(app, ["run", "transcript-to-stories", "--input-file", str(tmp_path / "in.yaml"),
                              "--model", f"script:{out}", "--json"])  # fmt: skip

@@ -24,6 +24,7 @@ from agentflow.budget import open_budget
 from agentflow.cli import app
 from agentflow.errors import StateError
 from agentflow.schedule.store import OccurrenceStore
+from tests.conftest import staged_stories
 
 ALERT = "alert=DB pool exhausted"
 
@@ -136,12 +137,7 @@ def test_runs_lists_what_it_can_read_and_names_what_it_cannot():
 @pytest.mark.parametrize("damage", [b"", b'{"run_id": "x", "entries": {"1": {"ind'], ids=["empty", "truncated"])
 def test_a_damaged_journal_stops_apply_and_says_how_to_go_on(damage):
     cli = CliRunner()
-    root = Path(__file__).resolve().parent.parent
-    script = root / "examples" / "scripts" / "transcript-to-stories.yaml"
-    transcript = root / "examples" / "transcripts" / "acme-finance-interview.md"
-    ran = cli.invoke(app, ["run", "transcript-to-stories", f"transcript={transcript}", "epic=PROD-100",
-                           "--model", f"script:{script}", "--quiet"])  # fmt: skip
-    assert ran.exit_code == 0, ran.output
+    staged_stories()
     record = runs.load("last")
     journal = config.state_dir() / "journals" / f"{record.id}.json"
     journal.parent.mkdir(parents=True, exist_ok=True)
@@ -219,12 +215,7 @@ def test_a_disk_that_fills_up_during_apply_loses_nothing_and_makes_nothing_twice
     from agentflow.sandbox.site import Site
 
     cli = CliRunner()
-    root = Path(__file__).resolve().parent.parent
-    script = root / "examples" / "scripts" / "transcript-to-stories.yaml"
-    transcript = root / "examples" / "transcripts" / "acme-finance-interview.md"
-    ran = cli.invoke(app, ["run", "transcript-to-stories", f"transcript={transcript}", "epic=PROD-100",
-                           "--model", f"script:{script}", "--quiet"])  # fmt: skip
-    assert ran.exit_code == 0, ran.output
+    staged_stories()
     site = Site.open("cloud", config.sandbox_db())
     before = site.store.query_one("SELECT COUNT(*) FROM issues")[0]
     with pytest.MonkeyPatch.context() as patch:

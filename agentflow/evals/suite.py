@@ -143,17 +143,7 @@ def builtin_path() -> Path:
 def load(target: str) -> Suite:
     """The suite at path `target` (or `builtin`); `ProblemsError` naming file and line for every mistake."""
     path = builtin_path() if target == "builtin" else Path(target)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or exc
-        raise ProblemsError([Problem(f"cannot read the suite: {reason}", path)]) from None
-    try:
-        data, lines = source.parse(text)
-    except source.YamlError as exc:
-        raise ProblemsError([Problem(exc.message, path, exc.line)]) from None
-    if not isinstance(data, dict):
-        raise ProblemsError([Problem("a suite is a mapping with a list of cases (cases: [...])", path, 1)])
+    data, lines = source.read_mapping(path, "suite", "name: ..., cases: [...]")
     try:
         suite = Suite.model_validate({**data, "path": path})
     except ValidationError as exc:

@@ -83,17 +83,9 @@ def load(target: str) -> LoadedWorkflow:
 
 def load_file(path: Path) -> LoadedWorkflow:
     """Parse and validate one workflow file; `WorkflowInvalid` lists every problem with its line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkflowInvalid([Problem(f"cannot read the workflow file: {exc}", path)]) from None
-    try:
-        data, lines = source.parse(text)
-    except source.YamlError as exc:
-        raise WorkflowInvalid([Problem(exc.message, path, exc.line)]) from None
-    if not isinstance(data, dict):
-        message = "a workflow file must be a YAML mapping (name: ..., title: ..., agent: ..., output: ...)"
-        raise WorkflowInvalid([Problem(message, path, 1)])
+    data, lines = source.read_mapping(
+        path, "workflow file", "name: ..., title: ..., agent: ..., output: ...", WorkflowInvalid
+    )
     try:
         workflow = Workflow.model_validate(data)
     except ValidationError as exc:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
+
+from agentflow.errors import Problem, ProblemsError
 
 Loc = tuple[str | int, ...]
 
@@ -57,6 +60,25 @@ class SourceMap:
 MAX_CHARS = 1024 * 1024  # a workflow, a script of model turns or an inputs file is far smaller
 MAX_VALUES = 100_000  # values after aliases are expanded: an alias bomb ("billion laughs") stops here
 MAX_DEPTH = 64  # levels of nesting
+
+
+def read_mapping(
+    path: Path, what: str, shape: str, error: type[ProblemsError] = ProblemsError
+) -> tuple[dict[str, Any], SourceMap]:
+    """A YAML file that must hold a mapping (a workflow, a suite): its data and lines. `error` (a
+    `ProblemsError` kind) names the file and line when it cannot be read, parsed, or is not a mapping; `shape`
+    says what it should look like."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error([Problem(f"cannot read the {what}: {getattr(exc, 'strerror', None) or exc}", path)]) from None
+    try:
+        data, lines = parse(text)
+    except YamlError as exc:
+        raise error([Problem(exc.message, path, exc.line)]) from None
+    if not isinstance(data, dict):
+        raise error([Problem(f"a {what} must be a YAML mapping ({shape})", path, 1)])
+    return data, lines
 
 
 def parse(text: str) -> tuple[Any, SourceMap]:

@@ -29,7 +29,7 @@ from agentflow.cli import app
 from agentflow.errors import ConfigError
 from agentflow.runner import Runner, RunRequest
 from agentflow.sandbox.site import Site, running
-from tests.conftest import SLOW_MACHINE_SECONDS
+from tests.conftest import SLOW_MACHINE_SECONDS, staged_stories
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
@@ -323,19 +323,11 @@ def test_apply_stopped_by_the_budget_exits_3_and_says_so(monkeypatch):
     assert "deferred $1" in " ".join(result.stdout.split())
 
 
-def _stories_from_the_command_line(cli: CliRunner) -> runs.RunRecord:
-    script = ROOT / "examples" / "scripts" / "transcript-to-stories.yaml"
-    inputs = [f"{name}={value}" for name, value in TRANSCRIPT.items()]
-    ran = cli.invoke(app, ["run", "transcript-to-stories", *inputs, "--model", f"script:{script}", "--quiet"])
-    assert ran.exit_code == 0, ran.output
-    return runs.load("last")
-
-
 def test_a_journal_lost_after_a_full_apply_makes_nothing_again():
     from agentflow.config import sandbox_db
 
     cli = CliRunner()
-    record = _stories_from_the_command_line(cli)
+    record = runs.load(staged_stories())
     assert cli.invoke(app, ["apply", "last", "--yes"]).exit_code == 0
     site = Site.open("cloud", sandbox_db())
     total = site.store.query_one("SELECT COUNT(*) FROM issues")[0]
@@ -354,7 +346,7 @@ def test_a_journal_lost_half_way_makes_only_what_is_missing():
     from agentflow.config import sandbox_db
 
     cli = CliRunner()
-    record = _stories_from_the_command_line(cli)
+    record = runs.load(staged_stories())
     assert cli.invoke(app, ["apply", "last", "--only", "1,2,5", "--yes"]).exit_code == 0
     site = Site.open("cloud", sandbox_db())
     total = site.store.query_one("SELECT COUNT(*) FROM issues")[0]
