@@ -266,6 +266,20 @@ def test_a_restricted_project_is_invisible_to_non_members(conn):
 
 
 OPERATORS = "'=', '!=', '<', '>', '<=', '>=', '~', '!~', 'IN', 'NOT IN', 'IS' and 'IS NOT'"
+# An unquoted reserved word (Atlassian's "JQL: restricted words and characters") in a field, value or function
+# position, reported where it stands, even before a syntax error further on.
+RESERVED_WORD_ERRORS = [
+    (jql, f"Error in the JQL Query: '{word}' is a reserved JQL word. You must surround it in quotation marks to use "
+          f"it in a query. (line 1, character {at})")
+    for jql, word, at in [
+        ("project = IF", "IF", 11),
+        ("project in (PAY, AS)", "AS", 18),
+        ("labels = SET", "SET", 10),
+        ("assignee = true", "true", 12),
+        ("status = End to End Testing", "End", 10),
+        ("Set = x", "Set", 1),
+    ]
+]  # fmt: skip
 JQL_ERRORS = [
     ("project = KAN", "The value 'KAN' does not exist for the field 'project'."),
     ("status = Closed", "The value 'Closed' does not exist for the field 'status'."),
@@ -323,6 +337,8 @@ JQL_ERRORS = [
     ("ORDER BY text", "Not able to sort using field 'text'."),
     ("ORDER BY flavour", "Field 'flavour' does not exist or you do not have permission to view it."),
     ("created > EMPTY", "The operator '>' does not support searching for EMPTY values."),
+    *RESERVED_WORD_ERRORS,
+    ('project = "IF"', "The value 'IF' does not exist for the field 'project'."),  # quoted: an ordinary value
     (
         "assignee = alice@example.com",
         "Error in the JQL Query: The character '@' is a reserved JQL character. You must enclose it in a string or use "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -221,6 +221,11 @@ def parse(text: str) -> Query:
         raise error.orig_exc from None
     except UnexpectedInput as error:
         raise _problem(text, error) from None
+
+
+def lex(text: str) -> Iterator[Token]:
+    """The tokens of a query, lazily: the lexer raises where no token matches (the parser then words it)."""
+    return _parser().lex(text)
 
 
 def _problem(text: str, error: UnexpectedInput) -> SyntaxProblem:

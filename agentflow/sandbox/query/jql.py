@@ -30,6 +30,7 @@ from agentflow.sandbox.query.common import (
     compile_node,
     date_function,
     jql_syntax_message,
+    lex,
     member_clause,
     parse,
     parse_date,
@@ -38,6 +39,7 @@ from agentflow.sandbox.query.common import (
 from agentflow.sandbox.query.common import (
     EMPTINESS as _EMPTINESS,
 )
+from agentflow.sandbox.query.reserved import first_reserved_word
 from agentflow.sandbox.query.textsearch import parse_text_query
 
 _EQUALITY = frozenset({"=", "!=", "in", "not in"})
@@ -70,10 +72,15 @@ DEFAULT_ORDER = "i.created DESC, i.id DESC"
 
 def compile_jql(text: str, ctx: QueryContext) -> CompiledQuery:
     """Compile JQL for `SELECT ... FROM issues i WHERE (<where>) ORDER BY <order_by>`; raises QueryError."""
+    reserved = first_reserved_word(text, lex(text))
     try:
         query = parse(text)
     except SyntaxProblem as problem:
+        if reserved is not None and (reserved.line, reserved.column) < (problem.line, problem.column):
+            raise QueryError(reserved.message()) from None
         raise QueryError(jql_syntax_message(text, problem)) from None
+    if reserved is not None:
+        raise QueryError(reserved.message())
     compiler = _Compiler(ctx)
     where, params = compile_node(query.where, compiler.clause) if query.where else ("1", [])
     return CompiledQuery(where, params, _order_by(query.order), bounded=query.where is not None)
