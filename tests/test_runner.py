@@ -311,3 +311,11 @@ async def test_a_run_reads_the_config_file_once_and_resolves_its_site_once(monke
     result = await Runner(model=None).execute(RunRequest(workflow="incident", inputs=ALERT))
     assert result.record.terminal_reason == "completed" and "OPS-141" in result.record.report
     assert len(reads) == 1 and len(resolved) == 1
+
+
+async def test_a_project_key_that_is_a_reserved_jql_word_is_quoted_by_the_workflows():
+    # A site's project DO (or IF, SET, AS): unquoted, Jira refuses the whole query as a reserved word.
+    record = (await runner(None).execute(RunRequest(workflow="backlog-grooming", inputs={"project": "DO"}))).record
+    [search] = [step for step in record.steps if step.tool == "search_jira_issues"]
+    assert "The value 'DO' does not exist for the field 'project'" in (search.error or "")
+    assert "reserved" not in (search.error or "")
