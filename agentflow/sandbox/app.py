@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from agentflow.sandbox import compass, query
+from agentflow.sandbox import browse, compass, query
 from agentflow.sandbox.confluence import api as confluence_api
 from agentflow.sandbox.confluence import v2 as confluence_v2
 from agentflow.sandbox.errors import NOT_AUTHENTICATED, ConfluenceError, JiraError, SandboxError
@@ -113,6 +113,7 @@ def create_app(
         raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
     query.register_functions(store.conn)
     routes = [
+        *browse.routes(),
         *jira_api.routes(),
         *jira_writes.routes(),
         *confluence_api.routes(),
