@@ -109,14 +109,22 @@ def sandbox_serve(
 
 
 @sandbox_app.command("reset")
-def sandbox_reset(db: Annotated[str | None, DB_OPTION] = None) -> None:
+def sandbox_reset(
+    db: Annotated[str | None, DB_OPTION] = None,
+    flavor: Annotated[Flavor, FLAVOR_OPTION] = Flavor.cloud,
+    scale: Annotated[
+        int, typer.Option(min=0, max=1_000_000, help="Add N generated issues to the seed (e.g. 25000 to load-test).")
+    ] = 0,
+) -> None:
     """Delete the sandbox database and seed a fresh one (new tokens, nothing you created is kept)."""
     from agentflow.sandbox import site
 
     path = _sandbox_path(db)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    sandbox = site.Site.open("cloud", path)
+    if scale:
+        ui.console(stderr=True).print(f"[dim]seeding {scale:,} generated issues …[/]")
+    sandbox = site.Site.open(flavor.value, path, scale=scale)
     issues = sandbox.store.query_one("SELECT COUNT(*) FROM issues")[0]
     pages = sandbox.store.query_one("SELECT COUNT(*) FROM pages")[0]
     sandbox.store.close()

@@ -101,7 +101,7 @@ async def wiki_page(request: Request) -> Response:
         return _not_found(f"Page {request.path_params['page_id']}")
     parts = [
         f"<h1>{html.escape(row['title'])}</h1>",
-        f"<p class=\"meta\">{html.escape(row['space_name'])} ({html.escape(row['space_key'])})</p>",
-        f"<div class=\"body\">{html.escape(row['body_text'] or '')}</div>",
+        f'<p class="meta">{html.escape(row["space_name"])} ({html.escape(row["space_key"])})</p>',
+        f'<div class="body">{html.escape(row["body_text"] or "")}</div>',
     ]
     return _page(row["title"], "\n".join(parts))

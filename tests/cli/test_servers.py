@@ -43,6 +43,12 @@ def test_reset_seeds_a_fresh_database(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(f"sandbox reset: {db} (")
     assert "issues" in result.stdout and db.exists()
+    scaled = runner.invoke(app, ["sandbox", "reset", "--db", str(db), "--flavor", "dc", "--scale", "300"])
+    assert scaled.exit_code == 0, scaled.stderr
+    from agentflow.sandbox.site import Site
+
+    site = Site.open("dc", db)
+    assert site.store.query_one("SELECT COUNT(*) FROM issues")[0] >= 300 + 20  # the seed and the generated ones
 
 
 def test_bad_options_exit_2_with_a_reason(tmp_path):
