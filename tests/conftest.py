@@ -84,7 +84,11 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
     for name in LEAKY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("agentflow-home")
-    (home / "config.toml").write_text("")
+    # The bundled server is a run's only server unless a test says otherwise; a run a test starts (in-process,
+    # in a thread or in a worker process) gives it 20 s to start by default, which a starved machine has missed.
+    (home / "config.toml").write_text(
+        f'[servers.atlassian]\ntransport = "bundled"\nstartup_timeout = {SLOW_MACHINE_SECONDS}\n'
+    )
     monkeypatch.setenv("AGENTFLOW_CONFIG", str(home / "config.toml"))
     monkeypatch.setenv("AGENTFLOW_STATE_DIR", str(home / "state"))
 
