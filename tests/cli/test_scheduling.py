@@ -30,7 +30,9 @@ def invoke(*args: str):
 
 
 def configure(text: str) -> None:
-    Path(os.environ["AGENTFLOW_CONFIG"]).write_text(text, encoding="utf-8")
+    """Add to the isolated config, which keeps its generous start-up box for the bundled server."""
+    with Path(os.environ["AGENTFLOW_CONFIG"]).open("a", encoding="utf-8") as config:
+        config.write(text)
 
 
 @pytest.fixture(autouse=True)
