@@ -19,6 +19,8 @@ SUMMARY_FIELDS = [
     "components", "parent",
 ]  # fmt: skip
 STORY_POINT_NAMES = ("Story point estimate", "Story Points")
+EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"  # Jira Software's Epic Link field, any name
+POINTS_TYPE = "com.pyxis.greenhopper.jira:jsw-story-points"  # Cloud's story point estimate, any name
 INLINE_COMMENTS = 20
 
 
@@ -37,18 +39,28 @@ class JiraAPI:
         return f"/rest/api/{self.version}/{path}"
 
     async def field_ids(self) -> dict[str, str]:
-        """Field name -> id, read once (Epic Link and story points have instance-specific ids)."""
+        """Field name -> id, and custom field type (`schema.custom`) -> id, read once: Epic Link and story points
+        have instance-specific ids, and a site may rename or translate them (`Lien d'epic`), so a custom field
+        is found by its type first and by its English name only where its type says nothing."""
         if self._field_ids is None:
             fields = await self.http.get(self._path("field"))
             self._field_ids = {f["name"]: f["id"] for f in fields}
+            for field in fields:
+                custom = (field.get("schema") or {}).get("custom")
+                if isinstance(custom, str):
+                    self._field_ids.setdefault(f"type:{custom}", field["id"])
         return self._field_ids
 
     async def _epic_field(self) -> str | None:
-        return None if self.cloud else (await self.field_ids()).get("Epic Link")
+        if self.cloud:
+            return None
+        ids = await self.field_ids()
+        return ids.get(f"type:{EPIC_LINK_TYPE}") or ids.get("Epic Link")
 
     async def _points_field(self) -> str | None:
         ids = await self.field_ids()
-        return next((ids[name] for name in STORY_POINT_NAMES if name in ids), None)
+        # Data Center's Story Points is a plain number field: there its name is all that tells it apart.
+        return ids.get(f"type:{POINTS_TYPE}") or next((ids[name] for name in STORY_POINT_NAMES if name in ids), None)
 
     def _to_markdown(self, body: Any) -> str:
         if body is None:

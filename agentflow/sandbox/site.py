@@ -7,10 +7,11 @@ clients talk to `site.app` through an ASGI transport and need no port; `serve()`
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from agentflow.sandbox.app import create_app
+from agentflow.sandbox.jira.shapes import RENAMED_META
 from agentflow.sandbox.limits import Faults
 from agentflow.sandbox.seed import seed
 from agentflow.sandbox.store import Clock, Store, User
@@ -42,11 +44,16 @@ class Site:
         faults: Faults | None = None,
         scale: int = 0,
         request_log: Path | None = None,
+        field_names: Mapping[str, str] | None = None,
     ) -> Site:
-        """Open the site in `db` (seeding it when new) and build its app for `flavor`."""
+        """Open the site in `db` (seeding it when new) and build its app for `flavor`. `field_names` renames
+        custom fields by id (`{"customfield_10014": "Lien d'epic"}`), as an admin or a translation does: the
+        same id and type under another name, for testing clients that must not find fields by name."""
         store = Store.open(db, clock)
         if store.is_empty():
             seed(store, scale)
+        if field_names is not None:
+            store.set_meta(RENAMED_META, json.dumps(dict(field_names)))
         app = create_app(store, flavor, per_hour=per_hour, faults=faults, request_log=request_log)
         return cls(store, flavor, app)
 

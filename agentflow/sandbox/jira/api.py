@@ -304,7 +304,7 @@ async def search_jql(request: Request) -> Response:
 
 def _search_level_expansions(api: Api, fields: set[str], expand: set[str]) -> dict[str, Any]:
     """`names` and `schema` describe the fields once for the whole page of a search, not per issue."""
-    shown = [f for f in field_defs(api.cloud) if f.id in fields]
+    shown = [f for f in field_defs(api.cloud, api.renamed) if f.id in fields]
     body: dict[str, Any] = {}
     if "names" in expand:
         body["names"] = {f.id: f.name for f in shown}
@@ -395,7 +395,7 @@ async def project_statuses(request: Request) -> Response:
 
 async def list_fields(request: Request) -> Response:
     api = require_user(api_for(request))
-    return JSONResponse([field_json(f) for f in field_defs(api.cloud)])
+    return JSONResponse([field_json(f) for f in field_defs(api.cloud, api.renamed)])
 
 
 def _listing(sql: str, shape: Any) -> Any:

@@ -63,7 +63,7 @@ def issue_json(api: Api, row: sqlite3.Row, fields: set[str], expand: set[str]) -
     if "renderedFields" in expand:
         body["renderedFields"] = _rendered_fields(api, row, fields)
     if "names" in expand:
-        body["names"] = {f.id: f.name for f in field_defs(api.cloud) if f.id in fields}
+        body["names"] = {f.id: f.name for f in field_defs(api.cloud, api.renamed) if f.id in fields}
     if "transitions" in expand:
         body["transitions"] = transitions_json(api, row)
     return body

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,10 @@ from agentflow.sandbox import richtext
 from agentflow.sandbox.store import Store, User
 
 EPIC_LINK_FIELD = "customfield_10014"
+RENAMED_META = "renamed_fields"  # store meta: a JSON object of custom field id -> the name the site shows
+# Cloud's estimate field has a type of its own; Data Center's "Story Points" is a plain number field.
+POINTS_TYPE = "com.pyxis.greenhopper.jira:jsw-story-points"
+NUMBER_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:float"
 STORY_POINTS_FIELD = "customfield_10016"
 SPRINT_FIELD = "customfield_10020"
 ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
@@ -41,6 +46,11 @@ class Api:
     @property
     def cloud(self) -> bool:
         return self.flavor == "cloud"
+
+    @property
+    def renamed(self) -> dict[str, str]:
+        """Custom field id -> the name this site shows for it (see `Site.open(field_names=...)`)."""
+        return json.loads(self.store.meta(RENAMED_META) or "{}")
 
     @property
     def adf(self) -> bool:
@@ -244,8 +254,9 @@ class FieldDef:
     clause_names: tuple[str, ...] = ()
 
 
-def field_defs(cloud: bool) -> list[FieldDef]:
-    """The fields `GET /field` lists: the system fields we serve, and the custom ones of agile boards."""
+def field_defs(cloud: bool, renamed: Mapping[str, str] | None = None) -> list[FieldDef]:
+    """The fields `GET /field` lists: the system fields we serve, and the custom ones of agile boards; `renamed`
+    gives custom fields other names by id, as a site whose admin renamed or translated them shows them."""
     system = [
         FieldDef("summary", "Summary", {"type": "string", "system": "summary"}, clause_names=("summary",)),
         FieldDef("description", "Description", {"type": "string", "system": "description"}),
@@ -281,7 +292,7 @@ def field_defs(cloud: bool) -> list[FieldDef]:
         FieldDef(
             STORY_POINTS_FIELD,
             "Story point estimate" if cloud else "Story Points",
-            {"type": "number", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:float", "customId": 10016},
+            {"type": "number", "customId": 10016, "custom": POINTS_TYPE if cloud else NUMBER_TYPE},
             custom=True,
         ),
         FieldDef(
@@ -302,7 +313,8 @@ def field_defs(cloud: bool) -> list[FieldDef]:
                 clause_names=("Epic Link",),
             )
         )
-    return system + custom
+    names = renamed or {}
+    return system + [replace(f, name=names[f.id]) if f.id in names else f for f in custom]
 
 
 def field_json(field: FieldDef) -> dict[str, Any]:
