@@ -21,7 +21,7 @@ from agentflow import audit
 from agentflow.atlassian.sites import SiteConfig, budget_key_of
 from agentflow.budget import Allowance, Budget, Priority, SiteQuota
 from agentflow.errors import BudgetDeferred, ConfigError
-from agentflow.host.servers import ServerSpec
+from agentflow.host.specs import ServerSpec
 
 
 def uses_bundled(specs: list[ServerSpec]) -> bool:

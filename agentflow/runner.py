@@ -41,7 +41,8 @@ from agentflow.errors import (
 )
 from agentflow.gather import Gatherer
 from agentflow.host.gate import Gate
-from agentflow.host.servers import Host, ServerSpec, load_server_specs
+from agentflow.host.servers import Host
+from agentflow.host.specs import ServerSpec, load_server_specs
 from agentflow.host.toolbox import build_toolbox
 from agentflow.metering import Metering, uses_bundled
 from agentflow.runs import CallStatus, TerminalReason

@@ -47,7 +47,8 @@ async def overhead(calls: int) -> tuple[list[float], list[float]]:
     from agentflow import audit
     from agentflow.atlassian.testing import server_for
     from agentflow.host.gate import Gate
-    from agentflow.host.servers import Host, ServerSpec
+    from agentflow.host.servers import Host
+    from agentflow.host.specs import ServerSpec
     from agentflow.metering import Metering
     from agentflow.sandbox.site import Site
 

@@ -20,7 +20,8 @@ from agentflow.budget import Budget, Settings, SQLiteLedger
 from agentflow.cli import app
 from agentflow.errors import ConfigError
 from agentflow.host.gate import Gate
-from agentflow.host.servers import Host, ServerSpec, load_server_specs
+from agentflow.host.servers import Host
+from agentflow.host.specs import ServerSpec, load_server_specs
 from agentflow.metering import Metering
 from agentflow.runner import Runner, RunRequest
 from agentflow.runs import CallStatus

@@ -29,7 +29,8 @@ from agentflow import audit, redact
 from agentflow.atlassian.quota import QuotaExhausted, Reservation, reserve_waiting
 from agentflow.budget import SiteQuota
 from agentflow.changes.plan import Stager
-from agentflow.host.servers import Host, HostTool, ServerSpec, ToolOutcome
+from agentflow.host.servers import Host, HostTool, ToolOutcome
+from agentflow.host.specs import ServerSpec
 from agentflow.host.toolbox import Toolbox
 from agentflow.metering import Metering, reaches_atlassian
 from agentflow.runs import CallStatus, status_for

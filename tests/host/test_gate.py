@@ -14,7 +14,8 @@ from agentflow.budget import Budget, Settings, SQLiteLedger
 from agentflow.changes.plan import Stager
 from agentflow.errors import ServerError
 from agentflow.host.gate import Gate
-from agentflow.host.servers import Host, ServerSpec
+from agentflow.host.servers import Host
+from agentflow.host.specs import ServerSpec
 from agentflow.host.toolbox import build_toolbox
 from agentflow.metering import Metering
 from agentflow.runs import CallStatus, status_for
