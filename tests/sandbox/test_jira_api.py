@@ -219,6 +219,40 @@ def test_create_issue_errors_name_the_fields(fresh):
     }
 
 
+# Each field rule of create, with the words Jira answers in `errors` (the sandbox's refusal checklist,
+# docs/sandbox-fidelity.md): one field wrong at a time, the rest of the issue valid.
+FIELD_RULES = [
+    ({"summary": "x" * 256}, "summary", "Summary must be less than 255 characters."),
+    ({"labels": ["two words"]}, "labels", "The label 'two words' contains spaces which is invalid."),
+    ({"labels": "invoices"}, "labels", "Labels must be a list of strings."),
+    ({"priority": {"name": "Urgentish"}}, "priority", "The priority selected is invalid."),
+    ({"components": "Billing"}, "components", "Components must be a list."),
+    ({"components": [{"name": "Nope"}]}, "components", "Component name 'Nope' is not valid"),
+    ({"assignee": {"name": "ghost"}, "reporter": {"accountId": "ghost"}}, "assignee", "User 'ghost' does not exist."),
+    ({"parent": {"key": "PROD-404"}}, "parent", "Could not find issue by id or key: PROD-404"),
+    ({"issuetype": None}, "issuetype", "Specify an issue type"),
+]
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), FIELD_RULES, ids=[rule[1] + str(i) for i, rule in
+                                                                          enumerate(FIELD_RULES)])  # fmt: skip
+def test_each_field_rule_of_create_is_refused_in_jiras_words(fresh, fields, field, message):
+    valid = {"project": {"key": "PROD"}, "issuetype": {"name": "Task"}, "summary": "A task"}
+    response = fresh.client("pm").post(f"/rest/api/{v(fresh)}/issue", json={"fields": {**valid, **fields}})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][field] == message
+
+
+def test_an_empty_comment_and_an_empty_create_are_refused(fresh):
+    client = fresh.client("dev")
+    assert client.post(f"/rest/api/{v(fresh)}/issue", json={}).json() == {
+        "errorMessages": ["No fields were specified in the request."], "errors": {}
+    }  # fmt: skip
+    if fresh.site.flavor == "dc":  # a wiki-markup body; Cloud's is an ADF document
+        empty = client.post("/rest/api/2/issue/PAY-429/comment", json={"body": ""})
+        assert empty.status_code == 400 and empty.json()["errors"] == {"comment": "Comment body can not be empty!"}
+
+
 def test_rich_text_must_match_the_api_version(cloud):
     fields = {"project": {"key": "PROD"}, "issuetype": {"name": "Task"}, "summary": "x", "description": "plain"}
     response = cloud.client().post("/rest/api/3/issue", json={"fields": fields})
