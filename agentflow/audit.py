@@ -77,6 +77,7 @@ def record(
     duration_ms: float,
     requests: int,
     result: str = "",
+    result_sha256: str | None = None,
     kind: str = "tool_call",
 ) -> dict[str, Any]:
     """Append one line; returns it (redacted) for callers that show it."""
@@ -95,7 +96,7 @@ def record(
         "duration_ms": round(duration_ms, 1),
         "requests": requests,
         "result_bytes": len(result.encode()),
-        "result_sha256": digest(result),
+        "result_sha256": result_sha256 or digest(result),  # given when the caller hashed it already
     }
     text = scrub(json.dumps(line, ensure_ascii=False, default=str))
     path = log_path()
@@ -149,7 +150,7 @@ def read(
                 line = json.loads(raw)
                 if not isinstance(line, dict) or "time" not in line:
                     raise ValueError("not an audit line")
-                datetime.fromisoformat(line["time"])
+                moment = datetime.fromisoformat(line["time"])
             except (ValueError, TypeError):
                 on_unreadable(number)
                 continue
@@ -157,7 +158,7 @@ def read(
                 continue
             if tool and line.get("tool") != tool:
                 continue
-            if cutoff and datetime.fromisoformat(line["time"]) < cutoff:
+            if cutoff and moment < cutoff:
                 continue
             yield line
 

@@ -96,7 +96,7 @@ class Run:
     """One run's state, built once by `Runner.execute` (which reads the config file once) and handed to each
     phase: what was asked, the workflow and its typed inputs, the bundled server's site resolved once (None when
     the workflow does not use it), the servers, how it spends the budget, the model, the record being written,
-    the events of the live view, and the notes its report starts with."""
+    the events of the live view, the notes its report starts with, and the run a replay replays."""
 
     request: RunRequest
     loaded: LoadedWorkflow
@@ -108,6 +108,7 @@ class Run:
     record: runs.RunRecord
     events: RunEvents
     notes: list[str]
+    replays: runs.RunRecord | None = None  # the run a `replay:` model replays, loaded once
 
     @property
     def workflow(self) -> Workflow:
@@ -161,10 +162,7 @@ class Runner:
         workflow = loaded.workflow
         inputs = loaded.coerce_inputs(request.inputs)
         model, notes = self._model(request, config)
-        if model is not None and model.name.startswith(replay.REPLAY):
-            replayed = runs.load(model.name.removeprefix(replay.REPLAY))
-            if replayed.workflow != workflow.name:
-                raise ConfigError(f"run {replayed.id} was a run of {replayed.workflow}, not of {workflow.name}")
+        replays = _replayed(model, workflow.name)
         started = self.now()
         began = self.clock()
         record = runs.RunRecord(
@@ -193,7 +191,8 @@ class Runner:
                 config=config,
             )  # fmt: skip
             notes += metering.fit(budget, workflow.name)
-            run = Run(request, loaded, inputs, site, specs, metering, model, record, events or RunEvents(), notes)
+            run = Run(request, loaded, inputs, site, specs, metering, model, record, events or RunEvents(), notes,
+                      replays)  # fmt: skip
             await self._run(run)
         except BaseException as error:
             record.terminal_reason = record.terminal_reason or _reason_for(error)
@@ -230,8 +229,8 @@ class Runner:
             else:
                 events.on_phase("thinking")
                 await self._loop(run, gate, run.model, context)
-            if run.model is not None and run.model.name.startswith(replay.REPLAY):
-                self._compare(run)
+            if run.replays is not None:
+                self._compare(run, run.replays)
             unasked = {c.index for c in record.changes if applies_unasked(c, workflow.writes)}
             if unasked and record.succeeded:
                 events.on_phase("applying what the writes policy allows without asking")
@@ -285,9 +284,8 @@ class Runner:
         record.usage, record.output = result.usage, result.output
         record.cost_usd = model.cost(result.usage)
 
-    def _compare(self, run: Run) -> None:
+    def _compare(self, run: Run, source: runs.RunRecord) -> None:
         """A replay's record says where it parted from the run it replays; its report starts with that."""
-        source = runs.load(run.model.name.removeprefix(replay.REPLAY))  # type: ignore[union-attr]
         record = run.record
         record.diverged = replay.divergences(source, record)
         if record.diverged:
@@ -354,6 +352,16 @@ class Runner:
             call = Gate(host, metering, who=who, kind="apply").execute  # metered and audited as `apply` lines
             results = await apply_plan(record, call, actor=actor, only=only, on_change=on_change, who=who)
         return record, results
+
+
+def _replayed(model: Model | None, workflow: str) -> runs.RunRecord | None:
+    """The run a `replay:` model replays (None for any other model); `ConfigError` for a run of another workflow."""
+    if model is None or not model.name.startswith(replay.REPLAY):
+        return None
+    source = runs.load(model.name.removeprefix(replay.REPLAY))
+    if source.workflow != workflow:
+        raise ConfigError(f"run {source.id} was a run of {source.workflow}, not of {workflow}")
+    return source
 
 
 def _apply_who(record: runs.RunRecord, approver: str) -> audit.Actor:

@@ -164,10 +164,11 @@ class Gate:
             self._audit(server, tool, arguments, CallStatus.BUDGET, began, requests, whole)
             return self._spent(_capped(whole), requests, server)
         status = CallStatus.ERROR if outcome.is_error else CallStatus.OK
-        self._audit(server, tool, arguments, status, began, requests, whole)
+        sha256 = audit.digest(whole)  # once, for the audit line and the record alike
+        self._audit(server, tool, arguments, status, began, requests, whole, sha256)
         structured = self.scrub.data(outcome.structured)
         return GateOutcome(text=_capped(whole), structured=structured, is_error=outcome.is_error, requests=requests,
-                           server=server, status=status, result_sha256=audit.digest(whole),
+                           server=server, status=status, result_sha256=sha256,
                            stable_sha256=audit.stable_digest(whole))  # fmt: skip
 
     def _answered(self, server: str, tool: str, arguments: dict[str, Any], outcome: GateOutcome) -> GateOutcome:
@@ -201,7 +202,7 @@ class Gate:
         return requests
 
     def _audit(self, server: str, tool: str, arguments: dict[str, Any], outcome: str, began: float, requests: int,
-               result: str) -> None:  # fmt: skip
+               result: str, result_sha256: str | None = None) -> None:  # fmt: skip
         audit.record(
             self.who,
             server=server,
@@ -211,5 +212,6 @@ class Gate:
             duration_ms=(time.monotonic() - began) * 1000,
             requests=requests,
             result=result,
+            result_sha256=result_sha256,
             kind=self.kind,
         )
