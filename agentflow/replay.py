@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from agentflow.errors import ConfigError
 from agentflow.redact import MASK
 from agentflow.runs import RunRecord, ToolCallRecord
 
@@ -33,7 +34,10 @@ class Export:
 
 
 def export(record: RunRecord) -> Export:
-    """The record's assistant turns and inputs; `missing` names each value the record does not hold whole."""
+    """The record's assistant turns and inputs; `missing` names each value the record does not hold whole.
+    `ConfigError` for a run without model turns: there is nothing to replay."""
+    if not record.turns:
+        raise ConfigError(f"run {record.id} had no model turns (model {record.model}); there is nothing to replay")
     by_turn: dict[int, list[ToolCallRecord]] = {}
     for call in record.tool_calls:
         by_turn.setdefault(call.turn, []).append(call)
@@ -63,8 +67,7 @@ def export(record: RunRecord) -> Export:
 
 def script_text(record: RunRecord, exported: Export) -> str:
     """The script file: a header saying where it came from and how to run it, then the turns as YAML."""
-    given = {name: value for name, value in exported.inputs.items() if value is not None}
-    typed = [f"{name}={shlex.quote(_typed(value))}" for name, value in given.items()]
+    typed = [f"{name}={shlex.quote(_typed(value))}" for name, value in exported.inputs.items()]
     if any("\n" in argument or "\r" in argument for argument in typed):  # a comment line cannot hold them
         typed = ["--input-file INPUTS (the run's inputs span lines: export them with --inputs)"]
     header = [

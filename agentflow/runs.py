@@ -238,14 +238,7 @@ def _read(path: Path) -> RunRecord:
         return RunRecord.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:
         remedy = "move it aside or delete it; the run's audit lines in audit.log still tell what it did"
-        raise statefiles.damaged(path, "run record", _first_line(exc), remedy) from None
-
-
-def _first_line(error: Exception) -> str:
-    """What a person needs of a read error: its first line (pydantic's run to many)."""
-    if isinstance(error, OSError):
-        return error.strerror or str(error)
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise statefiles.damaged(path, "run record", exc, remedy) from None
 
 
 def list_runs(
@@ -262,8 +255,9 @@ def list_runs(
         return []
     for partial in sorted(directory.glob("*.json.partial")):
         if not partial.with_suffix("").exists():  # killed while writing its first record: nowhere else to see it
-            on_unreadable(StateError(f"{partial} is the unfinished first record of run {partial.name[:-13]}, whose "
-                                     "process ended while writing it; delete it"))  # fmt: skip
+            run_id = partial.name.removesuffix(".json.partial")
+            on_unreadable(StateError(f"{partial} is the unfinished first record of run {run_id}, whose process "
+                                     "ended while writing it; delete it"))  # fmt: skip
     found = []
     for path in sorted(directory.glob("*.json"), reverse=True):
         try:

@@ -55,8 +55,13 @@ def unwritable(path: Path, error: OSError, what: str = "", *, state: bool = True
     return StateError(f"cannot write {what + ' ' if what else ''}{path}: {reason}" + (f" ({advice})" if advice else ""))
 
 
-def damaged(path: Path, what: str, detail: str, remedy: str) -> StateError:
-    """The error for a state file that exists but cannot be read as what it should be."""
+def damaged(path: Path, what: str, detail: str | Exception, remedy: str) -> StateError:
+    """The error for a state file that exists but cannot be read as what it should be; `detail` is what went
+    wrong, or the error that says it (of which a person needs the first line: pydantic's run to many)."""
+    if isinstance(detail, OSError):
+        detail = detail.strerror or str(detail)
+    elif isinstance(detail, Exception):
+        detail = (str(detail).strip().splitlines() or [type(detail).__name__])[0]
     return StateError(f"the {what} {path} is damaged or unreadable ({detail}); {remedy}")
 
 
@@ -94,11 +99,8 @@ def private_file(path: Path) -> Path:
     try:
         # Never through a symlink: one planted in the directory could point our chmod or writes elsewhere.
         descriptor = _open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE)
-        try:  # the open file, not the path again: nothing can be swapped in between
-            mode = os.fstat(descriptor).st_mode & 0o777
-            if mode & 0o077:
-                os.fchmod(descriptor, PRIVATE_FILE)
-                _tightened(path, mode)
+        try:
+            _tighten(descriptor, path)
         finally:
             os.close(descriptor)
     except OSError as exc:
@@ -190,10 +192,7 @@ def append_private(path: Path, text: str) -> None:
     except OSError as exc:
         raise unwritable(path, exc) from None
     try:
-        status = os.fstat(descriptor)
-        if status.st_mode & 0o077:
-            os.fchmod(descriptor, PRIVATE_FILE)
-            _tightened(path, status.st_mode & 0o777)
+        status = _tighten(descriptor, path)
         data = text.encode()
         try:
             _write(descriptor, data, sync=False)
@@ -205,11 +204,6 @@ def append_private(path: Path, text: str) -> None:
             raise unwritable(path, exc) from None
     finally:
         os.close(descriptor)
-
-
-def ready_to_append(path: Path) -> None:
-    """`StateError` now if `path` could not be appended to later (before work that must be recorded there)."""
-    append_private(path, "")
 
 
 # The disk, as state files are written to it: the seam where tests put a full or read-only one (CI runs as root,
@@ -234,18 +228,16 @@ class _GuardedConnection(sqlite3.Connection):
     remedy: str
 
     def execute(self, *args: Any) -> sqlite3.Cursor:
-        try:
-            return super().execute(*args)
-        except sqlite3.DatabaseError as exc:
-            if _locked(exc):  # the caller may wait and retry (a scheduler setting up the file); the CLI edge names it
-                raise
-            raise database_error(self.path, self.what, exc, self.remedy) from None
+        return self._guarded(super().execute, *args)
 
     def executescript(self, script: str) -> sqlite3.Cursor:
+        return self._guarded(super().executescript, script)
+
+    def _guarded(self, statement: Any, *args: Any) -> sqlite3.Cursor:
         try:
-            return super().executescript(script)
+            return statement(*args)
         except sqlite3.DatabaseError as exc:
-            if _locked(exc):
+            if _locked(exc):  # the caller may wait and retry (a scheduler setting up the file); the CLI edge names it
                 raise
             raise database_error(self.path, self.what, exc, self.remedy) from None
 
@@ -278,6 +270,16 @@ def database_error(path: Path, what: str, error: sqlite3.DatabaseError, remedy: 
 
 def _locked(error: sqlite3.DatabaseError) -> bool:
     return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+def _tighten(descriptor: int, path: Path) -> os.stat_result:
+    """Make the open file private if it is not (the open file, not the path again: nothing can be swapped in
+    between); its status as it was."""
+    status = os.fstat(descriptor)
+    if status.st_mode & 0o077:
+        os.fchmod(descriptor, PRIVATE_FILE)
+        _tightened(path, status.st_mode & 0o777)
+    return status
 
 
 def _tightened(path: Path, mode: int) -> None:

@@ -47,8 +47,6 @@ def model_from_spec(spec: str | None, env: Mapping[str, str], config_model: str 
         from agentflow import replay, runs
 
         record = runs.load(rest.strip())
-        if not record.turns:
-            raise ConfigError(f"run {record.id} had no model turns (model {record.model}); there is nothing to replay")
         return ScriptedModel.from_turns(replay.export(record).turns, name=f"{replay.REPLAY}{record.id}")
     if kind == "anthropic" and rest.strip():
         return _anthropic(rest.strip(), env)

@@ -18,12 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 from agentflow import audit, runs
-from agentflow.atlassian import catalog
 from agentflow.atlassian.catalog import Lookup
 from agentflow.budget import BudgetExhausted
 from agentflow.changes.attribution import attributed
-from agentflow.changes.journal import Entry, Journal, exclusive
-from agentflow.changes.observe import Call, Check, Observer, called
+from agentflow.changes.journal import Journal, exclusive
+from agentflow.changes.observe import Call, Check, Observer, called, lookup_of
 from agentflow.changes.plan import DEFERRED, PLACEHOLDER, Applied, Change
 from agentflow.errors import ConfigError
 from agentflow.runs import RunRecord
@@ -79,11 +78,10 @@ async def apply_plan(
                                   detail=exhausted.message)  # fmt: skip
                 if exhausted.sent == 0 and before != "applying":  # nothing reached the site: as it was
                     journal.set(change.index, state=before, error=exhausted.message)
-                done.append(applied)
-                on_change(applied)
-                break
             done.append(applied)
             on_change(applied)
+            if applied.state == DEFERRED:  # the budget has no room: the changes after it are not tried
+                break
     return done
 
 
@@ -121,7 +119,7 @@ class _Apply:
         self.journal.set(change.index, state="applying", approved_by=self.actor)
         outcome = await called(self.call, change.server, change.tool, arguments)
         if outcome.is_error:
-            return await self._failed(change, arguments, entry, report, outcome.text)
+            return await self._failed(change, arguments, report, outcome.text)
         result = outcome.structured or {"text": outcome.text[:500]}
         check = await self.observer.check(change, arguments, result)
         self.journal.set(change.index, state="applied", result=result, error=None, verified=check.verified)
@@ -133,11 +131,9 @@ class _Apply:
         self._audit_check(change, check)
         return report
 
-    async def _failed(self, change: Change, arguments: dict[str, Any], entry: Entry, report: Applied,
-                      error: str) -> Applied:  # fmt: skip
+    async def _failed(self, change: Change, arguments: dict[str, Any], report: Applied, error: str) -> Applied:
         """A write the site refused; a transition refused because the issue is in that status already is done."""
-        meta = catalog.WRITES.get(change.tool)
-        if meta is not None and meta.lookup == Lookup.ISSUE_STATUS:
+        if lookup_of(change) == Lookup.ISSUE_STATUS:
             found = await self.observer.existing(change, arguments)
             if found is not None:
                 self.journal.set(change.index, state="applied", result=found, error=None, verified=True)

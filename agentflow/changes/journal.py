@@ -55,12 +55,11 @@ class Journal(BaseModel):
                 raise ValueError(f"it is the journal of run {journal.run_id}")
             return journal
         except (OSError, ValueError) as exc:
-            detail = exc.strerror if isinstance(exc, OSError) else (str(exc).strip().splitlines() or ["empty"])[0]
             remedy = (
                 f"move it aside (mv {path} {path}.damaged) and apply again: apply then looks on the site for what "
                 "this run already made and creates only what is missing"
             )
-            raise statefiles.damaged(path, "apply journal", str(detail), remedy) from None
+            raise statefiles.damaged(path, "apply journal", exc, remedy) from None
 
     def entry(self, index: int) -> Entry:
         return self.entries.setdefault(index, Entry(index=index))

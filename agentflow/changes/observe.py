@@ -66,7 +66,7 @@ class Observer:
     async def existing(self, change: Change, arguments: dict[str, Any]) -> dict[str, Any] | None:
         """What the site already holds of `change` (as apply journals a result), or None when it must be made.
         `BudgetExhausted` when the budget has no room to look: nothing of the change was sent."""
-        lookup = _lookup(change)
+        lookup = lookup_of(change)
         if lookup == Lookup.LABELLED_ISSUE:
             for issue in await self._labelled_issues(change.server):
                 if issue.get("summary") == arguments.get("summary") and issue["key"] not in self._adopted:
@@ -83,25 +83,24 @@ class Observer:
             if page:
                 return {"action": "created page", "id": page["id"], "url": page.get("url")}
         elif lookup in (Lookup.ISSUE_STATUS, Lookup.ISSUE_LINK, Lookup.EPIC):
-            subject = arguments.get("inward") or arguments.get("issue") or arguments.get("key")
-            issue = await self._issue(change.server, str(subject), comments=0)
+            subject = _subject(arguments)
+            issue = await self._issue(change.server, subject, comments=0)
             if issue and not _differences(lookup, arguments, issue, self.record, change.index):
                 return {"action": "already so", "key": subject, "detail": "the site already shows it"}
         return None
 
     async def check(self, change: Change, arguments: dict[str, Any], result: dict[str, Any]) -> Check:
         """Read what `change` made (its result names it) and compare it with what it asked for."""
-        lookup = _lookup(change)
+        lookup = lookup_of(change)
         try:
             if lookup == Lookup.PAGE_TITLE:
                 found = await self._read(change.server, "get_confluence_page", {"page_id": str(result.get("id"))})
             elif lookup is None:
                 return Check(None)
             else:
-                subject = result.get("key") if lookup == Lookup.LABELLED_ISSUE else (
-                    arguments.get("inward") or arguments.get("issue") or arguments.get("key"))  # fmt: skip
+                subject = str(result.get("key")) if lookup == Lookup.LABELLED_ISSUE else _subject(arguments)
                 comments = 100 if lookup == Lookup.MARKED_COMMENT else 0
-                found = await self._issue(change.server, str(subject), comments=comments)
+                found = await self._issue(change.server, subject, comments=comments)
         except BudgetExhausted:  # it is made; only the reading back had no room
             return Check(None, "not read back: the hourly budget had no room")
         if found is None:
@@ -134,9 +133,15 @@ class Observer:
         return None if outcome.is_error else outcome.structured
 
 
-def _lookup(change: Change) -> Lookup | None:
+def lookup_of(change: Change) -> Lookup | None:
+    """How `change` is found on the site (its write tool's `catalog.Lookup`); None for a tool not in the catalog."""
     meta = catalog.WRITES.get(change.tool)
     return meta.lookup if meta else None
+
+
+def _subject(arguments: dict[str, Any]) -> str:
+    """The issue a transition, link or update is about, as its arguments name it."""
+    return str(arguments.get("inward") or arguments.get("issue") or arguments.get("key"))
 
 
 def _differences(

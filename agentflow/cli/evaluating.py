@@ -36,7 +36,7 @@ def evaluate(
     from agentflow.errors import ConfigError
     from agentflow.evals import output
     from agentflow.evals import suite as suites
-    from agentflow.evals.running import run_suite
+    from agentflow.evals.running import CaseResult, run_suite
 
     loaded = suites.load(suite)
     if case:
@@ -49,9 +49,9 @@ def evaluate(
         statefiles.check_writable(junit, "the JUnit file")
     progress = ui.console(stderr=True)
 
-    def said(result: object) -> None:
+    def said(result: CaseResult) -> None:
         if not as_json:
-            progress.print(f"[dim]{'pass' if result.passed else 'FAIL'} {ui.escape(result.name)}[/]")  # type: ignore[attr-defined]
+            progress.print(f"[dim]{'pass' if result.passed else 'FAIL'} {ui.escape(result.name)}[/]")
 
     results = asyncio.run(run_suite(loaded, parallel=parallel, on_case=said))
     name = loaded.name or str(suite)

@@ -52,6 +52,7 @@ def run(
 
     from agentflow import report, statefiles
     from agentflow.cli.live import LiveView
+    from agentflow.replay import REPLAY
     from agentflow.runner import Runner, RunRequest
     from agentflow.runs import TerminalReason
 
@@ -59,8 +60,8 @@ def run(
         statefiles.check_writable(output, "the report")
     values = _read_input_file(input_file) if input_file else {}
     values.update(_parse_inputs(inputs or []))
-    if model and model.startswith("replay:") and not values:
-        values = _replayed_inputs(model.removeprefix("replay:"))
+    if model and model.startswith(REPLAY) and not values:
+        values = _replayed_inputs(model.removeprefix(REPLAY))
     request = RunRequest(workflow=workflow, inputs=values, model=model, site=site)
     runner = Runner()
     console, progress = ui.console(wrap=True), ui.console(stderr=True)
@@ -285,14 +286,12 @@ def runs_export(
     from agentflow import replay, runs, statefiles
 
     record = runs.load(run_id)
-    if not record.turns:
-        raise ConfigError(f"run {record.id} had no model turns (model {record.model}); there is nothing to export")
+    exported = replay.export(record)  # before anything is written: a run without model turns has nothing to give
     if inputs_file is not None and inputs_file.resolve() == script.resolve():
         raise ConfigError("--script and --inputs name the same file; give each its own")
     for path, what in ((script, "the script"), (inputs_file, "the inputs file")):
         if path is not None:  # both checked before either is written: nothing half done
             statefiles.check_writable(path, what)
-    exported = replay.export(record)
     statefiles.write_atomic(script, replay.script_text(record, exported), "the script")
     if inputs_file is not None:
         text = yaml.safe_dump(exported.inputs, sort_keys=False, allow_unicode=True)

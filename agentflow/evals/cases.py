@@ -4,7 +4,6 @@ a suite's cases found before anything runs, as `file:line` problems (`check`), a
 from __future__ import annotations
 
 import os
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from agentflow.agent.select import model_from_spec
 from agentflow.errors import AgentflowError, Problem, ProblemsError
 from agentflow.evals.suite import Case, Suite
 from agentflow.replay import REPLAY
+from agentflow.sandbox.seed.data import USERS
 from agentflow.workflow import loader, source
 from agentflow.workflow.loader import LoadedWorkflow
 
@@ -86,10 +86,10 @@ def check(suite: Suite, lines: source.SourceMap) -> None:
 def _check_site(case: Case, loaded: LoadedWorkflow, problem: Any) -> None:
     from agentflow.atlassian import catalog
 
-    flavor = case.sandbox_flavor
-    if flavor is not None:
-        if case.user not in _sandbox_users(flavor):
-            problem("user", f"the sandbox has no user {case.user!r} (it has {', '.join(_sandbox_users(flavor))})")
+    if case.sandbox_flavor is not None:
+        users = [user[0] for user in USERS]  # the seed's, the same on both flavors
+        if case.user not in users:
+            problem("user", f"the sandbox has no user {case.user!r} (it has {', '.join(users)})")
         return
     try:
         from agentflow.atlassian.sites import resolve_site
@@ -105,10 +105,3 @@ def _check_site(case: Case, loaded: LoadedWorkflow, problem: Any) -> None:
             f"{loaded.workflow.name} needs write tools ({', '.join(writes)}), which the bundled server "
             "offers a configured site only with writes: true (its writes: auto changes are then applied there)",
         )
-
-
-@cache
-def _sandbox_users(flavor: str) -> tuple[str, ...]:
-    from agentflow.sandbox.site import Site
-
-    return tuple(user.username for user in Site.open(flavor).store.users())

@@ -72,7 +72,7 @@ DEFAULT_ORDER = "i.created DESC, i.id DESC"
 
 def compile_jql(text: str, ctx: QueryContext) -> CompiledQuery:
     """Compile JQL for `SELECT ... FROM issues i WHERE (<where>) ORDER BY <order_by>`; raises QueryError."""
-    reserved = first_reserved_word(text, lex(text))
+    reserved = first_reserved_word(lex(text))
     try:
         query = parse(text)
     except SyntaxProblem as problem:

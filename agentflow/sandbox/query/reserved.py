@@ -10,8 +10,10 @@ The first problem by position wins, whether it is a reserved word or a syntax er
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from lark import Token
 from lark.exceptions import LarkError
 
 RESERVED_WORDS = frozenset(
@@ -44,11 +46,11 @@ class ReservedWord:
         )
 
 
-def first_reserved_word(text: str, tokens: object) -> ReservedWord | None:
-    """The first unquoted reserved word among `tokens` (the lexer's tokens of `text`), or None. A text the
-    lexer cannot read to its end is scanned as far as it can be: the syntax error there is reported by position."""
+def first_reserved_word(tokens: Iterable[Token]) -> ReservedWord | None:
+    """The first unquoted reserved word among `tokens` (the lexer's, of a query), or None. A query the lexer
+    cannot read to its end is scanned as far as it can be: the syntax error there is reported by position."""
     try:
-        for token in tokens:  # type: ignore[attr-defined]
+        for token in tokens:
             if token.type == "WORD" and str(token).lower() in RESERVED_WORDS:
                 return ReservedWord(str(token), token.line, token.column)
     except LarkError:
