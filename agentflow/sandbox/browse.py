@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from agentflow.sandbox.store import Store, User
+from agentflow.sandbox.visibility import readable_sql
 
 _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>
@@ -73,8 +74,10 @@ async def issue_page(request: Request) -> Response:
     if row is None or row["project_id"] not in store.visible_project_ids(viewer.id):
         return _not_found(f"Issue {key}")
     comments = store.query(
-        "SELECT c.body_text, u.display_name FROM comments c LEFT JOIN users u ON u.id = c.author_id "
-        "WHERE c.issue_id = ? ORDER BY c.created, c.id",
+        "SELECT c.body_text, u.display_name, r.name AS role, g.name AS grp FROM comments c "
+        "JOIN issues i ON i.id = c.issue_id LEFT JOIN users u ON u.id = c.author_id "
+        "LEFT JOIN project_roles r ON r.id = c.visibility_role_id LEFT JOIN groups g ON g.id = c.visibility_group_id "
+        f"WHERE c.issue_id = ? AND {readable_sql('c', 'i', viewer.id)} ORDER BY c.created, c.id",
         (row["id"],),
     )
     parts = [
@@ -82,10 +85,15 @@ async def issue_page(request: Request) -> Response:
         f"<p class=\"meta\">{html.escape(row['type_name'])} · {html.escape(row['status_name'])}</p>",
         f"<div class=\"body\">{html.escape(row['description_text'] or '')}</div>",
         f"<h2>Comments ({len(comments)})</h2>",
-        *(f"<p class=\"meta\">{html.escape(c['display_name'] or 'Anonymous')}</p>"
+        *(f"<p class=\"meta\">{html.escape(c['display_name'] or 'Anonymous')}{_restriction(c)}</p>"
           f"<div class=\"body\">{html.escape(c['body_text'] or '')}</div>" for c in comments),
     ]  # fmt: skip
     return _page(f"{row['key']}: {row['summary']}", "\n".join(parts))
+
+
+def _restriction(comment: sqlite3.Row) -> str:
+    restricted_to = comment["role"] or comment["grp"]
+    return f" · restricted to {html.escape(restricted_to)}" if restricted_to else ""
 
 
 async def wiki_page(request: Request) -> Response:

@@ -36,6 +36,31 @@ CREATE TABLE IF NOT EXISTS project_members (
     PRIMARY KEY (project_id, user_id)
 );
 
+-- Project roles are site-wide names (Administrators, Developers, Users); who holds one is per project.
+CREATE TABLE IF NOT EXISTS project_roles (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE
+);
+
+CREATE TABLE IF NOT EXISTS role_members (
+    project_id INTEGER NOT NULL REFERENCES projects(id),
+    role_id    INTEGER NOT NULL REFERENCES project_roles(id),
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    PRIMARY KEY (project_id, role_id, user_id)
+);
+
+CREATE TABLE IF NOT EXISTS groups (
+    id       INTEGER PRIMARY KEY,
+    name     TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    group_id TEXT NOT NULL UNIQUE                 -- Cloud's groupId (a UUID); DC knows groups by name
+);
+
+CREATE TABLE IF NOT EXISTS group_members (
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    user_id  INTEGER NOT NULL REFERENCES users(id),
+    PRIMARY KEY (group_id, user_id)
+);
+
 CREATE TABLE IF NOT EXISTS issue_types (
     id              INTEGER PRIMARY KEY,
     name            TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -121,7 +146,11 @@ CREATE TABLE IF NOT EXISTS comments (
     body_text TEXT NOT NULL DEFAULT '',
     created   REAL NOT NULL,
     updated   REAL NOT NULL,
-    seeded    INTEGER NOT NULL DEFAULT 0
+    seeded    INTEGER NOT NULL DEFAULT 0,
+    -- `visibility`: readable only by this project role (in the issue's project) or group; both NULL: by all.
+    -- A file made before these columns existed gets them from store.py's migration.
+    visibility_role_id  INTEGER REFERENCES project_roles(id),
+    visibility_group_id INTEGER REFERENCES groups(id)
 );
 CREATE INDEX IF NOT EXISTS comments_issue ON comments(issue_id, created);
 

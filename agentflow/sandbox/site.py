@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from agentflow.sandbox.app import create_app
 from agentflow.sandbox.jira.shapes import RENAMED_META
 from agentflow.sandbox.limits import Faults
-from agentflow.sandbox.seed import seed
+from agentflow.sandbox.seed import seed, seed_access
 from agentflow.sandbox.store import Clock, Store, User
 
 
@@ -52,6 +52,7 @@ class Site:
         store = Store.open(db, clock)
         if store.is_empty():
             seed(store, scale)
+        seed_access(store)
         if field_names is not None:
             store.set_meta(RENAMED_META, json.dumps(dict(field_names)))
         app = create_app(store, flavor, per_hour=per_hour, faults=faults, request_log=request_log)

@@ -26,6 +26,13 @@ _SEEDED_TIMES = {
     "pages": ("created", "updated"),
 }
 
+_ADDED_COLUMNS = {
+    "comments": {
+        "visibility_role_id": "INTEGER REFERENCES project_roles(id)",
+        "visibility_group_id": "INTEGER REFERENCES groups(id)",
+    },
+}
+
 
 @dataclass(frozen=True)
 class User:
@@ -63,6 +70,7 @@ class Store:
             conn.execute("PRAGMA journal_mode = WAL")
         conn.executescript(resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8"))
         store = cls(conn, clock)
+        store._add_missing_columns()
         store._move_seeded_times()
         return store
 
@@ -104,6 +112,16 @@ class Store:
 
     def is_empty(self) -> bool:
         return self.query_one("SELECT 1 FROM users LIMIT 1") is None
+
+    def _add_missing_columns(self) -> None:
+        """Columns added to a table after files were made with it (`CREATE TABLE IF NOT EXISTS` leaves an
+        existing table as it is): a sandbox file from an older agentflow keeps working, its rows unrestricted."""
+        with self.lock:
+            for table, columns in _ADDED_COLUMNS.items():
+                present = {row["name"] for row in self.conn.execute(f"PRAGMA table_info({table})")}
+                for name, declaration in columns.items():
+                    if name not in present:
+                        self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
     def _move_seeded_times(self) -> None:
         now = self.clock()

@@ -92,6 +92,17 @@ def test_jira_package_creates_comments_and_links(fresh):
     assert reread.fields.issuelinks[0].outwardIssue.key == "PROD-101"
 
 
+def test_jira_package_writes_and_reads_a_restricted_comment(fresh):
+    client = pycontribs(fresh)
+    written = client.add_comment("PAY-431", "Key rotated", visibility={"type": "role", "value": "Developers"})
+    assert written.visibility.type == "role" and written.visibility.value == "Developers"
+    assert [c.body for c in client.comments("PAY-431") if getattr(c, "visibility", None)] == ["Key rotated"]
+    with pytest.raises(JIRAError) as caught:
+        client.add_comment("PAY-431", "x", visibility={"type": "group", "value": "security-team"})
+    assert caught.value.status_code == 400
+    assert "You are currently not a member of the group: security-team." in caught.value.text
+
+
 def test_jira_package_cannot_see_the_restricted_project(served):
     with pytest.raises(JIRAError) as caught:
         pycontribs(served).issue("SEC-7")

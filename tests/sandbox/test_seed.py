@@ -38,7 +38,9 @@ def test_pay_429_holds_a_java_trace_and_names_the_payments_api_page():
     store = Site.open().store
     issue = store.query_one("SELECT * FROM issues WHERE key = 'PAY-429'")
     assert "Payments API" in issue["description_text"]
-    [trace, _] = store.query("SELECT body_text FROM comments WHERE issue_id = ? ORDER BY created", (issue["id"],))
+    [trace, _merchant, _followup] = store.query(
+        "SELECT body_text FROM comments WHERE issue_id = ? ORDER BY created", (issue["id"],)
+    )
     assert "java.lang.NullPointerException" in trace[0]
     assert "PaymentResponseSerializer.writeAmount(PaymentResponseSerializer.java:88)" in trace[0]
     similar = store.query_one("SELECT resolution, created FROM issues WHERE key = 'PAY-388'")

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agentflow.sandbox.errors import ISSUE_NOT_FOUND, JiraError
-from agentflow.sandbox.jira.issue import comment_json, comments_page, issue_json, select_fields
+from agentflow.sandbox.jira.issue import comment_json, comments_page, issue_json, readable_comments, select_fields
 from agentflow.sandbox.jira.shapes import (
     Api,
     component_json,
@@ -182,8 +182,9 @@ async def get_comments(request: Request) -> Response:
 async def get_comment(request: Request) -> Response:
     api = require_user(api_for(request))
     issue = visible_issue(api, request.path_params["key"])
+    # A comment the user may not read is answered as one that does not exist: its existence is not told either.
     comment = api.store.query_one(
-        "SELECT * FROM comments WHERE id = ? AND issue_id = ?", (request.path_params["comment_id"], issue["id"])
+        f"{readable_comments(api, issue['id'])} AND c.id = ?", (request.path_params["comment_id"],)
     )
     if comment is None:
         raise JiraError(404, "Can not find a comment for the id: " + request.path_params["comment_id"] + ".")

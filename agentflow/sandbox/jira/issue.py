@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from agentflow.sandbox.jira.shapes import (
@@ -28,6 +28,7 @@ from agentflow.sandbox.jira.shapes import (
     transitions_json,
     user_json,
 )
+from agentflow.sandbox.visibility import readable_sql, visibility_json
 
 # How many comments an issue carries inline; more are read from /issue/{key}/comment.
 INLINE_COMMENTS = 20
@@ -150,44 +151,51 @@ def _rendered_fields(api: Api, row: sqlite3.Row, fields: set[str]) -> dict[str, 
     if "environment" in fields:
         result["environment"] = rendered(row["environment"])
     if "comment" in fields:
-        page = comments_page(api, row["id"], 0, INLINE_COMMENTS)
-        bodies = {
-            str(c["id"]): c["body"]
-            for c in api.store.query("SELECT id, body FROM comments WHERE issue_id = ?", (row["id"],))
-        }
-        for comment in page["comments"]:
-            comment["body"] = rendered(bodies[comment["id"]])
-        result["comment"] = page
+        result["comment"] = comments_page(api, row["id"], 0, INLINE_COMMENTS, body=rendered)
     for name, column in (("created", "created"), ("updated", "updated"), ("resolutiondate", "resolved")):
         if name in fields:
             result[name] = display_time(row[column])
     return result
 
 
-def comment_json(api: Api, row: sqlite3.Row) -> dict[str, Any]:
+def comment_json(api: Api, row: sqlite3.Row, body: Callable[[str], Any] | None = None) -> dict[str, Any]:
+    """The Comment bean; `body` renders the stored ADF (default: the API version's rich text)."""
     author = user_json(api, api.store.user(row["author_id"]))
-    body: dict[str, Any] = {
+    result: dict[str, Any] = {
         "self": api.url(f"issue/{row['issue_id']}/comment/{row['id']}"),
         "id": str(row["id"]),
         "author": author,
-        "body": rich_text(api, row["body"]),
+        "body": body(row["body"]) if body else rich_text(api, row["body"]),
         "updateAuthor": author,
         "created": jira_time(row["created"]),
         "updated": jira_time(row["updated"]),
     }
+    restriction = visibility_json(api.store, row, api.cloud)
+    if restriction is not None:
+        result["visibility"] = restriction
     if api.cloud:
-        body["jsdPublic"] = True
-    return body
+        result["jsdPublic"] = True
+    return result
 
 
-def comments_page(api: Api, issue_id: int, start_at: int, max_results: int) -> dict[str, Any]:
-    total = api.store.query_one("SELECT COUNT(*) FROM comments WHERE issue_id = ?", (issue_id,))[0]
-    rows = api.store.query(
-        "SELECT * FROM comments WHERE issue_id = ? ORDER BY created, id LIMIT ? OFFSET ?",
-        (issue_id, max_results, start_at),
+def readable_comments(api: Api, issue_id: int) -> str:
+    """The SELECT of the issue's comments the requesting user may read (see `visibility.readable_sql`)."""
+    user_id = api.user.id if api.user else None
+    return (
+        "SELECT c.* FROM comments c JOIN issues i ON i.id = c.issue_id "
+        f"WHERE c.issue_id = {int(issue_id)} AND {readable_sql('c', 'i', user_id)}"
     )
+
+
+def comments_page(
+    api: Api, issue_id: int, start_at: int, max_results: int, body: Callable[[str], Any] | None = None
+) -> dict[str, Any]:
+    """A page of the comments the user may read, oldest first; `total` counts only those."""
+    readable = readable_comments(api, issue_id)
+    total = api.store.query_one(f"SELECT COUNT(*) FROM ({readable})")[0]
+    rows = api.store.query(f"{readable} ORDER BY c.created, c.id LIMIT ? OFFSET ?", (max_results, start_at))
     return {
-        "comments": [comment_json(api, r) for r in rows],
+        "comments": [comment_json(api, r, body) for r in rows],
         "self": api.url(f"issue/{issue_id}/comment"),
         "maxResults": max_results,
         "total": total,

@@ -29,6 +29,7 @@ from agentflow.sandbox.jira.shapes import (
     link_type_json,
 )
 from agentflow.sandbox.store import User
+from agentflow.sandbox.visibility import Restriction, restriction_for
 
 NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 NOT_STRING = "Operation value must be a string"
@@ -255,7 +256,7 @@ async def create_issue(request: Request) -> Response:
     return JSONResponse({"id": str(issue_id), "key": row["key"], "self": api.url(f"issue/{issue_id}")}, status_code=201)
 
 
-def _apply_update_verbs(api: Api, issue: sqlite3.Row, update: dict[str, Any], changes: Changes) -> list[Any]:
+def _apply_update_verbs(api: Api, issue: sqlite3.Row, update: dict[str, Any], changes: Changes) -> list[dict[str, Any]]:
     """Jira's `update` verbs (add/remove/set) for labels and components, and `comment: [{add: ...}]`."""
     store = api.store
     comments: list[Any] = []
@@ -280,7 +281,7 @@ def _apply_update_verbs(api: Api, issue: sqlite3.Row, update: dict[str, Any], ch
                         labels = set(value)
             changes.labels = _labels(sorted(labels), changes)
         elif name == "comment":
-            comments += [op["add"].get("body") for op in operations if isinstance(op.get("add"), dict)]
+            comments += [op["add"] for op in operations if isinstance(op.get("add"), dict)]
         elif name in ("summary", "description", "priority", "assignee", "environment"):
             for operation in operations:
                 if "set" in operation:
@@ -302,12 +303,7 @@ async def edit_issue(request: Request) -> Response:
         raise JiraError(400, "Can not deserialize the request body: expected a JSON object.")
     changes = resolve_fields(api, body.get("fields") or {}, issue["project_id"])
     comments = _apply_update_verbs(api, issue, body.get("update") or {}, changes)
-    stored_comments = []
-    for comment in comments:
-        try:
-            stored_comments.append(rich_body(api, comment))
-        except ValueError as exc:
-            changes.errors["comment"] = str(exc)
+    new_comments = [c for c in (_new_comment(api, issue, comment, changes.errors) for comment in comments) if c]
     if changes.errors:
         raise JiraError(400, [], changes.errors)
     now = api.store.now()
@@ -316,15 +312,49 @@ async def edit_issue(request: Request) -> Response:
         assignments = ", ".join(f"{name} = ?" for name in columns)
         conn.execute(f"UPDATE issues SET {assignments} WHERE id = ?", [*columns.values(), issue["id"]])
         _write_relations(conn, issue["id"], changes)
-        for stored in stored_comments:
-            _insert_comment(conn, issue["id"], api.user, stored, now)
+        for comment in new_comments:
+            _insert_comment(conn, issue["id"], api.user, comment, now)
     return Response(status_code=204)
 
 
-def _insert_comment(conn: sqlite3.Connection, issue_id: int, author: User, stored: str | None, now: float) -> int:
+@dataclass(frozen=True)
+class _NewComment:
+    stored: str | None  # ADF JSON
+    restriction: Restriction
+
+
+def _new_comment(api: Api, issue: sqlite3.Row, comment: Any, errors: dict[str, str]) -> _NewComment | None:
+    """A comment object of a write (`{"body": ..., "visibility": ...}`) checked; its problems go to `errors`
+    under Jira's keys (`comment`, `commentLevel`) and None is returned."""
+    if not isinstance(comment, dict) or comment.get("body") in (None, ""):
+        errors["comment"] = "Comment body can not be empty!"
+        return None
+    try:
+        stored = rich_body(api, comment["body"])
+        restriction = restriction_for(api.store, comment.get("visibility"), issue["project_id"], api.user.id)
+    except ValueError as exc:
+        errors["comment"] = str(exc)
+        return None
+    except JiraError as exc:
+        errors.update(exc.errors)
+        return None
+    return _NewComment(stored, restriction)
+
+
+def _insert_comment(conn: sqlite3.Connection, issue_id: int, author: User, comment: _NewComment, now: float) -> int:
     cursor = conn.execute(
-        "INSERT INTO comments (issue_id, author_id, body, body_text, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
-        (issue_id, author.id, stored or json.dumps(richtext.text_to_adf("")), _text_of(stored), now, now),
+        "INSERT INTO comments (issue_id, author_id, body, body_text, created, updated, visibility_role_id,"
+        " visibility_group_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            issue_id,
+            author.id,
+            comment.stored or json.dumps(richtext.text_to_adf("")),
+            _text_of(comment.stored),
+            now,
+            now,
+            comment.restriction.role_id,
+            comment.restriction.group_id,
+        ),
     )
     conn.execute("UPDATE issues SET updated = ? WHERE id = ?", (now, issue_id))
     return cursor.lastrowid
@@ -334,14 +364,12 @@ async def add_comment(request: Request) -> Response:
     api = require_user(api_for(request))
     issue = visible_issue(api, request.path_params["key"])
     body = await json_body(request)
-    if not isinstance(body, dict) or body.get("body") in (None, ""):
-        raise JiraError(400, [], {"comment": "Comment body can not be empty!"})
-    try:
-        stored = rich_body(api, body["body"])
-    except ValueError as exc:
-        raise JiraError(400, [], {"comment": str(exc)}) from None
+    errors: dict[str, str] = {}
+    comment = _new_comment(api, issue, body, errors)
+    if comment is None:
+        raise JiraError(400, [], errors)
     with api.store.transaction() as conn:
-        comment_id = _insert_comment(conn, issue["id"], api.user, stored, api.store.now())
+        comment_id = _insert_comment(conn, issue["id"], api.user, comment, api.store.now())
     row = api.store.query_one("SELECT * FROM comments WHERE id = ?", (comment_id,))
     return JSONResponse(comment_json(api, row), status_code=201)
 
@@ -364,11 +392,19 @@ async def do_transition(request: Request) -> Response:
         resolution, resolved = _ref(resolution_field) or "Done", now
     else:
         resolution, resolved = None, None
+    errors: dict[str, str] = {}
+    operations = (body.get("update") or {}).get("comment") or []
+    added = [op["add"] for op in operations if isinstance(op, dict) and isinstance(op.get("add"), dict)]
+    comments = [c for c in (_new_comment(api, issue, comment, errors) for comment in added) if c]
+    if errors:
+        raise JiraError(400, [], errors)
     with api.store.transaction() as conn:
         conn.execute(
             "UPDATE issues SET status_id = ?, resolution = ?, resolved = ?, updated = ? WHERE id = ?",
             (target["id"], resolution, resolved, now, issue["id"]),
         )
+        for comment in comments:
+            _insert_comment(conn, issue["id"], api.user, comment, now)
     return Response(status_code=204)
 
 
@@ -404,17 +440,18 @@ async def link_issues(request: Request) -> Response:
             raise JiraError(400, [], {end: f"{end} is required"})
         ends.append(visible_issue(api, reference))
     inward, outward = ends
+    errors: dict[str, str] = {}
+    comment = _new_comment(api, inward, body["comment"], errors) if body.get("comment") is not None else None
+    if errors:
+        raise JiraError(400, [], errors)
     with api.store.transaction() as conn:
         conn.execute(
             "INSERT OR IGNORE INTO issue_links (type_id, inward_issue_id, outward_issue_id) VALUES (?, ?, ?)",
             (link_type["id"], inward["id"], outward["id"]),
         )
         conn.execute("UPDATE issues SET updated = ? WHERE id IN (?, ?)", (api.store.now(), inward["id"], outward["id"]))
-    body_comment = body.get("comment")
-    if isinstance(body_comment, dict) and body_comment.get("body"):
-        stored = rich_body(api, body_comment["body"])
-        with api.store.transaction() as conn:
-            _insert_comment(conn, inward["id"], api.user, stored, api.store.now())
+        if comment is not None:
+            _insert_comment(conn, inward["id"], api.user, comment, api.store.now())
     return Response(status_code=201)
 
 

@@ -41,6 +41,7 @@ from agentflow.sandbox.query.common import (
 )
 from agentflow.sandbox.query.reserved import first_reserved_word
 from agentflow.sandbox.query.textsearch import parse_text_query
+from agentflow.sandbox.visibility import readable_sql
 
 _EQUALITY = frozenset({"=", "!=", "in", "not in"})
 _ORDERING = frozenset({"<", "<=", ">", ">="})
@@ -57,7 +58,11 @@ _CATEGORIES = {
     "complete": "done",
     "3": "done",
 }
-_COMMENTS_TEXT = "COALESCE((SELECT group_concat(c.body_text, ' ') FROM comments c WHERE c.issue_id = i.id), '')"
+# `{readable}`: the comments the searching user may read (visibility.readable_sql); a search must not find an
+# issue by words of a comment its user cannot see.
+_COMMENTS_TEXT = (
+    "COALESCE((SELECT group_concat(c.body_text, ' ') FROM comments c WHERE c.issue_id = i.id AND {readable}), '')"
+)
 _EPIC = (
     "SELECT e.id FROM issues e JOIN issue_types et ON et.id = e.issue_type_id "
     "WHERE e.id = {parent} AND et.hierarchy_level = 1"
@@ -332,12 +337,13 @@ def _words(haystack: str) -> Callable[[_Compiler, Clause], Sql]:
     """`~` and `!~`: every word of the query must occur (see textsearch.py); IS EMPTY tests for no text."""
 
     def compile_(c: _Compiler, clause: Clause) -> Sql:
+        text = haystack.format(readable=readable_sql("c", "i", c.ctx.user_id))
         if clause.op in _EMPTINESS:
-            return f"({haystack}) {'=' if clause.op == 'is' else '!='} ''", []
+            return f"({text}) {'=' if clause.op == 'is' else '!='} ''", []
         query = c.literal(clause, clause.operands[0])
         if not parse_text_query(query):
             raise QueryError(f"The field '{clause.field}' does not support searching for an empty string.")
-        return f"af_match({haystack}, ?) = {1 if clause.op == '~' else 0}", [query]
+        return f"af_match({text}, ?) = {1 if clause.op == '~' else 0}", [query]
 
     return compile_
 

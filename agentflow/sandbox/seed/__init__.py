@@ -7,6 +7,8 @@
 - PROD: epic PROD-100 "Q4 Roadmap" with stories (PROD-101, CSV export, duplicates a request in
   examples/transcripts/), and a backlog to groom: stale, unestimated, thin and duplicate issues.
 - SEC: a restricted project only its members can see.
+- Restricted comments: on PAY-429 one for the Developers role (not pm, not sec), on PAY-388 one for the
+  jira-administrators group (lead and sec only).
 - Compass: payment-gateway, customer-api, checkout-web and payments-db with owners and DEPENDS_ON edges.
 Times are offsets from now; `Store` keeps them relative on every later start.
 """
@@ -26,6 +28,7 @@ from agentflow.sandbox.seed.data import (
     COMPONENTS,
     DAY,
     DEPENDS_ON,
+    GROUPS,
     ISSUE_TYPES,
     ISSUES,
     LINK_TYPES,
@@ -33,6 +36,8 @@ from agentflow.sandbox.seed.data import (
     PAGES,
     PRIORITIES,
     PROJECTS,
+    ROLE_HOLDERS,
+    ROLES,
     SPACES,
     STATUSES,
     TRANSITIONS,
@@ -57,6 +62,7 @@ def seed(store: Store, scale: int = 0) -> None:
         conn.execute("INSERT INTO meta VALUES ('cloud_id', ?)", (cloud_id,))
         users = _seed_users(conn)
         _seed_catalogue(conn, users)
+        _seed_access(conn, users)
         issue_ids = _seed_issues(conn, users, now)
         _seed_pages(conn, users, now)
         _seed_compass(conn, cloud_id)
@@ -98,6 +104,40 @@ def _seed_catalogue(conn: sqlite3.Connection, users: dict[str, int]) -> None:
         conn.executemany(
             "INSERT INTO components (project_id, name) VALUES (?, ?)", [(project_id, c) for c in components]
         )
+
+
+def seed_access(store: Store) -> None:
+    """Give a site made before roles and groups existed the seed's roles and groups (its comments stay
+    unrestricted); a site that has them is left as it is."""
+    if store.is_empty() or store.query_one("SELECT 1 FROM project_roles LIMIT 1") is not None:
+        return
+    with store.transaction() as conn:
+        users = dict(conn.execute("SELECT username, id FROM users").fetchall())
+        _seed_access(conn, users)
+
+
+def _seed_access(conn: sqlite3.Connection, users: dict[str, int]) -> None:
+    conn.executemany("INSERT INTO project_roles (id, name) VALUES (?, ?)", ROLES)
+    roles = {name: role_id for role_id, name in ROLES}
+    for project_id, lead_id, restricted in conn.execute("SELECT id, lead_id, restricted FROM projects").fetchall():
+        members = {
+            row[0] for row in conn.execute("SELECT user_id FROM project_members WHERE project_id = ?", (project_id,))
+        }
+        for role, holders in ROLE_HOLDERS.items():
+            ids = {users[name] for name in holders if name in users} | (
+                {lead_id} if role == "Administrators" else set()
+            )
+            if restricted:  # nobody outside a restricted project holds a role in it
+                ids &= members | {lead_id}
+            conn.executemany(
+                "INSERT OR IGNORE INTO role_members VALUES (?, ?, ?)", [(project_id, roles[role], i) for i in ids]
+            )
+    for number, (name, holders) in enumerate(GROUPS.items(), start=1):
+        conn.execute(
+            "INSERT INTO groups (id, name, group_id) VALUES (?, ?, ?)",
+            (number, name, str(uuid.uuid5(uuid.NAMESPACE_URL, "group:" + name))),
+        )
+        conn.executemany("INSERT INTO group_members VALUES (?, ?)", [(number, users[u]) for u in holders if u in users])
 
 
 def _adf(wiki: str | None, users: dict[str, int]) -> tuple[str | None, str]:
@@ -159,13 +199,24 @@ def _seed_issues(conn: sqlite3.Connection, users: dict[str, int], now: float) ->
                 "INSERT INTO issue_components SELECT ?, id FROM components WHERE project_id = ? AND name = ?",
                 (issue_id, project_id, component),
             )
-        for author, body, age in issue.comments:
-            stored, text = _adf(body, users)
+        for comment in issue.comments:
+            stored, text = _adf(comment.body, users)
             comment_id = max(FIRST_ID, conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM comments").fetchone()[0])
             conn.execute(
-                "INSERT INTO comments (id, issue_id, author_id, body, body_text, created, updated, seeded) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
-                (comment_id, issue_id, users[author], stored, text, now - age, now - age),
+                "INSERT INTO comments (id, issue_id, author_id, body, body_text, created, updated, seeded,"
+                " visibility_role_id, visibility_group_id) VALUES (?, ?, ?, ?, ?, ?, ?, 1,"
+                " (SELECT id FROM project_roles WHERE name = ?), (SELECT id FROM groups WHERE name = ?))",
+                (
+                    comment_id,
+                    issue_id,
+                    users[comment.author],
+                    stored,
+                    text,
+                    now - comment.age,
+                    now - comment.age,
+                    comment.role,
+                    comment.group,
+                ),
             )
     for key, project_id in projects.items():
         conn.execute(
@@ -177,7 +228,7 @@ def _seed_issues(conn: sqlite3.Connection, users: dict[str, int], now: float) ->
 
 
 def _last_comment_age(issue: Issue) -> float:
-    return min((age for _, _, age in issue.comments), default=issue.age)
+    return min((comment.age for comment in issue.comments), default=issue.age)
 
 
 def _seed_pages(conn: sqlite3.Connection, users: dict[str, int], now: float) -> None:

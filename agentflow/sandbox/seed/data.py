@@ -51,6 +51,19 @@ LINK_TYPES = [
     (10002, "Duplicate", "is duplicated by", "duplicates"),
     (10003, "Relates", "relates to", "relates to"),
 ]
+# Project roles (site-wide) and who holds each in every open project; a restricted project's members hold
+# Users, and those of them named here the others too. The lead of a project is always one of its Administrators.
+ROLES = [(10000, "Users"), (10001, "Developers"), (10002, "Administrators")]
+ROLE_HOLDERS = {
+    "Users": ("sre", "dev", "pm", "lead", "sec", "bot"),
+    "Developers": ("sre", "dev", "lead", "bot"),
+    "Administrators": ("lead",),
+}
+GROUPS = {
+    "jira-administrators": ("lead", "sec"),
+    "jira-software-users": ("sre", "dev", "pm", "lead", "sec", "bot"),
+    "security-team": ("sec", "sre"),
+}
 PROJECTS = [
     # key, name, lead, restricted, members, components
     ("OPS", "Operations", "sre", 0, (), ("payment-gateway", "customer-api", "checkout-web", "payments-db")),
@@ -58,6 +71,15 @@ PROJECTS = [
     ("PROD", "Product", "pm", 0, (), ("Reporting", "Auth", "Dashboard", "Billing")),
     ("SEC", "Security Incidents", "sec", 1, ("sec", "sre", "bot"), ("Identity",)),
 ]
+
+
+@dataclass(frozen=True)
+class Comment:
+    author: str
+    body: str  # wiki markup
+    age: float  # seconds since it was written
+    role: str | None = None  # `visibility`: readable only by this project role ...
+    group: str | None = None  # ... or this group
 
 
 @dataclass
@@ -77,7 +99,7 @@ class Issue:
     points: float | None = None
     idle: float | None = None  # seconds since the last update (default: created then never touched)
     resolution: str | None = None
-    comments: list[tuple[str, str, float]] = field(default_factory=list)  # author, wiki body, age
+    comments: list[Comment] = field(default_factory=list)
 
 
 ISSUES = [
@@ -179,7 +201,11 @@ ISSUES = [
         reporter="sre",
         labels=("refunds", "serializer"),
         components=("Payments API",),
-        comments=[("sre", texts.PAY_429_TRACE_COMMENT, 23 * HOUR), ("dev", texts.PAY_429_FOLLOWUP, 20 * HOUR)],
+        comments=[
+            Comment("sre", texts.PAY_429_TRACE_COMMENT, 23 * HOUR),
+            Comment("sre", texts.PAY_429_MERCHANT, 22 * HOUR, role="Developers"),
+            Comment("dev", texts.PAY_429_FOLLOWUP, 20 * HOUR),
+        ],
     ),
     Issue(
         key="PAY-388",
@@ -195,7 +221,10 @@ ISSUES = [
         components=("Payments API",),
         idle=45 * DAY,
         resolution="Done",
-        comments=[("dev", texts.PAY_388_RESOLUTION, 45 * DAY)],
+        comments=[
+            Comment("lead", texts.PAY_388_POSTMORTEM, 50 * DAY, group="jira-administrators"),
+            Comment("dev", texts.PAY_388_RESOLUTION, 45 * DAY),
+        ],
     ),
     Issue(
         key="PAY-431",
@@ -209,7 +238,7 @@ ISSUES = [
         reporter="lead",
         labels=("reconciliation",),
         components=("Reconciliation",),
-        comments=[("lead", texts.PAY_431_INJECTION, 1 * DAY)],
+        comments=[Comment("lead", texts.PAY_431_INJECTION, 1 * DAY)],
     ),
     Issue(
         key="PAY-432",

@@ -37,6 +37,10 @@ PAY_429_FOLLOWUP = """\
 Looks like the serializer assumes the currency is always set. (!) Refunds created from the back office skip the \
 currency defaulting that checkout does."""
 
+PAY_429_MERCHANT = """\
+Internal: all the failing refunds belong to merchant account 88-4471 (Halvorsen Travel). Their contract says we \
+do not name them outside the team; keep them out of public updates."""
+
 PAY_388_DESCRIPTION = """\
 Partial captures without a currency make the response serializer throw:
 {{noformat}}
@@ -44,6 +48,10 @@ java.lang.NullPointerException
 	at com.acme.payments.api.serialization.PaymentResponseSerializer.writeAmount(PaymentResponseSerializer.java:81)
 	at com.acme.payments.api.CaptureController.capture(CaptureController.java:64)
 {{noformat}}"""
+
+PAY_388_POSTMORTEM = """\
+Post-mortem for the admins: the partial-capture outage cost us a service credit of EUR 12,000 to Halvorsen \
+Travel under clause 7.2."""
 
 PAY_388_RESOLUTION = """\
 Fixed in 2.9.3: the capture now defaults its currency from the original charge before serializing. (y) \
