@@ -212,7 +212,12 @@ class Runner:
         workflow, record, events = run.workflow, run.record, run.events
         events.on_phase("connecting " + ", ".join(workflow.servers))
         async with Host(
-            run.specs, site=run.site, read_only=run.request.read_only, bundled=self.bundled, quota=run.metering.bundled
+            run.specs,
+            site=run.site,
+            read_only=run.request.read_only,
+            bundled=self.bundled,
+            quota=run.metering.bundled,
+            withhold_restricted=workflow.output.withholds_restricted(run.request.trigger),
         ) as host:
             toolbox = build_toolbox(host.tools(), workflow.tools, reserved=HOST_TOOLS)
             gate = Gate(host, run.metering, who=run.who, toolbox=toolbox, stager=Stager(workflow.writes))

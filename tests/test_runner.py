@@ -319,3 +319,45 @@ async def test_a_project_key_that_is_a_reserved_jql_word_is_quoted_by_the_workfl
     [search] = [step for step in record.steps if step.tool == "search_jira_issues"]
     assert "The value 'DO' does not exist for the field 'project'" in (search.error or "")
     assert "reserved" not in (search.error or "")
+
+
+READER = """\
+name: reader
+title: Reader
+tools: [get_jira_issue]
+steps:
+  - {id: issue, tool: get_jira_issue, args: {key: PAY-429}}
+agent: {prompt: reader.md.j2, max_turns: 2}
+output:
+  schema: {type: object, properties: {answer: {type: string}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("trigger", "setting", "shown"),
+    [
+        ("cli", "", True),
+        ("chatops", "", False),
+        ("schedule", "", False),
+        ("chatops", "include", True),
+        ("cli", "withhold", False),
+    ],
+)
+async def test_restricted_comments_reach_the_model_only_when_the_report_stays_with_its_reader(
+    project, trigger, setting, shown
+):
+    """A comment only the Developers role may read (on PAY-429): a person's own run shows it, marked; a Slack or
+    scheduled run, whose report others read, withholds it from gather steps and the model's tool calls alike,
+    unless the workflow says `restricted_comments: include`."""
+    project.prompt("reader.md.j2", "{% for c in steps.issue.comments %}{{ c.body }}\n{% endfor %}")
+    project.workflow("reader", READER + (f"  restricted_comments: {setting}\n" if setting else ""))
+    script = ScriptedModel.from_turns([[tool("get_jira_issue", key="PAY-429")], [tool("submit_result", answer="read")]])
+    site = Site.open("cloud")
+    run = Runner(model=script, bundled=lambda quota: server_for(site, user="dev", quota=quota))
+    record = (await run.execute(RunRequest(workflow="reader", trigger=trigger))).record
+    assert record.terminal_reason == "completed", record.error
+    prompt = script.calls[0].messages[0]["content"]
+    [called] = script.calls[1].messages[-1]["content"]
+    assert ("Halvorsen" in prompt) is shown and ("Halvorsen" in called["content"]) is shown
+    assert ("visible to Developers only" in called["content"]) is shown
+    assert ("withheld" in called["content"]) is not shown

@@ -169,8 +169,13 @@ class JiraAPI:
 
     def _comment(self, raw: dict[str, Any], max_chars: int) -> Comment:
         body, _ = convert.truncate_markdown(self._to_markdown(raw.get("body")), max_chars)
+        visibility = raw.get("visibility") or {}
         return Comment(
-            id=str(raw["id"]), author=_person(raw.get("author")) or "", created=raw.get("created", ""), body=body
+            id=str(raw["id"]),
+            author=_person(raw.get("author")) or "",
+            created=raw.get("created", ""),
+            body=body,
+            restricted_to=visibility.get("value") or visibility.get("identifier"),
         )
 
     # --- writes ----------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ class Comment(_Model):
     author: str
     created: str
     body: str
+    # Jira's `visibility`: the project role or group (its name) that alone may read the comment; None: everyone
+    # who may see the issue. A report that leaves agentflow must not carry a restricted comment unasked.
+    restricted_to: str | None = None
 
 
 class IssueSummary(_Model):
@@ -59,6 +62,16 @@ class Issue(IssueSummary):
     links: list[Link] = Field(default_factory=list)
     comments: list[Comment] = Field(default_factory=list)
     comment_total: int = 0
+    comments_withheld: int = 0  # restricted comments left out by the server (see `without_restricted`)
+
+    def without_restricted(self) -> Issue:
+        """The issue without its restricted comments, counted in `comments_withheld` instead: for a run whose
+        report goes where people outside the role or group read it (Slack, scheduled delivery)."""
+        kept = [comment for comment in self.comments if comment.restricted_to is None]
+        withheld = len(self.comments) - len(kept)
+        return self.model_copy(
+            update={"comments": kept, "comment_total": self.comment_total - withheld, "comments_withheld": withheld}
+        )
 
 
 class IssueSearch(_Model):

@@ -102,9 +102,15 @@ def issue(result: Issue, max_chars: int) -> str:
     if result.comment_total:
         lines += ["", f"## Comments ({len(result.comments)} of {result.comment_total}, newest last)"]
         for comment in result.comments:
-            lines += [f"**{comment.author}** {when(comment.created)}:", comment.body, ""]
+            restricted = f" (visible to {comment.restricted_to} only)" if comment.restricted_to else ""
+            lines += [f"**{comment.author}** {when(comment.created)}{restricted}:", comment.body, ""]
         if len(result.comments) < result.comment_total:
             lines.append("[older comments left out; call get_jira_issue with a larger comment_limit]")
+    if result.comments_withheld:
+        lines.append(
+            f"[{result.comments_withheld} comment(s) restricted to a project role or group withheld: this run's "
+            "report goes to people outside it]"
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 

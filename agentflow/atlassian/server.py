@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from agentflow.atlassian import catalog, render
 from agentflow.atlassian.backend import Backend, connect
 from agentflow.atlassian.errors import AtlassianError, ToolInputError
+from agentflow.atlassian.models import Issue
 from agentflow.atlassian.quota import Quota, QuotaExhausted, request_scope
 from agentflow.atlassian.sites import SiteConfig
 
@@ -60,7 +61,9 @@ def read_only_from_env() -> bool:
 
 class AtlassianServer(MCPServer):
     """An MCPServer bound to one site; `connect` may be replaced to inject a transport in tests, and `quota`
-    (None: unmetered) meters every HTTP request it sends."""
+    (None: unmetered) meters every HTTP request it sends. `withhold_restricted` leaves comments restricted to a
+    project role or group out of what `get_jira_issue` returns (counted, not shown): for runs whose report is
+    read by people outside that role or group."""
 
     def __init__(
         self,
@@ -70,10 +73,12 @@ class AtlassianServer(MCPServer):
         max_chars: int = 6000,
         connector: Callable[[SiteConfig], Backend] | None = None,
         quota: Quota | None = None,
+        withhold_restricted: bool = False,
     ) -> None:
         self.site = site
         self.quota = quota
         self.read_only = read_only
+        self.withhold_restricted = withhold_restricted
         self.max_chars = max_chars
         self._connector = connector or (lambda s: connect(s, max_body_chars=max_chars))
         self._backend: Backend | None = None
@@ -198,7 +203,12 @@ def _tools(server: AtlassianServer) -> list[Tool]:
         """Read one Jira issue: fields, description, links, epic and the newest comments, as Markdown."""
         jira = server.product("jira")
         limit = max_chars or server.max_chars
-        return await server.run_call(lambda: jira.issue(key, comment_limit, limit), lambda r: render.issue(r, limit))
+
+        async def read() -> Issue:
+            issue = await jira.issue(key, comment_limit, limit)
+            return issue.without_restricted() if server.withhold_restricted else issue
+
+        return await server.run_call(read, lambda r: render.issue(r, limit))
 
     async def create_jira_issue(
         project: Annotated[str, Field(description="Project key, e.g. PROD")],

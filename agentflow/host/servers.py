@@ -35,7 +35,6 @@ from anyio.abc import TaskStatus
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, CallToolResult, TextContent, Tool
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -114,11 +113,13 @@ class Host:
         *,
         site: SiteConfig | None = None,
         read_only: bool = False,
-        bundled: Callable[[Quota | None], MCPServer] | None = None,
+        bundled: Callable[[Quota | None], AtlassianServer] | None = None,
         quota: Quota | None = None,
+        withhold_restricted: bool = False,
     ) -> None:
         """`site`: the bundled server's site (None: the default site); `bundled` makes the bundled server (tests
-        inject one); `quota` is handed to it to meter its requests."""
+        inject one); `quota` is handed to it to meter its requests; `withhold_restricted` makes it leave
+        comments restricted to a role or group out of its results (a report read beyond that role or group)."""
         names = [spec.name for spec in specs]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -128,6 +129,7 @@ class Host:
         self._read_only = read_only
         self._bundled = bundled
         self._quota = quota
+        self._withhold_restricted = withhold_restricted
         self._connections: dict[str, _Connection] = {}
         self._closing = anyio.Event()
         self._stack = AsyncExitStack()
@@ -244,9 +246,11 @@ class Host:
     def _client(self, spec: ServerSpec, stderr: IO[str] | None, not_mcp: Callable[[str], None]) -> Client:
         if spec.transport == "bundled":
             if self._bundled is not None:
-                return Client(self._bundled(self._quota))
-            site = self._site or resolve_site()
-            return Client(AtlassianServer(site, read_only=self._read_only, quota=self._quota))
+                server = self._bundled(self._quota)
+            else:
+                server = AtlassianServer(self._site or resolve_site(), read_only=self._read_only, quota=self._quota)
+            server.withhold_restricted = self._withhold_restricted
+            return Client(server)
         if spec.transport == "stdio":
             env = _expand(spec.env, spec.name)
             # Bytes that are not UTF-8 become U+FFFD, so a line of them is reported as not MCP like any other:

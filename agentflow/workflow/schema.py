@@ -8,6 +8,7 @@ that does not exist) live in `checks.py`, where they can point at the exact line
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -96,11 +97,35 @@ class AgentSpec(_Strict):
     timeout_seconds: PositiveInt = 600
 
 
+class RestrictedComments(StrEnum):
+    """What a run reads of Jira comments restricted to a project role or group (Jira's comment `visibility`).
+
+    `auto`: shown (marked) when a person runs the workflow with their own view of the site, withheld when the
+    report leaves agentflow for people outside that role or group (a Slack command, a scheduled run); `include`
+    always shows them; `withhold` never does."""
+
+    AUTO = "auto"
+    INCLUDE = "include"
+    WITHHOLD = "withhold"
+
+
+# Triggers whose report is read beyond the person whose site account the run reads with.
+SHARED_REPORT_TRIGGERS = frozenset({"chatops", "schedule"})
+
+
 class OutputSpec(_Strict):
-    """The final answer's JSON schema (the input schema of `submit_result`) and an optional report template."""
+    """The final answer's JSON schema (the input schema of `submit_result`), an optional report template, and
+    whether restricted comments may reach the model and the report (`RestrictedComments`)."""
 
     json_schema: dict[str, Any] = Field(alias="schema")
     report: str | None = None
+    restricted_comments: RestrictedComments = RestrictedComments.AUTO
+
+    def withholds_restricted(self, trigger: str) -> bool:
+        """Whether a run started by `trigger` leaves restricted comments out of what it reads."""
+        if self.restricted_comments is RestrictedComments.AUTO:
+            return trigger in SHARED_REPORT_TRIGGERS
+        return self.restricted_comments is RestrictedComments.WITHHOLD
 
 
 def _mode_shorthand(value: Any) -> Any:

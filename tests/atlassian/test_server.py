@@ -1,9 +1,11 @@
 """Every tool of the bundled server, through an in-memory MCP client, against both sandbox flavors."""
 
 import pytest
+from mcp import Client
 
 from agentflow.atlassian import catalog
 from agentflow.atlassian.server import BUDGET_META, METERED_META, REQUESTS_META
+from agentflow.atlassian.testing import server_for
 from agentflow.budget import Budget, Settings, SiteQuota, SQLiteLedger
 from agentflow.sandbox import requestlog
 from agentflow.sandbox.limits import Faults
@@ -93,7 +95,7 @@ async def test_get_issue_has_markdown_description_comments_links_and_epic(site, 
     assert "What happens" in body and "java.lang.NullPointerException" in body
     assert "```java" in body
     data = bug.structured_content
-    assert data["comment_total"] == 2 and data["comments"][0]["author"] == "Sam Rivera"
+    assert data["comment_total"] == 3 and data["comments"][0]["author"] == "Sam Rivera"
     assert {link["key"] for link in data["links"]} >= {"PAY-388"}
     assert story.structured_content["epic"] == "PROD-100"
 
@@ -103,6 +105,33 @@ async def test_comment_limit_keeps_the_newest(site, client_for):
         result = await call(client, "get_jira_issue", key="PAY-429", comment_limit=1)
     assert [c["author"] for c in result.structured_content["comments"]] == ["Dana Kim"]
     assert "older comments left out" in text(result)
+
+
+async def test_a_restricted_comment_is_marked_for_who_may_read_it_and_absent_for_others(site, client_for):
+    async with client_for(site, user="dev") as client:
+        dev = await call(client, "get_jira_issue", key="PAY-429")
+    async with client_for(site, user="pm") as client:
+        pm = await call(client, "get_jira_issue", key="PAY-429")
+    [restricted] = [c for c in dev.structured_content["comments"] if c["restricted_to"]]
+    assert restricted["restricted_to"] == "Developers" and "Halvorsen" in restricted["body"]
+    assert "(visible to Developers only):" in text(dev)
+    assert "Halvorsen" not in text(pm) and pm.structured_content["comment_total"] == 2
+    assert "withheld" not in text(dev) + text(pm)
+
+
+async def test_a_server_that_withholds_restricted_comments_counts_them_and_shows_none(site, client_for):
+    async with client_for(site, user="lead") as client:
+        shown = await call(client, "get_jira_issue", key="PAY-388")
+    server = server_for(site, user="lead")
+    server.withhold_restricted = True
+    async with Client(server) as client:
+        withheld = await call(client, "get_jira_issue", key="PAY-388")
+    assert "service credit" in text(shown)
+    data = withheld.structured_content
+    assert "service credit" not in text(withheld) and "service credit" not in str(data)
+    assert data["comments_withheld"] == 1 and data["comment_total"] == 1
+    assert [c["restricted_to"] for c in data["comments"]] == [None]
+    assert "1 comment(s) restricted to a project role or group withheld" in text(withheld)
 
 
 async def test_jira_errors_quote_atlassian(site, client_for):
