@@ -16,10 +16,12 @@ import asyncio
 import base64
 import email.utils
 import random
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import httpx2
@@ -29,6 +31,7 @@ from agentflow.atlassian.errors import AtlassianError
 from agentflow.atlassian.quota import RequestScope, current_scope
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_DELAY_SECONDS = re.compile(r"[0-9]+", re.ASCII)
 MAX_REDIRECTS = 5
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -221,14 +224,25 @@ def _json(response: httpx2.Response, host: str) -> Any:
 
 
 def _retry_after(response: httpx2.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+    return retry_after_seconds(response.headers.get("Retry-After"), time.time())
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a `Retry-After` value at `now` (epoch seconds): delay-seconds (digits only) or an
+    HTTP-date, the only two forms RFC 9110 §10.2.3 allows; None for anything else (`soon`, `120s`, `-5`,
+    `1.5`), which the caller treats as absent (backoff), never as an error."""
     if value is None:
         return None
+    value = value.strip()
+    if _DELAY_SECONDS.fullmatch(value):
+        return float(value)
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        moment = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, moment.timestamp() - time.time()) if moment else None
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:  # "-0000": an HTTP-date is always GMT
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - now)
 
 
 def _message(response: httpx2.Response) -> str:

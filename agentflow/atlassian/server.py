@@ -16,13 +16,14 @@ them a second time.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools.base import Tool
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
@@ -34,6 +35,7 @@ from agentflow.atlassian.models import Issue
 from agentflow.atlassian.quota import Quota, QuotaExhausted, request_scope
 from agentflow.atlassian.sites import SiteConfig
 
+logger = logging.getLogger(__name__)
 READ_ONLY_VAR = "AGENTFLOW_READ_ONLY"
 # Longer queries are a paste gone wrong; Atlassian answers them slowly or not at all (URL limits on GET).
 MAX_QUERY_CHARS = 10_000
@@ -53,6 +55,17 @@ def _write(idempotent: bool) -> ToolAnnotations:
     return ToolAnnotations(
         read_only_hint=False, destructive_hint=False, idempotent_hint=idempotent, open_world_hint=True
     )
+
+
+def _fault(error: BaseException, sent: int | None) -> str:
+    """What an `is_error` result says of an exception no rule foresaw (`sent`: the call's requests, when
+    known); the traceback goes to the log (stderr)."""
+    logger.error("tool call failed", exc_info=error)
+    detail = " ".join(str(error).split())[:300]
+    said = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+    text = f"agentflow's Atlassian server failed on this call ({said}). This is a fault in agentflow, not the site's"
+    text += " answer"
+    return text + (f"; {sent} request(s) of this call had been sent." if sent is not None else ".")
 
 
 def read_only_from_env() -> bool:
@@ -110,7 +123,11 @@ class AtlassianServer(MCPServer):
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         if self.read_only and name in catalog.WRITE_TOOLS:
             raise ToolError(f"{name} is a write tool and this server is read-only ({READ_ONLY_VAR}=1 or --read-only)")
-        return await super().call_tool(name, arguments, context)
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as error:  # the SDK's text would say only "Error executing tool NAME"
+            cause = error.__cause__ or error
+            return self._result(f"{name}: {_fault(cause, None)}", None, 0, error=True)
 
     async def run_call(
         self, work: Callable[[], Awaitable[BaseModel]], markdown: Callable[[Any], str], prepay: int = 0
@@ -136,6 +153,8 @@ class AtlassianServer(MCPServer):
                 return failed
             except ToolInputError as error:
                 return self._result(str(error), None, scope.sent, error=True)
+            except Exception as error:  # a fault of ours: the model and the record must still learn what failed
+                return self._result(_fault(error, scope.sent), None, scope.sent, error=True)
         return self._result(markdown(result), result.model_dump(mode="json"), scope.sent)
 
     async def run_write(self, tool: str, work: Callable[[], Awaitable[BaseModel]]) -> CallToolResult:

@@ -4,7 +4,7 @@ import httpx2
 import pytest
 
 from agentflow.atlassian.errors import AtlassianError
-from agentflow.atlassian.http import AtlassianHTTP, Auth
+from agentflow.atlassian.http import AtlassianHTTP, Auth, retry_after_seconds
 from agentflow.atlassian.quota import QuotaExhausted, request_scope
 
 pytestmark = pytest.mark.anyio
@@ -43,6 +43,47 @@ async def test_retry_after_is_honoured_then_the_answer_returned():
         assert await client(transport, sleeps).get("/rest/api/3/myself") == {"ok": True}
     assert sleeps == [7.0] and scope.sent == 2 and len(seen) == 2
     assert seen[0].headers["Authorization"].startswith("Basic ")
+
+
+NOW = 1_790_000_000.0  # 2026-09-21T14:13:20Z
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("7", 7.0),
+        (" 120 ", 120.0),
+        ("0", 0.0),
+        ("Mon, 21 Sep 2026 14:14:00 GMT", 40.0),  # IMF-fixdate
+        ("Monday, 21-Sep-26 14:14:00 GMT", 40.0),  # the obsolete RFC 850 form
+        ("Mon Sep 21 14:14:00 2026", 40.0),  # asctime
+        ("Mon, 21 Sep 2026 14:00:00 GMT", 0.0),  # a moment already past: no wait
+        ("soon", None),
+        ("120s", None),
+        ("-5", None),
+        ("1.5", None),
+        ("inf", None),
+        ("NaN", None),
+        ("", None),
+        ("Mon, 99 Sep 2026 14:14:00 GMT", None),
+        ("١٢", None),  # Arabic-Indic digits are not DIGIT
+        (None, None),
+    ],
+)
+def test_retry_after_is_delay_seconds_or_an_http_date_and_nothing_else(value, seconds):
+    """RFC 9110 §10.2.3: any other value is as if there were none (backoff), never an exception."""
+    assert retry_after_seconds(value, NOW) == seconds
+
+
+@pytest.mark.parametrize("value", ["soon", "120s", "Mon, 99 Sep 2026 14:14:00 GMT"])
+async def test_a_malformed_retry_after_falls_back_to_backoff(value):
+    transport, seen = scripted(
+        httpx2.Response(429, headers={"Retry-After": value}, json={"errorMessages": ["Rate limit exceeded."]}),
+        httpx2.Response(200, json={"ok": True}),
+    )
+    sleeps: list[float] = []
+    assert await client(transport, sleeps).get("/rest/api/3/search/jql") == {"ok": True}
+    assert len(seen) == 2 and len(sleeps) == 1 and 0.25 <= sleeps[0] <= 0.5  # the first backoff step
 
 
 async def test_backoff_without_retry_after_is_exponential_jittered_and_bounded():

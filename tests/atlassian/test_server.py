@@ -134,6 +134,34 @@ async def test_a_server_that_withholds_restricted_comments_counts_them_and_shows
     assert "1 comment(s) restricted to a project role or group withheld" in text(withheld)
 
 
+async def test_a_fault_inside_a_tool_is_an_error_result_that_names_it(site, client_for, monkeypatch):
+    """Not the SDK's bare "Error executing tool ...": the model and the record learn what failed."""
+    from agentflow.atlassian.jira import JiraAPI
+
+    async def broken(*args, **kwargs):
+        raise ValueError("Invalid isoformat string: 'soon'")
+
+    monkeypatch.setattr(JiraAPI, "search", broken)
+    async with client_for(site) as client:
+        result = await client.call_tool("search_jira_issues", {"jql": "project = OPS"})
+    assert result.is_error
+    assert "failed on this call (ValueError: Invalid isoformat string: 'soon')" in text(result)
+    assert "fault in agentflow" in text(result) and result.meta[REQUESTS_META] == 0
+
+
+async def test_a_fault_after_the_call_names_the_tool(site, client_for, monkeypatch):
+    from agentflow.atlassian import render
+
+    def broken(result):
+        raise KeyError("status_category")
+
+    monkeypatch.setattr(render, "issue_search", broken)
+    async with client_for(site) as client:
+        result = await client.call_tool("search_jira_issues", {"jql": "project = OPS"})
+    assert result.is_error
+    assert text(result).startswith("search_jira_issues: agentflow's Atlassian server failed on this call (KeyError:")
+
+
 async def test_jira_errors_quote_atlassian(site, client_for):
     async with client_for(site, user="dev") as client:
         bad = await client.call_tool("search_jira_issues", {"jql": "project = NOPE"})
