@@ -52,6 +52,17 @@ class SiteConfig(BaseModel):
             return SANDBOX
         return urlparse(self.jira_url or self.confluence_url or "").hostname or self.name
 
+    def describe(self) -> str:
+        """Which site this is, for a start-up line: its name and flavor, and where it lives — the URL(s) of a
+        real site, the database file and the acting user of the sandbox (an MCP client that starts the server
+        without AGENTFLOW_STATE_DIR gets another sandbox than `agentflow sandbox serve`: this line tells)."""
+        if self.sandbox:
+            from agentflow.config import sandbox_db
+
+            return f"site '{self.name}' ({self.flavor}): sandbox database {sandbox_db()}, as '{self.sandbox_user}'"
+        urls = ", ".join(dict.fromkeys(u for u in (self.jira_url, self.confluence_url) if u))
+        return f"site '{self.name}' ({self.flavor}) at {urls}"
+
 
 def detect_flavor(url: str) -> Flavor:
     host = (urlparse(url).hostname or "").lower()

@@ -193,8 +193,7 @@ def mcp_serve(
     mode = "read-only" if server.read_only else "read-write"
     metered = "budget not metered (--no-budget)" if quota is None else f"budget metered as {quota.attribution['actor']}"
     if not http:
-        print(f"agentflow MCP server on stdio: site '{chosen.name}' ({chosen.flavor}), {mode}, {metered}",
-              file=sys.stderr)  # fmt: skip
+        print(f"agentflow MCP server on stdio: {chosen.describe()}; {mode}, {metered}", file=sys.stderr)
         server.run("stdio")
         return
     from agentflow.cli import serving
@@ -213,8 +212,7 @@ def mcp_serve(
     auth = "no token (--no-auth)" if token is None else "bearer token required (agentflow mcp token)"
 
     def announce(base_url: str) -> None:
-        print(f"agentflow MCP server at {base_url}/mcp: site '{chosen.name}' ({chosen.flavor}), {mode}, {metered}, "
-              f"{auth}", flush=True)  # fmt: skip
+        print(f"agentflow MCP server at {base_url}/mcp: {chosen.describe()}; {mode}, {metered}, {auth}", flush=True)
 
     try:
         serving.serve(app, host, port, announce)

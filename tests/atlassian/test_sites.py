@@ -25,6 +25,7 @@ def test_the_community_variables_describe_a_cloud_site():
     assert (site.name, site.flavor, site.email) == ("env", "cloud", "me@acme.com")
     assert site.token.get_secret_value() == "s3cr3t"
     assert "s3cr3t" not in repr(site) and "s3cr3t" not in str(site.model_dump())
+    assert site.describe().startswith("site 'env' (cloud) at https://") and "s3cr3t" not in site.describe()
 
 
 def test_data_center_uses_a_personal_token():

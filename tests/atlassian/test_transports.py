@@ -42,6 +42,25 @@ async def test_stdio_server_reads_the_default_sandbox(tmp_path):
     assert (tmp_path / "sandbox.db").exists()
 
 
+def test_the_stdio_server_says_which_site_and_database_it_uses(tmp_path):
+    """An MCP client that starts it without AGENTFLOW_STATE_DIR gets another sandbox: stderr tells which."""
+    command = [sys.executable, "-m", "agentflow", "mcp", "serve"]
+    server = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=child_env(tmp_path),
+        text=True,
+    )  # fmt: skip
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(server.stderr, selectors.EVENT_READ)
+            assert selector.select(timeout=WAIT), "the MCP server said nothing on stderr"
+        line = server.stderr.readline()
+    finally:
+        server.stdin.close()
+        server.wait(timeout=WAIT)
+    assert line.startswith("agentflow MCP server on stdio: site 'sandbox' (cloud): sandbox database ")
+    assert f"{tmp_path / 'sandbox.db'}, as 'bot'; read-write" in line
+
+
 def start_http(tmp_path, *extra: str) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "agentflow", "mcp", "serve", "--http", "--port", "0", *extra]
     server = subprocess.Popen(
@@ -53,6 +72,7 @@ def start_http(tmp_path, *extra: str) -> tuple[subprocess.Popen, str]:
             server.kill()
             raise AssertionError("the MCP server printed nothing: " + server.stderr.read())
     line = server.stdout.readline()
+    assert f"site 'sandbox' (cloud): sandbox database {tmp_path / 'sandbox.db'}" in line
     found = re.search(r"(http://\S+?/mcp)", line)
     assert found, f"no URL in {line!r}"
     return server, found.group(1)
