@@ -2,6 +2,9 @@
 
 import pytest
 
+from agentflow.sandbox.site import Site, running
+from tests.sandbox.conftest import Served
+
 NOT_FOUND = {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}}
 ADF = {"version": 1, "type": "doc", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Hi"}]}]}
 
@@ -104,6 +107,26 @@ def test_epics_are_parent_on_cloud_and_epic_link_on_dc(cloud, dc):
     assert epic_link and epic_link[0]["id"] == "customfield_10014"
     found = dc.client().get("/rest/api/2/search", params={"jql": '"Epic Link" = PROD-100', "fields": "summary"})
     assert {i["key"] for i in found.json()["issues"]} >= {"PROD-101", "PROD-102"}
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "dc"])
+def test_a_renamed_custom_field_is_a_jql_clause_by_its_new_name(flavor):
+    site = Site.open(flavor, field_names={"customfield_10014": "Lien d'epic"})
+    with running(site) as url:
+        served = Served(site, url)
+        path = "/rest/api/3/search/jql" if flavor == "cloud" else "/rest/api/2/search"
+        for jql in ('"Lien d\'epic" = PROD-100', "cf[10014] = PROD-100"):
+            found = served.client().post(path, json={"jql": jql, "fields": ["summary"]})
+            assert {i["key"] for i in found.json()["issues"]} >= {"PROD-101", "PROD-102"}, jql
+        old = served.client().post(path, json={"jql": '"Epic Link" = PROD-100'})
+        assert old.status_code == 400
+        assert old.json()["errorMessages"] == [
+            "Field 'Epic Link' does not exist or you do not have permission to view it."
+        ]
+        if flavor == "dc":  # Cloud's field list leaves Epic Link out
+            fields = served.client().get("/rest/api/2/field").json()
+            [epic_link] = [f for f in fields if f["id"] == "customfield_10014"]
+            assert (epic_link["name"], epic_link["clauseNames"]) == ("Lien d'epic", ["cf[10014]", "Lien d'epic"])
 
 
 # --- search -----------------------------------------------------------------------------------------------

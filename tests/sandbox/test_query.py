@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from agentflow.sandbox.jira.shapes import jql_custom_clauses
 from agentflow.sandbox.query import (
     CompiledQuery,
     QueryContext,
@@ -19,6 +20,7 @@ from agentflow.sandbox.query import (
     compile_jql,
     register_functions,
 )
+from agentflow.sandbox.query.reserved import CQL_RESERVED_WORDS
 from agentflow.sandbox.query.textsearch import match_all, match_count, stem
 from agentflow.sandbox.store import Store
 
@@ -129,9 +131,13 @@ def conn() -> sqlite3.Connection:
     store.close()
 
 
-def context(conn: sqlite3.Connection, user: int) -> QueryContext:
+def context(conn: sqlite3.Connection, user: int, renamed: dict[str, str] | None = None) -> QueryContext:
+    """A Data Center site's context (its custom fields, optionally renamed by id) for `user`."""
     visible = {PAY, OPS, SEC} if user == ALICE else {PAY, OPS}
-    return QueryContext(conn=conn, now=NOW, user_id=user, visible_project_ids=frozenset(visible))
+    clauses = jql_custom_clauses(cloud=False, renamed=renamed)
+    return QueryContext(
+        conn=conn, now=NOW, user_id=user, visible_project_ids=frozenset(visible), custom_clauses=clauses
+    )
 
 
 def issues(conn: sqlite3.Connection, text: str, user: int = ALICE) -> list[str]:
@@ -216,6 +222,9 @@ JQL_CASES = [
     ("parent in (PAY-1, PAY-3) AND assignee is not empty", ["PAY-3", "PAY-2"]),
     ('"epic link" is empty AND project = PAY', ["PAY-10", "PAY-1"]),
     ('"Epic Link" is EMPTY and parent is not empty', ["OPS-2"]),
+    # a custom field by its id, `cf[N]`, as by its name
+    ("cf[10014] = PAY-1", ["PAY-3", "PAY-2"]),
+    ('CF[10020] = "sprint 12"', ["PAY-10"]),
     # text search: words, light stemming, phrases, wildcards, comments
     ('summary ~ "exhaustion"', ["PAY-3"]),
     ('text ~ "connections exhausting"', ["PAY-3"]),
@@ -332,6 +341,15 @@ JQL_ERRORS = [
         "Duration for function 'startOfDay' should have the format (+/-)n(yMwdm), e.g -1M for 1 month earlier.",
     ),
     ("created > now(-1d)", "Function 'now' expected '0' arguments but received '1'."),
+    ("assignee = currentUser(x)", "Function 'currentUser' expected '0' arguments but received '1'."),
+    ("reporter in (currentUser(x, y))", "Function 'currentUser' expected '0' arguments but received '2'."),
+    (
+        'created > startOfDay("-1d", "+1d")',
+        "Function 'startOfDay' expected between '0' and '1' arguments but received '2'.",
+    ),
+    ("status = currentUser()", "A value provided by the function 'currentUser' is invalid for the field 'status'."),
+    ("cf[99999] = x", "Field 'cf[99999]' does not exist or you do not have permission to view it."),
+    ('ORDER BY "Epic Link"', "Not able to sort using field 'Epic Link'."),
     ("assignee in membersOf(x)", "Error in the JQL Query: Expecting '(' but got 'membersOf'. (line 1, character 13)"),
     ("assignee = membersOf(devs)", "Unable to find JQL function 'membersOf(devs)'."),
     ("ORDER BY text", "Not able to sort using field 'text'."),
@@ -353,6 +371,34 @@ def test_jql_errors(conn, jql, message):
         compile_jql(jql, context(conn, ALICE))
     assert raised.value.message == message
     assert str(raised.value) == message
+
+
+# A custom field renamed by the site's admin (`Site.open(field_names=...)`): Jira takes the new name and `cf[N]`
+# as its clause, and the old English name is no field at all.
+RENAMED = {"customfield_10014": "Lien d'epic", "customfield_10020": "Itération"}
+RENAMED_CASES = [
+    ('"Lien d\'epic" = PAY-1', ["PAY-3", "PAY-2"]),
+    ("cf[10014] = PAY-1", ["PAY-3", "PAY-2"]),
+    ('"LIEN D\'EPIC" is empty AND project = PAY', ["PAY-10", "PAY-1"]),
+    ('Itération = "Sprint 12"', ["PAY-10"]),
+    ('"Epic Link" = PAY-1', "Field 'Epic Link' does not exist or you do not have permission to view it."),
+    ('sprint = "Sprint 12"', "Field 'sprint' does not exist or you do not have permission to view it."),
+    ('"Lien d\'epic" = PAY-3', "The value 'PAY-3' does not exist for the field 'Lien d'epic'."),
+    ('project = PAY ORDER BY "Lien d\'epic"', "Not able to sort using field 'Lien d'epic'."),
+]
+
+
+@pytest.mark.parametrize(("jql", "expected"), RENAMED_CASES, ids=[case[0] for case in RENAMED_CASES])
+def test_a_renamed_custom_field_is_searched_by_its_new_name(conn, jql, expected):
+    ctx = context(conn, ALICE, renamed=RENAMED)
+    if isinstance(expected, str):
+        with pytest.raises(QueryError) as raised:
+            compile_jql(jql, ctx)
+        assert raised.value.message == expected
+    else:
+        compiled = compile_jql(jql, ctx)
+        sql = f"SELECT i.key FROM issues i WHERE {compiled.where} ORDER BY {compiled.order_by}"
+        assert [row[0] for row in conn.execute(sql, compiled.params)] == expected
 
 
 def test_compiled_jql_uses_ids_and_indexes(conn):
@@ -428,6 +474,29 @@ def test_cql_errors(conn, cql, message):
     with pytest.raises(QueryError) as raised:
         compile_cql(cql, context(conn, ALICE))
     assert raised.value.message == message
+
+
+# Confluence's reserved words ("CQL functions", section "Reserved words"), unquoted in a value, field or function
+# position: a parse failure, in Confluence's bare words. Each word of Atlassian's list is a case.
+CQL_RESERVED = [f"label = {word}" for word in sorted(CQL_RESERVED_WORDS - {"empty", "null"})] + [
+    "title ~ Contains",
+    "after = x",
+    "created > before()",
+    "space = OPS AND creator = end ORDER BY title",
+]
+
+
+@pytest.mark.parametrize("cql", CQL_RESERVED)
+def test_an_unquoted_cql_reserved_word_is_refused(conn, cql):
+    with pytest.raises(QueryError) as raised:
+        compile_cql(cql, context(conn, ALICE))
+    assert raised.value.message == f"Could not parse cql : {cql}"
+
+
+def test_a_quoted_cql_reserved_word_is_an_ordinary_value(conn):
+    assert pages(conn, 'label = "after" OR title ~ "was"') == []
+    assert pages(conn, "label = afterwards") == []  # only the whole word is reserved
+    assert pages(conn, "label = EMPTY") == pages(conn, "label is empty")  # a keyword in its own place
 
 
 @pytest.mark.parametrize(

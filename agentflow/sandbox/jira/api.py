@@ -26,6 +26,7 @@ from agentflow.sandbox.jira.shapes import (
     field_json,
     issue_type_json,
     jira_time,
+    jql_custom_clauses,
     link_type_json,
     myself_json,
     priority_json,
@@ -239,7 +240,11 @@ def run_jql(api: Api, jql: str, offset: int, limit: int) -> tuple[list[sqlite3.R
     store = api.store
     visible = sorted(store.visible_project_ids(api.user.id))
     context = QueryContext(
-        conn=store.conn, now=store.now(), user_id=api.user.id, visible_project_ids=frozenset(visible)
+        conn=store.conn,
+        now=store.now(),
+        user_id=api.user.id,
+        visible_project_ids=frozenset(visible),
+        custom_clauses=jql_custom_clauses(api.cloud, api.renamed),
     )
     try:
         compiled = compile_jql(jql, context)

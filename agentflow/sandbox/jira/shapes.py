@@ -22,6 +22,8 @@ RENAMED_META = "renamed_fields"  # store meta: a JSON object of custom field id 
 # Cloud's estimate field has a type of its own; Data Center's "Story Points" is a plain number field.
 POINTS_TYPE = "com.pyxis.greenhopper.jira:jsw-story-points"
 NUMBER_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:float"
+EPIC_LINK_TYPE = "com.pyxis.greenhopper.jira:gh-epic-link"
+SPRINT_TYPE = "com.pyxis.greenhopper.jira:gh-sprint"
 STORY_POINTS_FIELD = "customfield_10016"
 SPRINT_FIELD = "customfield_10020"
 ISSUE_EXPAND = "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
@@ -298,23 +300,33 @@ def field_defs(cloud: bool, renamed: Mapping[str, str] | None = None) -> list[Fi
         FieldDef(
             SPRINT_FIELD,
             "Sprint",
-            {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint", "customId": 10020},
+            {"type": "array", "items": "json", "custom": SPRINT_TYPE, "customId": 10020},
             custom=True,
-            clause_names=("sprint",),
         ),
     ]
     if not cloud:
-        custom.append(
-            FieldDef(
-                EPIC_LINK_FIELD,
-                "Epic Link",
-                {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link", "customId": 10014},
-                custom=True,
-                clause_names=("Epic Link",),
-            )
-        )
-    names = renamed or {}
-    return system + [replace(f, name=names[f.id]) if f.id in names else f for f in custom]
+        custom.append(_EPIC_LINK)
+    return system + [_named(f, renamed or {}) for f in custom]
+
+
+_EPIC_LINK = FieldDef(
+    EPIC_LINK_FIELD, "Epic Link", {"type": "any", "custom": EPIC_LINK_TYPE, "customId": 10014}, custom=True
+)
+
+
+def _named(field: FieldDef, renamed: Mapping[str, str]) -> FieldDef:
+    """A custom field under the name the site shows, with Jira's clause names for it: `cf[N]` and that name."""
+    name = renamed.get(field.id, field.name)
+    return replace(field, name=name, clause_names=(f"cf[{field.schema['customId']}]", name))
+
+
+def jql_custom_clauses(cloud: bool, renamed: Mapping[str, str] | None = None) -> dict[str, str]:
+    """JQL clause name (lowercased) -> custom field type, for the sandbox's JQL (QueryContext.custom_clauses):
+    a renamed field answers to its new name and `cf[N]`, and no longer to its old name."""
+    fields = [f for f in field_defs(cloud, renamed) if f.custom]
+    if cloud:  # Cloud's fields leave Epic Link out (REST moved epics to `parent`); its JQL clause stays, as before
+        fields.append(_named(_EPIC_LINK, renamed or {}))
+    return {name.lower(): f.schema["custom"] for f in fields for name in f.clause_names}
 
 
 def field_json(field: FieldDef) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import calendar
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -36,6 +36,9 @@ class QueryContext:
     now: float
     user_id: int
     visible_project_ids: frozenset[int]
+    # JQL only: the site's custom fields by clause name (lowercased: a field's name as the site shows it, and
+    # `cf[N]`) -> its type (`schema.custom`). Renaming a field renames its clause: these come from the site.
+    custom_clauses: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class Sort:
 class Query:
     where: Node | None
     order: tuple[Sort, ...]
+    words: tuple[Token, ...] = ()  # the unquoted words, where the parser read them: field, value or function names
 
 
 class SyntaxProblem(Exception):
@@ -216,11 +220,15 @@ _TO_TREE = _ToTree()
 def parse(text: str) -> Query:
     """The syntax tree of a JQL or CQL query; raises SyntaxProblem."""
     try:
-        return _TO_TREE.transform(_parser().parse(text))
+        tree = _parser().parse(text)
+        query = _TO_TREE.transform(tree)
     except VisitError as error:
         raise error.orig_exc from None
     except UnexpectedInput as error:
         raise _problem(text, error) from None
+    # The contextual lexer reads a keyword where no keyword can stand ("label = and") as a word, so only the
+    # tree tells which words stand as names; the lexer alone (`lex`) would call that one AND.
+    return replace(query, words=tuple(tree.scan_values(lambda v: isinstance(v, Token) and v.type == "WORD")))
 
 
 def lex(text: str) -> Iterator[Token]:
@@ -285,7 +293,11 @@ def jql_syntax_message(text: str, problem: SyntaxProblem) -> str:
     elif {"_RPAR", "_COMMA"} <= expected and got is not None:
         return f"Error in the JQL Query: Expecting ')' or ',' but got '{got}'.{where}"
     else:
-        names = [_TERMINAL_TEXT.get(name, name) for name in sorted(expected) if name not in ("$END", "WORD", "STRING")]
+        names = [
+            _TERMINAL_TEXT.get(name, name)
+            for name in sorted(expected)
+            if name not in ("$END", "WORD", "STRING", "CUSTOM_FIELD")
+        ]
         what = "either " + " or ".join(names) if len(names) > 1 else names[0] if names else "the end of the query"
         if got is None:
             return f"Error in the JQL Query: Expecting {what} before the end of the query."

@@ -4,7 +4,7 @@ Only pages exist, so `type = page` matches every page and other content types ma
 relevance-ranked full text: a page matches when any query word occurs (after the same light stemming as JQL), and a
 query with `~` and no ORDER BY is ordered by relevance: distinct query words matched, then matches in the title, then
 the most recently modified. Unknown spaces, users and page ids simply match nothing, as in Confluence; syntax
-errors are Confluence's bare "Could not parse cql : <query>".
+errors, and an unquoted reserved word (reserved.py), are Confluence's bare "Could not parse cql : <query>".
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from agentflow.sandbox.query.common import (
     set_clause,
     sql_string,
 )
+from agentflow.sandbox.query.reserved import CQL_RESERVED_WORDS, first_reserved_word
 
 _EQUALITY = frozenset({"=", "!=", "in", "not in"})
 _ORDERING = frozenset({"<", "<=", ">", ">="})
@@ -47,6 +48,8 @@ def compile_cql(text: str, ctx: QueryContext) -> CompiledQuery:
         query = parse(text)
     except SyntaxProblem:
         raise QueryError(f"Could not parse cql : {text}") from None
+    if first_reserved_word(query.words, CQL_RESERVED_WORDS) is not None:
+        raise QueryError(f"Could not parse cql : {text}")
     compiler = _Compiler(ctx)
     where, params = compile_node(query.where, compiler.clause) if query.where else ("1", [])
     return CompiledQuery(where, params, _order_by(query.order, compiler.searches), bounded=query.where is not None)

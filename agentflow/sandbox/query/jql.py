@@ -39,7 +39,7 @@ from agentflow.sandbox.query.common import (
 from agentflow.sandbox.query.common import (
     EMPTINESS as _EMPTINESS,
 )
-from agentflow.sandbox.query.reserved import first_reserved_word
+from agentflow.sandbox.query.reserved import JQL_RESERVED_WORDS, first_reserved_word
 from agentflow.sandbox.query.textsearch import parse_text_query
 from agentflow.sandbox.visibility import readable_sql
 
@@ -77,18 +77,18 @@ DEFAULT_ORDER = "i.created DESC, i.id DESC"
 
 def compile_jql(text: str, ctx: QueryContext) -> CompiledQuery:
     """Compile JQL for `SELECT ... FROM issues i WHERE (<where>) ORDER BY <order_by>`; raises QueryError."""
-    reserved = first_reserved_word(lex(text))
+    reserved = first_reserved_word(lex(text), JQL_RESERVED_WORDS)
     try:
         query = parse(text)
     except SyntaxProblem as problem:
         if reserved is not None and (reserved.line, reserved.column) < (problem.line, problem.column):
-            raise QueryError(reserved.message()) from None
+            raise QueryError(reserved.jql_message()) from None
         raise QueryError(jql_syntax_message(text, problem)) from None
     if reserved is not None:
-        raise QueryError(reserved.message())
+        raise QueryError(reserved.jql_message())
     compiler = _Compiler(ctx)
     where, params = compile_node(query.where, compiler.clause) if query.where else ("1", [])
-    return CompiledQuery(where, params, _order_by(query.order), bounded=query.where is not None)
+    return CompiledQuery(where, params, _order_by(query.order, ctx), bounded=query.where is not None)
 
 
 # --- fields --------------------------------------------------------------------------------------------------
@@ -109,12 +109,22 @@ def _canonical(field: str) -> str:
     return _ALIASES.get(name, name)
 
 
+def _field(name: str, ctx: QueryContext) -> _Field | None:
+    """The field a clause names: a system field by name or alias, else a custom field the site knows by that
+    clause name (its name as shown, or `cf[N]`) and whose type the sandbox can search."""
+    system = _FIELDS.get(_canonical(name))
+    if system is not None:
+        return system
+    custom_type = ctx.custom_clauses.get(name.lower())
+    return _CUSTOM_FIELDS.get(custom_type) if custom_type else None
+
+
 class _Compiler:
     def __init__(self, ctx: QueryContext) -> None:
         self.ctx = ctx
 
     def clause(self, clause: Clause, _negated: bool) -> Sql:
-        field = _FIELDS.get(_canonical(clause.field))
+        field = _field(clause.field, self.ctx)
         if field is None:
             raise QueryError(f"Field '{clause.field}' does not exist or you do not have permission to view it.")
         clause = _empty_as_is(clause)
@@ -168,7 +178,8 @@ class _Compiler:
         return visible
 
     def user(self, clause: Clause, operand: Operand) -> list[int]:
-        if isinstance(operand, Function) and operand.name.lower() == "currentuser" and not operand.args:
+        if isinstance(operand, Function) and operand.name.lower() == "currentuser":
+            _check_arity(operand, 0)
             return [self.ctx.user_id]
         text = self.literal(clause, operand)
         ids = self.rows(
@@ -199,10 +210,7 @@ class _Compiler:
             name = operand.name.lower()
             if name not in DATE_FUNCTIONS:
                 raise _function_error(operand, clause.field)
-            if name == "now" and operand.args:
-                raise QueryError(
-                    f"Function '{operand.name}' expected '0' arguments but received '{len(operand.args)}'."
-                )
+            _check_arity(operand, 0 if name == "now" else 1)  # the others take one optional offset
             try:
                 return date_function(operand, self.ctx.now)
             except BadOffset:
@@ -369,7 +377,6 @@ _FIELDS: dict[str, _Field] = {
     "updated": _Field(_EQUALITY | _EMPTINESS | _ORDERING, _dates("i.updated")),
     "resolved": _Field(_EQUALITY | _EMPTINESS | _ORDERING, _dates("i.resolved")),
     "resolution": _Field(_EQUALITY | _EMPTINESS, _text_column("i.resolution", True)),
-    "sprint": _Field(_EQUALITY | _EMPTINESS, _text_column("i.sprint")),
     "summary": _Field(_TEXT, _words("i.summary")),
     "description": _Field(_TEXT | _EMPTINESS, _words("i.description_text")),
     "comment": _Field(_TEXT, _words(_COMMENTS_TEXT)),
@@ -378,7 +385,12 @@ _FIELDS: dict[str, _Field] = {
         _words(f"i.summary || ' ' || i.description_text || ' ' || {_COMMENTS_TEXT}"),
     ),
     "parent": _Field(_EQUALITY | _EMPTINESS, _Compiler.compile_parent),
-    "epic link": _Field(_EQUALITY | _EMPTINESS, _Compiler.compile_epic_link),
+}
+# Custom fields by their type (`schema.custom`), which survives a site renaming them; their clause names come
+# from the site (QueryContext.custom_clauses).
+_CUSTOM_FIELDS: dict[str, _Field] = {
+    "com.pyxis.greenhopper.jira:gh-epic-link": _Field(_EQUALITY | _EMPTINESS, _Compiler.compile_epic_link),
+    "com.pyxis.greenhopper.jira:gh-sprint": _Field(_EQUALITY | _EMPTINESS, _text_column("i.sprint")),
 }
 
 
@@ -391,6 +403,14 @@ def _empty_as_is(clause: Clause) -> Clause:
 
 def _no_value(text: str, field: str) -> QueryError:
     return QueryError(f"The value '{text}' does not exist for the field '{field}'.")
+
+
+def _check_arity(function: Function, most: int) -> None:
+    """Jira's words for a function given more arguments than it takes (none of ours requires one)."""
+    received = len(function.args)
+    if received > most:
+        expected = "'0'" if most == 0 else f"between '0' and '{most}'"
+        raise QueryError(f"Function '{function.name}' expected {expected} arguments but received '{received}'.")
 
 
 def _function_error(function: Function, field: str) -> QueryError:
@@ -422,7 +442,7 @@ _SORTS: dict[str, tuple[tuple[str, ...], bool, bool]] = {
 }
 
 
-def _order_by(sorts: tuple[Sort, ...]) -> str:
+def _order_by(sorts: tuple[Sort, ...], ctx: QueryContext) -> str:
     if not sorts:
         return DEFAULT_ORDER
     terms: list[str] = []
@@ -433,7 +453,7 @@ def _order_by(sorts: tuple[Sort, ...]) -> str:
             spec: tuple[tuple[str, ...], bool, bool] = _SORTS["rank"]
         elif name in _SORTS:
             spec = _SORTS[name]
-        elif name in _FIELDS:
+        elif _field(sort.field, ctx) is not None:
             raise QueryError(f"Not able to sort using field '{sort.field}'.")
         else:
             raise QueryError(f"Field '{sort.field}' does not exist or you do not have permission to view it.")

@@ -1,11 +1,17 @@
-"""JQL's reserved words: an unquoted one is refused, as Jira's parser refuses it.
+"""JQL's and CQL's reserved words: an unquoted one is refused, as Atlassian's parsers refuse it.
 
-Source: Atlassian, "JQL: restricted words and characters" (Jira Cloud and Data Center documentation): a field
-name, value or function name that is one of these words must be quoted, else the query fails with `'WORD' is
-a reserved JQL word. You must surround it in quotation marks to use it in a query. (line L, character C)`.
-JQL's own keywords (AND, OR, NOT, IN, IS, EMPTY, NULL, ORDER BY, ASC, DESC) are on the list too; in their own
-places the grammar reads them as keywords, so only a word in a field, value or function position is refused.
-The first problem by position wins, whether it is a reserved word or a syntax error.
+JQL. Source: Atlassian, "JQL: restricted words and characters" (Jira Cloud and Data Center documentation): a
+field name, value or function name that is one of these words must be quoted, else the query fails with
+`'WORD' is a reserved JQL word. You must surround it in quotation marks to use it in a query. (line L,
+character C)`. The first problem by position wins, whether it is a reserved word or a syntax error.
+
+CQL. Source: Atlassian, "CQL functions", section "Reserved words" (developer.atlassian.com/cloud/confluence/
+cql-functions/#reserved-words; the same list in Data Center's "CQL function reference"). Confluence's parser
+reads them as tokens of its grammar, so an unquoted one is a parse failure, which Confluence answers with its
+bare `Could not parse cql : <query>` (its CQL search service words every parse failure so).
+
+Each language's own keywords (AND, OR, NOT, IN, IS, EMPTY, NULL, ORDER BY, ...) are on its list too; in their
+own places the grammar reads them as keywords, so only a word in a field, value or function position is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from dataclasses import dataclass
 from lark import Token
 from lark.exceptions import LarkError
 
-RESERVED_WORDS = frozenset(
+JQL_RESERVED_WORDS = frozenset(
     """
     a an abort access add after alias all alter and any are as asc at audit avg be before begin between boolean
     break by byte catch cf char character check checkpoint collate collation column commit connect continue count
@@ -32,6 +38,14 @@ RESERVED_WORDS = frozenset(
     """.split()  # noqa: SIM905 - the list as Atlassian prints it, kept readable
 )
 
+CQL_RESERVED_WORDS = frozenset(
+    """
+    after and as avg before begin by commit contains count distinct else empty end explain from having if in
+    inner insert into is isnull left like limit max min not null or order outer right select sum then was where
+    update
+    """.split()  # noqa: SIM905 - the list as Atlassian prints it, kept readable
+)
+
 
 @dataclass(frozen=True)
 class ReservedWord:
@@ -39,19 +53,20 @@ class ReservedWord:
     line: int
     column: int  # 1-based, as Jira counts "character"
 
-    def message(self) -> str:
+    def jql_message(self) -> str:
+        """Jira's wording; Confluence words a reserved word as any other parse failure."""
         return (
             f"Error in the JQL Query: '{self.word}' is a reserved JQL word. You must surround it in quotation marks "
             f"to use it in a query. (line {self.line}, character {self.column})"
         )
 
 
-def first_reserved_word(tokens: Iterable[Token]) -> ReservedWord | None:
-    """The first unquoted reserved word among `tokens` (the lexer's, of a query), or None. A query the lexer
+def first_reserved_word(tokens: Iterable[Token], words: frozenset[str]) -> ReservedWord | None:
+    """The first unquoted word of `words` among `tokens` (the lexer's, of a query), or None. A query the lexer
     cannot read to its end is scanned as far as it can be: the syntax error there is reported by position."""
     try:
         for token in tokens:
-            if token.type == "WORD" and str(token).lower() in RESERVED_WORDS:
+            if token.type == "WORD" and str(token).lower() in words:
                 return ReservedWord(str(token), token.line, token.column)
     except LarkError:
         return None
