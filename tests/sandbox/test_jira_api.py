@@ -276,6 +276,30 @@ def test_an_empty_comment_and_an_empty_create_are_refused(fresh):
         assert empty.status_code == 400 and empty.json()["errors"] == {"comment": "Comment body can not be empty!"}
 
 
+TOO_LONG = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
+
+
+def adf_of(text: str) -> dict:
+    return {
+        "version": 1,
+        "type": "doc",
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}],
+    }
+
+
+def test_a_comment_or_description_over_32767_characters_is_refused(fresh):
+    client = fresh.client("dev")
+    body = (lambda text: adf_of(text)) if fresh.site.flavor == "cloud" else (lambda text: text)
+    long = client.post(f"/rest/api/{v(fresh)}/issue/PAY-429/comment", json={"body": body("x" * 32768)})
+    assert long.status_code == 400 and long.json() == {"errorMessages": [], "errors": {"comment": TOO_LONG}}
+    fields = {"project": {"key": "PROD"}, "issuetype": {"name": "Task"}, "summary": "x"}
+    created = client.post(f"/rest/api/{v(fresh)}/issue", json={"fields": {**fields, "description": body("x" * 32768)}})
+    assert created.status_code == 400 and created.json()["errors"] == {"description": TOO_LONG}
+    if fresh.site.flavor == "dc":  # wiki markup counts as written: the limit itself is allowed
+        at_limit = client.post("/rest/api/2/issue/PAY-429/comment", json={"body": "x" * 32767})
+        assert at_limit.status_code == 201
+
+
 def test_rich_text_must_match_the_api_version(cloud):
     fields = {"project": {"key": "PROD"}, "issuetype": {"name": "Task"}, "summary": "x", "description": "plain"}
     response = cloud.client().post("/rest/api/3/issue", json={"fields": fields})
@@ -302,6 +326,60 @@ def test_edit_with_fields_and_update_verbs(fresh):
     assert issue["comment"]["total"] == 1
     refused = client.put(f"/rest/api/{v(fresh)}/issue/PROD-110", json={"update": {"issuelinks": [{"add": {}}]}})
     assert refused.json()["errors"] == {"issuelinks": "Field does not support update 'issuelinks'"}
+
+
+FIELD_NOT_SETTABLE = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
+NOT_UPDATABLE = "Field does not support update '{}'"
+SPACES = "The label 'two words' contains spaces which is invalid."
+# Each rule of an edit (`PUT /issue/{key}`), through `fields` and through `update` verbs: create's field rules,
+# and the verbs a field does not take. One field wrong at a time; the issue is left as it was.
+EDIT_RULES = [
+    ({"fields": {"summary": ""}}, "summary", "You must specify a summary of the issue."),
+    ({"fields": {"summary": "x" * 256}}, "summary", "Summary must be less than 255 characters."),
+    ({"update": {"summary": [{"set": "x" * 256}]}}, "summary", "Summary must be less than 255 characters."),
+    ({"fields": {"labels": ["two words"]}}, "labels", "The label 'two words' contains spaces which is invalid."),
+    (
+        {"update": {"labels": [{"add": "two words"}]}},
+        "labels",
+        "The label 'two words' contains spaces which is invalid.",
+    ),
+    ({"fields": {"priority": {"name": "Urgentish"}}}, "priority", "The priority selected is invalid."),
+    ({"update": {"priority": [{"set": {"name": "Urgentish"}}]}}, "priority", "The priority selected is invalid."),
+    ({"fields": {"components": [{"name": "Nope"}]}}, "components", "Component name 'Nope' is not valid"),
+    ({"update": {"components": [{"add": {"name": "Nope"}}]}}, "components", "Component name 'Nope' is not valid"),
+    ({"fields": {"assignee": {"name": "ghost"}}}, "assignee", "User 'ghost' does not exist."),
+    ({"update": {"reporter": [{"set": {"accountId": "ghost"}}]}}, "reporter", "User 'ghost' does not exist."),
+    ({"fields": {"parent": {"key": "PROD-404"}}}, "parent", "Could not find issue by id or key: PROD-404"),
+    ({"fields": {"colour": "red"}}, "colour", FIELD_NOT_SETTABLE.format("colour")),
+    ({"update": {"colour": [{"set": "red"}]}}, "colour", FIELD_NOT_SETTABLE.format("colour")),
+    ({"fields": {"project": {"key": "PAY"}}}, "project", FIELD_NOT_SETTABLE.format("project")),
+    ({"update": {"summary": [{"add": "more"}]}}, "summary", NOT_UPDATABLE.format("summary")),
+    ({"update": {"labels": [{"rename": "x"}]}}, "labels", NOT_UPDATABLE.format("labels")),
+    ({"update": {"comment": [{"remove": {"id": "1"}}]}}, "comment", NOT_UPDATABLE.format("comment")),
+    ({"update": {"comment": [{"add": {}}]}}, "comment", "Comment body can not be empty!"),
+    ({"update": {"issuelinks": [{"add": {}}]}}, "issuelinks", NOT_UPDATABLE.format("issuelinks")),
+]
+
+
+@pytest.mark.parametrize(("body", "field", "message"), EDIT_RULES, ids=[f"{rule[1]}{i}" for i, rule in
+                                                                      enumerate(EDIT_RULES)])  # fmt: skip
+def test_each_field_rule_of_edit_is_refused_in_jiras_words(fresh, body, field, message):
+    client = fresh.client("lead")
+    before = client.get(f"/rest/api/{v(fresh)}/issue/PROD-110").json()["fields"]
+    response = client.put(f"/rest/api/{v(fresh)}/issue/PROD-110", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"errorMessages": [], "errors": {field: message}}
+    assert client.get(f"/rest/api/{v(fresh)}/issue/PROD-110").json()["fields"] == before
+
+
+def test_edit_sets_components_by_verbs(fresh):
+    client = fresh.client("lead")
+    path = f"/rest/api/{v(fresh)}/issue/PROD-110"
+    added = client.put(path, json={"update": {"components": [{"add": {"name": "Billing"}}]}})
+    assert added.status_code == 204, added.text
+    assert [c["name"] for c in client.get(path).json()["fields"]["components"]] == ["Billing", "Dashboard"]
+    client.put(path, json={"update": {"components": [{"remove": {"name": "Dashboard"}}]}})
+    assert [c["name"] for c in client.get(path).json()["fields"]["components"]] == ["Billing"]
 
 
 def test_comments_transitions_and_links(fresh):

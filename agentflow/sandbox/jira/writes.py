@@ -33,6 +33,12 @@ from agentflow.sandbox.visibility import Restriction, restriction_for
 
 NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
 NOT_STRING = "Operation value must be a string"
+# Jira's limit for a multi-line text field (description, environment, a comment's body).
+TEXT_LIMIT = 32767
+TOO_LONG = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
+EMPTY_COMMENT = "Comment body can not be empty!"
+# A field Jira knows but whose value an `update` verb (or `fields`, a `set`) cannot change this way.
+NOT_UPDATABLE = "Field does not support update '{}'"
 
 
 @dataclass
@@ -62,9 +68,14 @@ def rich_body(api: Api, value: Any) -> str | None:
     if api.adf:
         if not richtext.is_adf(value):
             raise ValueError(NOT_ADF)
+        # Atlassian documents the limit in characters, not how ADF counts; the document's JSON is what is stored.
+        if len(json.dumps(value, separators=(",", ":"))) > TEXT_LIMIT:
+            raise ValueError(TOO_LONG)
         return json.dumps(value)
     if not isinstance(value, str):
         raise ValueError(NOT_STRING)
+    if len(value) > TEXT_LIMIT:
+        raise ValueError(TOO_LONG)
     if not value.strip():
         return None
     doc = richtext.map_mentions(richtext.wiki_to_adf(value), lambda ident: account_mention(api.store, ident))
@@ -148,8 +159,22 @@ def _labels(value: Any, changes: Changes) -> list[str] | None:
     return sorted(set(value))
 
 
+_SETTABLE = frozenset(
+    {"summary", "description", "environment", "priority", "assignee", "reporter", "labels", "components", "parent"}
+    | {STORY_POINTS_FIELD}
+)
+# The fields whose `update` takes more verbs than `set`; the others take `set` only.
+_LIST_FIELDS = frozenset({"labels", "components"})
+
+
+def settable(api: Api, name: str) -> bool:
+    """Whether a create or an edit may set the field (on Jira: it is on the screen)."""
+    return name in _SETTABLE or (name == EPIC_LINK_FIELD and not api.cloud)
+
+
 def resolve_fields(api: Api, fields: dict[str, Any], project_id: int | None, creating: bool = False) -> Changes:
-    """Every settable field in `fields` as columns; anything else is Jira's "cannot be set" error.
+    """Every settable field in `fields` as columns; anything else is Jira's "cannot be set" error. The rules
+    of create and edit alike: an edit's `update` verbs come here too (as a `set`, or through `_labels`).
 
     `project_id` is the issue's project (components belong to it). Creating, `project` and `issuetype` are
     resolved by the caller; editing, they cannot be changed here (moving issues is not supported).
@@ -160,6 +185,8 @@ def resolve_fields(api: Api, fields: dict[str, Any], project_id: int | None, cre
         if name in ("project", "issuetype"):
             if not creating:
                 changes.errors[name] = FIELD_NOT_SETTABLE.format(name)
+        elif not settable(api, name):
+            changes.errors[name] = FIELD_NOT_SETTABLE.format(name)
         elif name == "summary":
             if not isinstance(value, str) or not value.strip():
                 changes.errors["summary"] = "You must specify a summary of the issue."
@@ -186,15 +213,13 @@ def resolve_fields(api: Api, fields: dict[str, Any], project_id: int | None, cre
             changes.components = resolver.components(value)
         elif name == "parent":
             resolver.parent("parent", value, epic_only=False)
-        elif name == EPIC_LINK_FIELD and not api.cloud:
+        elif name == EPIC_LINK_FIELD:
             resolver.parent(EPIC_LINK_FIELD, value, epic_only=True)
         elif name == STORY_POINTS_FIELD:
             if value is not None and not isinstance(value, int | float):
                 changes.errors[name] = "Operation value must be a number"
             else:
                 changes.columns["story_points"] = value
-        else:
-            changes.errors[name] = FIELD_NOT_SETTABLE.format(name)
     return changes
 
 
@@ -257,42 +282,65 @@ async def create_issue(request: Request) -> Response:
 
 
 def _apply_update_verbs(api: Api, issue: sqlite3.Row, update: dict[str, Any], changes: Changes) -> list[dict[str, Any]]:
-    """Jira's `update` verbs (add/remove/set) for labels and components, and `comment: [{add: ...}]`."""
-    store = api.store
+    """Jira's `update` verbs: add/remove/set for labels and components, `set` for the other settable fields,
+    and `comment: [{add: {body, visibility}}]` (the comment objects are returned). A verb a field does not take
+    is refused."""
     comments: list[Any] = []
     for name, operations in update.items():
-        if not isinstance(operations, list):
+        if not isinstance(operations, list) or not all(isinstance(op, dict) for op in operations):
             changes.errors[name] = "Operations must be a list."
             continue
-        if name == "labels":
-            current = changes.labels
-            if current is None:
-                current = [
-                    r["label"] for r in store.query("SELECT label FROM issue_labels WHERE issue_id = ?", (issue["id"],))
-                ]
-            labels = set(current)
-            for operation in operations:
-                for verb, value in operation.items():
-                    if verb == "add":
-                        labels.add(value)
-                    elif verb == "remove":
-                        labels.discard(value)
-                    elif verb == "set":
-                        labels = set(value)
-            changes.labels = _labels(sorted(labels), changes)
+        verbs = [(verb, value) for operation in operations for verb, value in operation.items()]
+        allowed = {"add", "remove", "set"} if name in _LIST_FIELDS else {"add"} if name == "comment" else {"set"}
+        if name != "comment" and not settable(api, name):
+            # Links are made through /issueLink here; any other name is one the edit screen does not have.
+            changes.errors[name] = (NOT_UPDATABLE if name == "issuelinks" else FIELD_NOT_SETTABLE).format(name)
+        elif any(verb not in allowed for verb, _ in verbs):
+            changes.errors[name] = NOT_UPDATABLE.format(name)
         elif name == "comment":
-            comments += [op["add"] for op in operations if isinstance(op.get("add"), dict)]
-        elif name in ("summary", "description", "priority", "assignee", "environment"):
-            for operation in operations:
-                if "set" in operation:
-                    nested = resolve_fields(api, {name: operation["set"]}, issue["project_id"])
-                    changes.columns.update(nested.columns)
-                    changes.errors.update(nested.errors)
-        elif name == "issuelinks":
-            changes.errors[name] = "Field does not support update 'issuelinks'"
+            comments += [value if isinstance(value, dict) else {} for _, value in verbs]
+        elif name in _LIST_FIELDS:
+            _apply_list_verbs(api, issue, name, verbs, changes)
         else:
-            changes.errors[name] = FIELD_NOT_SETTABLE.format(name)
+            for _, value in verbs:
+                _merge(changes, resolve_fields(api, {name: value}, issue["project_id"]))
     return comments
+
+
+def _apply_list_verbs(api: Api, issue: sqlite3.Row, name: str, verbs: list[tuple[str, Any]], changes: Changes) -> None:
+    """Labels or components after add/remove/set, starting from what `fields` set or else the issue's own."""
+    if name == "labels":
+        current: list[Any] | None = changes.labels
+        table, column = "issue_labels", "label"
+    else:
+        current = changes.components
+        table, column = "issue_components", "component_id"
+    if current is None:
+        current = [
+            row[0] for row in api.store.query(f"SELECT {column} FROM {table} WHERE issue_id = ?", (issue["id"],))
+        ]
+    values = list(current)
+    for verb, value in verbs:
+        if name == "components":  # references become ids, by the same rule as `fields.components`
+            ids = _Resolver(api, changes, issue["project_id"]).components(value if verb == "set" else [value])
+            if ids is None:
+                return
+            value = ids if verb == "set" else ids[0]
+        if verb == "set":
+            values = list(value) if isinstance(value, list) else [value]
+        elif verb == "add":
+            values.append(value)
+        elif value in values:
+            values.remove(value)
+    if name == "labels":
+        changes.labels = _labels(values, changes)
+    else:
+        changes.components = sorted(set(values))
+
+
+def _merge(changes: Changes, more: Changes) -> None:
+    changes.columns.update(more.columns)
+    changes.errors.update(more.errors)
 
 
 async def edit_issue(request: Request) -> Response:
@@ -301,8 +349,11 @@ async def edit_issue(request: Request) -> Response:
     body = await json_body(request)
     if not isinstance(body, dict):
         raise JiraError(400, "Can not deserialize the request body: expected a JSON object.")
-    changes = resolve_fields(api, body.get("fields") or {}, issue["project_id"])
-    comments = _apply_update_verbs(api, issue, body.get("update") or {}, changes)
+    fields, update = body.get("fields") or {}, body.get("update") or {}
+    if not isinstance(fields, dict) or not isinstance(update, dict):
+        raise JiraError(400, "Can not deserialize the request body: expected a JSON object.")
+    changes = resolve_fields(api, fields, issue["project_id"])
+    comments = _apply_update_verbs(api, issue, update, changes)
     new_comments = [c for c in (_new_comment(api, issue, comment, changes.errors) for comment in comments) if c]
     if changes.errors:
         raise JiraError(400, [], changes.errors)
@@ -319,7 +370,7 @@ async def edit_issue(request: Request) -> Response:
 
 @dataclass(frozen=True)
 class _NewComment:
-    stored: str | None  # ADF JSON
+    stored: str  # ADF JSON
     restriction: Restriction
 
 
@@ -327,7 +378,7 @@ def _new_comment(api: Api, issue: sqlite3.Row, comment: Any, errors: dict[str, s
     """A comment object of a write (`{"body": ..., "visibility": ...}`) checked; its problems go to `errors`
     under Jira's keys (`comment`, `commentLevel`) and None is returned."""
     if not isinstance(comment, dict) or comment.get("body") in (None, ""):
-        errors["comment"] = "Comment body can not be empty!"
+        errors["comment"] = EMPTY_COMMENT
         return None
     try:
         stored = rich_body(api, comment["body"])
@@ -337,6 +388,9 @@ def _new_comment(api: Api, issue: sqlite3.Row, comment: Any, errors: dict[str, s
         return None
     except JiraError as exc:
         errors.update(exc.errors)
+        return None
+    if stored is None:  # blank wiki markup
+        errors["comment"] = EMPTY_COMMENT
         return None
     return _NewComment(stored, restriction)
 
@@ -348,7 +402,7 @@ def _insert_comment(conn: sqlite3.Connection, issue_id: int, author: User, comme
         (
             issue_id,
             author.id,
-            comment.stored or json.dumps(richtext.text_to_adf("")),
+            comment.stored,
             _text_of(comment.stored),
             now,
             now,
