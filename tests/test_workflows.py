@@ -45,6 +45,12 @@ async def test_incident_without_a_model_shows_the_runbook_steps_and_ranks_the_po
     assert record.terminal_reason == "completed" and "No model ran" in report
     assert "## Runbook: Database connection pool exhaustion" in report
     assert "1. Confirm the pool is saturated" in report and "helm rollback payment-gateway" in report
+    # step 3 keeps its query, inside the item: the next step is still 4
+    assert (
+        "3. Look for long-running transactions holding connections:\n\n    ```sql\n"
+        "    SELECT pid, now() - xact_start AS duration, state, query\n" in report
+    )
+    assert "ORDER BY duration DESC LIMIT 20;\n    ```\n4. If a deployment reduced the pool size" in report
     ranked = report.split("## Suspect changes")[1]
     assert ranked.index("OPS-141") < ranked.index("OPS-140") < ranked.index("OPS-139")
     assert "reduces DB connection pool size" in ranked

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentflow.analysis.words import ago, content_stems, issues_of, parse_time, stem, strings, text_of, word_set, words
@@ -159,7 +160,10 @@ def _capacity_reason(summary: str, capacity: list[str]) -> str:
 
 
 def runbook_steps(page: dict[str, Any] | None) -> dict[str, Any]:
-    """The numbered steps of a runbook (`Page` dump with a Markdown body) as one-line strings.
+    """The numbered steps of a runbook (`Page` dump with a Markdown body), each a Markdown string: the step's
+    text on its first line (links as their text, emphasis dropped, inline code kept), then whatever belongs to
+    the step — its code blocks, sub-lists, tables and further paragraphs — dedented, after a blank line. A step
+    like "Look for long-running transactions:" is nothing without the query under it.
 
     They come from the section titled like "Steps", "Procedure" or "What to do", else from the first
     numbered list on the page.
@@ -176,8 +180,9 @@ def runbook_steps(page: dict[str, Any] | None) -> dict[str, Any]:
 
 _STEPS_TITLE = re.compile(r"\b(steps|procedure|what to do|resolution|remediation|mitigation|actions)\b", re.I)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_ITEM = re.compile(r"^( {0,3})\d+[.)]\s+(.*)$")
+_ITEM = re.compile(r"^( {0,3})(\d+[.)]\s+)(.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_BLOCK_START = re.compile(r"^\s*([-*+]\s|\d+[.)]\s|```|~~~|\|)")
 
 
 def _steps_section(lines: list[str]) -> tuple[int | None, int | None]:
@@ -189,15 +194,35 @@ def _steps_section(lines: list[str]) -> tuple[int | None, int | None]:
     return None, None
 
 
+@dataclass
+class _Step:
+    text: str
+    indent: int  # the column the item's content starts at: its blocks are indented at least this much
+    blocks: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        text = _inline(self.text)
+        detail = "\n".join(self.blocks).strip("\n")
+        return f"{text}\n\n{detail}" if text and detail else text
+
+
 def _ordered_list(lines: list[str], level: int | None) -> list[str]:
-    """The top-level items of the first ordered list in `lines`, stopping at a heading of `level` or above."""
-    steps: list[str] = []
-    in_code = False
+    """The top-level items of the first ordered list in `lines`, stopping at a heading of `level` or above
+    (or, once the list began, at any text outside it), each with the blocks indented under it."""
+    steps: list[_Step] = []
+    in_code = False  # inside a fence: of the current step when indented under it, else outside any step
     for line in lines:
-        if _FENCE.match(line):
-            in_code = not in_code
-            continue
+        step = steps[-1] if steps else None
+        indented = step is not None and (not line.strip() or len(line) - len(line.lstrip()) >= 1)
         if in_code:
+            if step is not None and indented:
+                step.blocks.append(_dedent(line, step.indent))
+            in_code = not _FENCE.match(line)
+            continue
+        if _FENCE.match(line):
+            in_code = True
+            if step is not None and indented:
+                step.blocks.append(_dedent(line, step.indent))
             continue
         heading = _HEADING.match(line)
         if heading and (level is None or len(heading.group(1)) <= level):
@@ -206,13 +231,21 @@ def _ordered_list(lines: list[str], level: int | None) -> list[str]:
             continue
         item = _ITEM.match(line)
         if item:
-            steps.append(item.group(2))
-        elif steps and line.startswith((" ", "\t")) and line.strip() and not re.match(r"\s*([-*+]|\d+[.)])\s", line):
-            # A wrapped continuation of the item (nested lists and code are detail, not the step).
-            steps[-1] += " " + line.strip()
-        elif steps and line.strip() and not line.startswith((" ", "\t")):
+            steps.append(_Step(item.group(3), len(item.group(1)) + len(item.group(2))))
+        elif step is not None and indented:
+            if not step.blocks and line.strip() and not _BLOCK_START.match(line):
+                step.text += " " + line.strip()  # the item's text wrapped onto the next line
+            else:
+                step.blocks.append(_dedent(line, step.indent))
+        elif steps and line.strip():
             break
-    return [clean for clean in (_inline(s) for s in steps) if clean]
+    return [markdown for markdown in (s.markdown() for s in steps) if markdown]
+
+
+def _dedent(line: str, indent: int) -> str:
+    """The line with up to `indent` leading spaces removed: a block as it reads outside its list item."""
+    spaces = len(line) - len(line.lstrip(" "))
+    return line[min(spaces, indent) :]
 
 
 def _inline(markdown: str) -> str:

@@ -64,6 +64,26 @@ def _table_cell(value: Any) -> str:
     return _one_line(value).replace("|", "\\|")
 
 
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+
+
+def _list_item(value: Any, indent: int = 4) -> str:
+    """Text for the body of a Markdown list item that may hold blocks (a runbook step's code, sub-list or
+    table): the first line follows the marker, every later line is indented `indent` spaces so that it stays
+    in the item (4 fits markers up to `10. `), and a code fence left open is closed so that it cannot swallow
+    the rest of the report."""
+    lines = str(value).strip("\n").splitlines() or [""]
+    opened: str | None = None
+    for line in lines:
+        fence = _FENCE.match(line)
+        if fence and (opened is None or fence.group(1).startswith(opened)):
+            opened = None if opened else fence.group(1)
+    if opened:
+        lines.append(opened)
+    pad = " " * indent
+    return "\n".join([lines[0].strip(), *(pad + line if line.strip() else "" for line in lines[1:])])
+
+
 class _DataEnvironment(SandboxedEnvironment):
     """`a.b` on a mapping means its key `b` first: workflow data is JSON, and an input named `keys` or a
     result field named `items` must not resolve to a `dict` method."""
@@ -88,6 +108,7 @@ def environment(search_path: Iterable[Path] = ()) -> SandboxedEnvironment:
     env.filters["quote"] = _quote
     env.filters["one_line"] = _one_line
     env.filters["table_cell"] = _table_cell
+    env.filters["list_item"] = _list_item
     return env
 
 

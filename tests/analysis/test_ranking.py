@@ -125,10 +125,33 @@ Do these in order.
         "url": "https://wiki/x",
         "steps": [
             "Open the dashboard and check the pool maximum, which is wrapped.",
-            "Run this:",
-            "Roll back with `helm rollback x` (keep `**stars**` in code)",
+            "Run this:\n\n```sql\nSELECT 1;\n1. not a step\n```",
+            "Roll back with `helm rollback x` (keep `**stars**` in code)\n\n- a nested detail",
         ],
     }
+
+
+def test_a_step_keeps_its_tables_sub_lists_and_paragraphs() -> None:
+    body = """\
+## Steps
+
+1. Compare with the thresholds:
+
+   | Metric | Critical |
+   | --- | --- |
+   | wait p99 | 2 s |
+
+   Then decide.
+10. Page the team:
+    - primary on call
+    - their lead
+11. Close.
+"""
+    assert runbook_steps({"title": "T", "body": body})["steps"] == [
+        "Compare with the thresholds:\n\n| Metric | Critical |\n| --- | --- |\n| wait p99 | 2 s |\n\nThen decide.",
+        "Page the team:\n\n- primary on call\n- their lead",
+        "Close.",
+    ]
 
 
 def test_runbook_steps_fall_back_to_the_first_list_and_to_nothing() -> None:
@@ -184,5 +207,10 @@ async def test_seed_pool_deployment_is_the_top_suspect(flavor: str) -> None:
     assert steps["title"] == "Runbook: Database connection pool exhaustion"
     assert len(steps["steps"]) == 6
     assert steps["steps"][0].startswith("Confirm the pool is saturated: open the HikariCP dashboard and check")
+    assert steps["steps"][2] == (
+        "Look for long-running transactions holding connections:\n\n```sql\n"
+        "SELECT pid, now() - xact_start AS duration, state, query\nFROM pg_stat_activity\n"
+        "WHERE datname = 'payments' AND state <> 'idle'\nORDER BY duration DESC LIMIT 20;\n```"
+    )
     assert steps["steps"][3] == "If a deployment reduced the pool size, roll it back: `helm rollback payment-gateway`."
     assert steps["steps"][5] == "Post a status update in #incidents every 30 minutes."

@@ -229,9 +229,19 @@ def assert_renders(report: str, answer: Any, schema: dict[str, Any]) -> None:
         assert normal(text) in shown, f"{text!r} is missing from the report:\n{report}"
 
 
+def list_items(report: str) -> list[str]:
+    """The source of each list item of the rendered Markdown, with everything nested in it (a `list_item`
+    value's code blocks, sub-lists and tables), as CommonMark parses it."""
+    lines = report.splitlines()
+    tokens = MarkdownIt("commonmark").enable("table").parse(report)
+    return [normal("\n".join(lines[slice(*token.map)])) for token in tokens if token.type == "list_item_open"]
+
+
 def assert_whole(report: str, text: str) -> None:
-    """`text` is in the report in one piece: no line break or pipe in it split a heading, cell or list item."""
-    parts = blocks(report)
+    """`text` is in the report in one piece: no line break or pipe in it split a heading, cell or list item.
+    A multi-line value may be whole as one list item with blocks inside (the `list_item` filter): it is then
+    within that item's source, and nothing of it escaped the item."""
+    parts = blocks(report) + (list_items(report) if "\n" in text.strip() else [])
     assert any(normal(text) in part for part in parts), f"{text!r} is broken up in the report:\n{report}"
 
 

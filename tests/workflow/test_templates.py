@@ -42,6 +42,23 @@ def test_one_line_and_table_cell_keep_text_inside_its_markdown_construct():
     assert render_value(environment(), "| {{ text | table_cell }} |", text) == "| a \\| b # c |"
 
 
+@pytest.mark.parametrize(
+    ("step", "rendered"),
+    [
+        ("Run:\n\n```sql\nSELECT 1;\n```", "1. Run:\n\n    ```sql\n    SELECT 1;\n    ```\n"),
+        ("Run:\n~~~~\nopen and never closed", "1. Run:\n    ~~~~\n    open and never closed\n    ~~~~\n"),
+        (
+            "Page:\r\n- on call\n\n# not a heading of the report",
+            "1. Page:\n    - on call\n\n    # not a heading of the report\n",
+        ),
+        ("  one line  ", "1. one line\n"),
+    ],
+)
+def test_list_item_keeps_a_steps_blocks_inside_its_item(step, rendered):
+    template = "{% for s in steps %}{{ loop.index }}. {{ s | list_item }}\n{% endfor %}"
+    assert render_value(environment(), template, {"steps": [step]}) == rendered
+
+
 def test_undefined_names_are_errors_not_blanks():
     env = environment()
     with pytest.raises(TemplateProblem, match="'dict object' has no attribute 'nope'"):
