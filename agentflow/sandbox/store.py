@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from agentflow.sandbox.query import textindex
+
 Clock = Callable[[], float]
 
 _SEEDED_TIMES = {
@@ -69,8 +71,11 @@ class Store:
         if str(path) != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.executescript(resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8"))
+        textindex.register(conn)
         store = cls(conn, clock)
         store._add_missing_columns()
+        with store.transaction():
+            textindex.ensure(conn)  # a file made before the index existed gets it here
         store._move_seeded_times()
         return store
 

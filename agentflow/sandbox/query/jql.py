@@ -40,6 +40,7 @@ from agentflow.sandbox.query.common import (
     EMPTINESS as _EMPTINESS,
 )
 from agentflow.sandbox.query.reserved import JQL_RESERVED_WORDS, first_reserved_word
+from agentflow.sandbox.query.textindex import COLUMNS, narrowing
 from agentflow.sandbox.query.textsearch import parse_text_query
 from agentflow.sandbox.visibility import readable_sql
 
@@ -341,8 +342,9 @@ def _dates(column: str) -> Callable[[_Compiler, Clause], Sql]:
     return compile_
 
 
-def _words(haystack: str) -> Callable[[_Compiler, Clause], Sql]:
-    """`~` and `!~`: every word of the query must occur (see textsearch.py); IS EMPTY tests for no text."""
+def _words(haystack: str, indexed: tuple[str, ...]) -> Callable[[_Compiler, Clause], Sql]:
+    """`~` and `!~`: every word of the query must occur (see textsearch.py); IS EMPTY tests for no text. `~` first
+    narrows to the issues whose `indexed` columns of the index hold the query's words (see textindex.py)."""
 
     def compile_(c: _Compiler, clause: Clause) -> Sql:
         text = haystack.format(readable=readable_sql("c", "i", c.ctx.user_id))
@@ -351,7 +353,10 @@ def _words(haystack: str) -> Callable[[_Compiler, Clause], Sql]:
         query = c.literal(clause, clause.operands[0])
         if not parse_text_query(query):
             raise QueryError(f"The field '{clause.field}' does not support searching for an empty string.")
-        return f"af_match({text}, ?) = {1 if clause.op == '~' else 0}", [query]
+        if clause.op == "!~":
+            return f"af_match({text}, ?) = 0", [query]
+        narrow, params = narrowing("i.id", query, indexed)
+        return f"({narrow}af_match({text}, ?) = 1)", [*params, query]
 
     return compile_
 
@@ -377,12 +382,12 @@ _FIELDS: dict[str, _Field] = {
     "updated": _Field(_EQUALITY | _EMPTINESS | _ORDERING, _dates("i.updated")),
     "resolved": _Field(_EQUALITY | _EMPTINESS | _ORDERING, _dates("i.resolved")),
     "resolution": _Field(_EQUALITY | _EMPTINESS, _text_column("i.resolution", True)),
-    "summary": _Field(_TEXT, _words("i.summary")),
-    "description": _Field(_TEXT | _EMPTINESS, _words("i.description_text")),
-    "comment": _Field(_TEXT, _words(_COMMENTS_TEXT)),
+    "summary": _Field(_TEXT, _words("i.summary", ("summary",))),
+    "description": _Field(_TEXT | _EMPTINESS, _words("i.description_text", ("description",))),
+    "comment": _Field(_TEXT, _words(_COMMENTS_TEXT, ("comments",))),
     "text": _Field(
         _TEXT,
-        _words(f"i.summary || ' ' || i.description_text || ' ' || {_COMMENTS_TEXT}"),
+        _words(f"i.summary || ' ' || i.description_text || ' ' || {_COMMENTS_TEXT}", COLUMNS),
     ),
     "parent": _Field(_EQUALITY | _EMPTINESS, _Compiler.compile_parent),
 }

@@ -50,10 +50,12 @@ def stem(word: str) -> str:
 
 @dataclass(frozen=True)
 class Term:
-    """One query term: a run of stems (a word is a one-stem phrase), or a wildcard pattern over raw words."""
+    """One query term: a run of stems (a word is a one-stem phrase), or a wildcard pattern over raw words and the
+    letters before its first wildcard (what an index can look up)."""
 
     stems: tuple[str, ...] = ()
     pattern: re.Pattern[str] | None = None
+    prefix: str = ""
 
 
 @dataclass
@@ -63,10 +65,15 @@ class _Document:
     stem_set: set[str]
 
 
+def words(text: str | None) -> list[str]:
+    """The lowercase words of a text, in order."""
+    return _WORD.findall((text or "").lower())
+
+
 def _document(text: str | None) -> _Document:
-    words = _WORD.findall((text or "").lower())
-    stems = [stem(word) for word in words]
-    return _Document(words, stems, set(stems))
+    found = words(text)
+    stems = [stem(word) for word in found]
+    return _Document(found, stems, set(stems))
 
 
 def _matches(term: Term, doc: _Document) -> bool:
@@ -84,22 +91,22 @@ def _matches(term: Term, doc: _Document) -> bool:
 @lru_cache(maxsize=1024)
 def parse_text_query(query: str) -> tuple[Term, ...]:
     """The terms of a `~` query; empty when the query has no words at all."""
-    words: list[Term] = []
+    terms: list[Term] = []
     stops: list[Term] = []
     for match in _QUERY_PART.finditer(query.lower()):
         phrase = match.group(1)
         if phrase is not None:
             stems = tuple(stem(word) for word in _WORD.findall(phrase))
             if stems:
-                words.append(Term(stems=stems))
+                terms.append(Term(stems=stems))
             continue
         word = match.group(0)
         if "*" in word or "?" in word:
             regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in word)
-            words.append(Term(pattern=re.compile(regex)))
+            terms.append(Term(pattern=re.compile(regex), prefix=re.split(r"[*?]", word, maxsplit=1)[0]))
         else:
-            (stops if word in _STOP_WORDS else words).append(Term(stems=(stem(word),)))
-    return tuple(words) or tuple(stops)
+            (stops if word in _STOP_WORDS else terms).append(Term(stems=(stem(word),)))
+    return tuple(terms) or tuple(stops)
 
 
 def match_all(haystack: str | None, query: str) -> int:
