@@ -166,3 +166,14 @@ def test_a_file_made_without_the_index_gets_it_on_open(tmp_path, monkeypatch):
             indexed = found(served, query)
             assert indexed and indexed == scanned(served, query, monkeypatch), query
     store.close()
+
+
+def test_generated_issues_give_a_text_search_some_issues_to_find(monkeypatch):
+    site = Site.open("cloud", scale=500)
+    generated = site.store.query_one("SELECT COUNT(*) FROM issues WHERE id > (SELECT MAX(id) - 500 FROM issues)")[0]
+    with running(site) as url:
+        served = Served(site, url)
+        query = field_query("text", "connection pool")
+        indexed = found(served, query)
+        assert indexed == scanned(served, query, monkeypatch)
+    assert 0 < len(indexed) < generated / 5

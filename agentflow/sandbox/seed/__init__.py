@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import secrets
 import sqlite3
 import uuid
 
 from agentflow.sandbox import richtext
 from agentflow.sandbox.compass import component_ari
+from agentflow.sandbox.query import textindex
+from agentflow.sandbox.seed.bulk import generate_issues
 from agentflow.sandbox.seed.data import (
     COMPONENTS,
-    DAY,
     DEPENDS_ON,
     GROUPS,
     ISSUE_TYPES,
@@ -73,7 +73,8 @@ def seed(store: Store, scale: int = 0) -> None:
                 (type_id, issue_ids[inward], issue_ids[outward]),
             )
         if scale:
-            _generate_issues(conn, scale, now)
+            with textindex.deferred(conn):
+                generate_issues(conn, scale, now)
 
 
 def _seed_users(conn: sqlite3.Connection) -> dict[str, int]:
@@ -272,54 +273,3 @@ def _seed_compass(conn: sqlite3.Connection, cloud_id: str) -> None:
         "INSERT INTO compass_relationships (start_id, end_id) VALUES (?, ?)",
         [(component_ari(cloud_id, a), component_ari(cloud_id, b)) for a, b in DEPENDS_ON],
     )
-
-
-def _generate_issues(conn: sqlite3.Connection, count: int, now: float) -> None:
-    """Bulk issues for benchmarks: spread over open projects, types, statuses and the last year."""
-    rng = random.Random(count)
-    projects = conn.execute("SELECT id, key, next_number FROM projects WHERE restricted = 0").fetchall()
-    types = [r[0] for r in conn.execute("SELECT id FROM issue_types WHERE hierarchy_level = 0")]
-    statuses = [r[0] for r in conn.execute("SELECT id FROM statuses")]
-    words = [
-        "payment",
-        "refund",
-        "export",
-        "invoice",
-        "login",
-        "report",
-        "checkout",
-        "latency",
-        "webhook",
-        "dashboard",
-        "search",
-        "api",
-    ]
-    numbers = {project_id: next_number for project_id, _, next_number in projects}
-    rows = []
-    for _ in range(count):
-        project_id, key, _ = rng.choice(projects)
-        number = numbers[project_id]
-        numbers[project_id] += 1
-        summary = " ".join(rng.sample(words, 4)).capitalize()
-        created = now - rng.uniform(0, 365 * DAY)
-        rows.append(
-            (
-                project_id,
-                number,
-                f"{key}-{number}",
-                rng.choice(types),
-                rng.choice(statuses),
-                rng.randint(1, 5),
-                summary,
-                summary,
-                created,
-                created + rng.uniform(0, now - created),
-                1,
-            )
-        )
-    conn.executemany(
-        "INSERT INTO issues (project_id, number, key, issue_type_id, status_id, priority_id, summary,"
-        " description_text, created, updated, seeded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    conn.executemany("UPDATE projects SET next_number = ? WHERE id = ?", [(n, p) for p, n in numbers.items()])
