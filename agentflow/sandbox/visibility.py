@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentflow.sandbox.errors import JiraError
-from agentflow.sandbox.store import Store
+
+if TYPE_CHECKING:  # the store's text index imports the query compilers, which import this module
+    from agentflow.sandbox.store import Store
 
 LEVEL_KEY = "commentLevel"
 
