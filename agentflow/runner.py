@@ -27,7 +27,9 @@ from agentflow.agent.models import Model
 from agentflow.atlassian.sites import SiteConfig, resolve_site
 from agentflow.budget import Budget, open_budget
 from agentflow.changes.apply import apply_plan, refuse_if_read_only
-from agentflow.changes.plan import Applied, Stager, applied_table, applies_unasked, plan_table
+from agentflow.changes.journal import Journal
+from agentflow.changes.plan import Applied, Stager, applies_unasked
+from agentflow.changes.status import plan_section
 from agentflow.config import load_config
 from agentflow.errors import (
     AgentflowError,
@@ -322,15 +324,7 @@ class Runner:
             body = None
         if body is None:
             body = f"# {run.workflow.title}\n\n```json\n{json.dumps(record.output, indent=2)}\n```\n"
-        applied = {item.index for item in record.applied if item.state == "applied"}
-        plan = "\n\n".join(
-            part
-            for part in (
-                applied_table(record.applied) if record.applied else "",
-                plan_table([c for c in record.changes if c.index not in applied], record.id),
-            )
-            if part
-        )
+        plan = plan_section(record.changes, Journal.load(record.id), {a.index for a in record.applied}, record.id)
         return ("\n".join(header) + "\n\n" if header else "") + body + ("\n\n" + plan if plan else "")
 
     async def apply(

@@ -81,7 +81,8 @@ async def test_an_error_result_goes_back_to_the_model_and_writes_are_staged_not_
     )
     [change] = record.changes
     assert (change.tool, change.target, change.summary) == ("add_jira_comment", "PAY-429", "comment: triaged")
-    assert "## Proposed changes" in record.report and f"agentflow apply {record.id}" in record.report
+    assert "## Changes" in record.report and f"agentflow apply {record.id}" in record.report
+    assert "| $1 | add_jira_comment | PAY-429 | comment: triaged | staged |" in record.report
     site_issue = next(c for c in record.tool_calls if c.tool == "get_jira_issue")
     assert site_issue.server == "atlassian"
 

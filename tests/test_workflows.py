@@ -140,7 +140,8 @@ async def test_grooming_scripted_labels_without_asking_and_stages_comments_and_l
     comments = site.store.query_one("SELECT COUNT(*) FROM comments WHERE issue_id IN "
                                     "(SELECT id FROM issues WHERE key IN ('PROD-112', 'PROD-113'))")[0]  # fmt: skip
     assert comments == 0  # comments wait for a person
-    assert "Changes applied without asking" in record.report and "Proposed changes" in record.report
+    assert "applied without asking (writes policy)" in record.report and "| staged |" in record.report
+    assert "Nothing has been written" not in record.report  # labels were: the sentence agrees with the table
     # The script's findings are shaped as a model's: only the duplicate has `duplicate_of`.
     assert "| PROD-112 | unestimated | Not estimated; looks like a 3. |" in record.report
     assert "| PROD-116 | duplicate of PROD-115 |" in record.report

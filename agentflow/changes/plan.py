@@ -169,36 +169,6 @@ def change_numbers(text: str) -> set[int]:
     return {int(part.strip().lstrip("$")) for part in text.split(",") if part.strip()}
 
 
-def plan_table(changes: list[Change], run_id: str) -> str:
-    """The Markdown a run's report ends with: what would change, and how to apply it."""
-    if not changes:
-        return ""
-    lines = ["## Proposed changes", "", "| # | tool | target | summary |", "|---|---|---|---|"]
-    for change in changes:
-        cells = [change.placeholder, change.tool, change.target, change.summary]
-        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
-    lines += [
-        "",
-        f"Nothing has been written. Review with `agentflow runs show {run_id} --changes`, then apply with "
-        f"`agentflow apply {run_id}` (or `--only 1,3`).",
-    ]
-    return "\n".join(lines)
-
-
-def applied_table(applied: list[Any]) -> str:
-    """What the writes policy applied right after the run, without asking."""
-    lines = [
-        "## Changes applied without asking (writes policy)",
-        "",
-        "| # | tool | summary | result |",
-        "|---|---|---|---|",
-    ]
-    for item in applied:
-        cells = [f"${item.index}", item.tool, item.summary, f"{item.state}: {item.detail}"]
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
-    return "\n".join(lines)
-
-
 # Arguments that say which object a change is about, not what it does to it.
 _SUBJECT_ARGUMENTS = frozenset({"key", "issue"})
 

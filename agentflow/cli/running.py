@@ -315,6 +315,7 @@ def runs_show(
     """Show one run: its report, then how it went (steps, plan, tool calls, usage)."""
     from agentflow import report, runs
     from agentflow.changes.apply import journal_lines
+    from agentflow.changes.status import current_report
 
     record = runs.load(run_id)
     if as_json:
@@ -336,6 +337,7 @@ def runs_show(
                 out.print(Markdown(line["preview"]))
         return
     console = ui.console(wrap=True)
+    record.report = current_report(record)  # what apply did since the run ended
     report.print_terminal(record, console)
     console.print(f"\n[bold]inputs[/] {ui.escape(json.dumps(record.inputs, default=str))}")
     for step in record.steps:

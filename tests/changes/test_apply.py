@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -264,7 +265,12 @@ async def test_writes_auto_applies_within_limits_at_the_end_of_the_run(project):
         "SELECT label FROM issue_labels WHERE issue_id = (SELECT id FROM issues WHERE key = ?)", (key,))}
         for key in ("PROD-110", "PROD-111")}  # fmt: skip
     assert "stale" in labels["PROD-110"] and "stale" not in labels["PROD-111"]  # the second was over the limit
-    assert [a.state for a in record.applied] == ["applied"] and "Changes applied without asking" in record.report
+    assert [a.state for a in record.applied] == ["applied"]
+    assert (
+        "| update_jira_issue | PROD-110 |" in record.report
+        and "| applied without asking (writes policy): [PROD-110](http://" in record.report
+    )
+    assert "The change is applied without asking (writes policy)." in record.report
 
 
 def test_apply_from_the_command_line(tmp_path):
@@ -272,7 +278,10 @@ def test_apply_from_the_command_line(tmp_path):
     cli = CliRunner()
     ran = cli.invoke(app, ["run", "transcript-to-stories", f"transcript={TRANSCRIPT['transcript']}", "epic=PROD-100",
                            "--model", f"script:{script}", "--quiet"])  # fmt: skip
-    assert ran.exit_code == 0 and "Proposed changes" in ran.stdout
+    assert (
+        ran.exit_code == 0
+        and "Nothing has been written: 8 staged, not written until a person applies them" in ran.stdout
+    )
     shown = cli.invoke(app, ["runs", "show", "last", "--changes"])
     assert "As an accounts payable clerk, I want to select several invoices" in shown.stdout
     refused = cli.invoke(app, ["apply", "last"])  # no terminal, no --yes
@@ -281,10 +290,17 @@ def test_apply_from_the_command_line(tmp_path):
     assert bad.exit_code == 2
     done = cli.invoke(app, ["apply", "last", "--only", "1", "--yes"])
     assert done.exit_code == 0 and "applied $1" in done.stdout
+    partly = " ".join(cli.invoke(app, ["runs", "show", "last"]).stdout.split())
+    assert "1 applied; 7 staged, not written until a person applies them" in partly
+    assert "Nothing has been written" not in partly
     rest = cli.invoke(app, ["apply", "last", "--yes"])
     assert rest.exit_code == 0 and rest.stdout.count("already applied") == 1
     nothing = cli.invoke(app, ["apply", "last", "--yes"])
     assert "Everything selected is already applied." in nothing.stdout
+    shown = " ".join(cli.invoke(app, ["runs", "show", "last"]).stdout.split())
+    assert "All 8 changes are applied." in shown and "Nothing has been written" not in shown
+    created = re.findall(r"applied: (PROD-\d+)", shown)  # each story apply created, and each one's epic link
+    assert len(created) == 8 and len(set(created)) == 4
     from agentflow.config import sandbox_db
 
     record = runs.load("last")

@@ -76,7 +76,7 @@ file = "{tmp_path}/reports/{{workflow}}-{{date}}.md"
     assert result.exit_code == 0, result.output
     assert "schedule: backlog-grooming 2026-11-26T07:00Z -> completed run " in result.stderr
     report = (tmp_path / "reports" / "backlog-grooming-2026-11-26.md").read_text()
-    assert "Changes applied without asking" in report and "agentflow apply" in report
+    assert "applied without asking (writes policy)" in report and "agentflow apply" in report
 
     again = invoke("--once")
     assert again.exit_code == 0
