@@ -2,14 +2,17 @@
 
 Cron fields describe wall-clock time, so the expression is stepped through in naive local time (where croniter
 has no DST corner cases) and each wall time is then placed in the zone. Across a DST change this keeps
-`0 7 * * *` at 07:00 local, so the UTC instant moves by the offset. A wall time that does not exist (the hour
-skipped in spring) fires once, at the change (02:30 -> 03:00); a wall time that exists
-twice (the hour repeated in autumn) fires once, at its first occurrence. Instants are unique: two wall times
+`0 7 * * *` at 07:00 local, so the UTC instant moves by the offset. The nights the clocks change follow Debian
+cron (`man 8 cron`): a fixed-time job (one minute, one hour: `30 2 * * *`) runs once at a wall time the clocks
+repeat, the first time, and once, at the change, at a wall time they skip (02:30 -> 03:00). A wildcard job (`*`
+or a step in the minute or hour field: `*/15 * * * *`, `0 * * * *`) runs on real time: at both passes through a
+repeated hour, and not at all in a skipped one, so its interval stays even. Instants are unique: two wall times
 that land on one instant are one occurrence.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,9 +22,9 @@ from croniter import CroniterBadDateError, croniter
 from agentflow.workflow.schema import ScheduleSpec
 
 
-def _instant(naive: datetime, zone: ZoneInfo) -> datetime:
-    """The UTC instant of a wall time in `zone`: the first one when the wall time is repeated, and the moment of
-    the change when it was skipped (what cron daemons do: the job runs once, late, rather than not at all)."""
+def instant(naive: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant of a wall time in `zone` as a fixed-time job reads it: the first one when the wall time is
+    repeated, and the moment of the change when it was skipped (the job runs once, late, rather than not at all)."""
     first = naive.replace(tzinfo=zone, fold=0)
     if _wall(first, zone) == naive:
         return first.astimezone(UTC)
@@ -43,19 +46,55 @@ def _wall(moment: datetime, zone: ZoneInfo) -> datetime:
     return moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
 
 
-def _walk(spec: ScheduleSpec, start: datetime) -> Iterator[datetime]:
-    """Occurrences (UTC) strictly after `start`, oldest first, each once."""
-    zone = ZoneInfo(spec.timezone)
-    # Step from a little earlier in wall time: around an offset change, local times shortly before `start`'s
-    # wall time may still be after it; the comparison below decides.
-    steps = croniter(spec.cron, _wall(start, zone) - timedelta(hours=3))
-    previous: datetime | None = None
+def on_real_time(cron: str) -> bool:
+    """Whether `cron` is a wildcard job: `*` or a step in its minute or hour field. Debian cron looks for a
+    leading `*` only; a step counts too because `0-59/15` is `*/15` written out, and both mean an interval."""
+    minute, hour = cron.split()[:2]
+    return any(mark in field for field in (minute, hour) for mark in "*/")
+
+
+def _instants(naive: datetime, zone: ZoneInfo, real_time: bool) -> tuple[datetime | None, datetime | None]:
+    """Where a wall time the expression names runs: its first instant (None when it does not run) and, for a
+    wildcard job in a repeated hour, its second one."""
+    if not real_time:
+        return instant(naive, zone), None
+    first, second = (naive.replace(tzinfo=zone, fold=fold) for fold in (0, 1))
+    if _wall(first, zone) != naive:  # skipped: real time never reads it
+        return None, None
+    repeated = second.utcoffset() != first.utcoffset()
+    return first.astimezone(UTC), (second.astimezone(UTC) if repeated else None)
+
+
+def _in_order(spec: ScheduleSpec, zone: ZoneInfo, wall_start: datetime) -> Iterator[datetime]:
+    """The instants the expression names from `wall_start` on, oldest first; one may come twice in a row."""
+    real_time = on_real_time(spec.cron)
+    steps = croniter(spec.cron, wall_start)
+    # A repeated hour's second instants come after the first instants of the wall times that follow it (the
+    # second 02:15 after the first 02:45), so they wait here until the first instants have passed them.
+    repeats: deque[datetime] = deque()
     while True:
         try:
             naive = steps.get_next(datetime)
         except CroniterBadDateError:  # a valid expression that never fires, such as 30 February
-            return
-        moment = _instant(naive, zone)
+            break
+        first, again = _instants(naive, zone, real_time)
+        if first is None:
+            continue
+        while repeats and repeats[0] < first:
+            yield repeats.popleft()
+        yield first
+        if again is not None:
+            repeats.append(again)
+    yield from repeats
+
+
+def _walk(spec: ScheduleSpec, start: datetime) -> Iterator[datetime]:
+    """Occurrences (UTC) strictly after `start`, oldest first, each once."""
+    zone = ZoneInfo(spec.timezone)
+    # Step from a little earlier in wall time: around an offset change, local times shortly before `start`'s
+    # wall time may still be after it (the second pass through a repeated hour); the comparison below decides.
+    previous: datetime | None = None
+    for moment in _in_order(spec, zone, _wall(start, zone) - timedelta(hours=3)):
         if moment != previous and moment > start:
             yield moment
         previous = moment
