@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import MAXYEAR, UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import CroniterBadDateError, croniter
+from croniter import croniter
 
 from agentflow.workflow.schema import ScheduleSpec
 
@@ -75,7 +75,9 @@ def _in_order(spec: ScheduleSpec, zone: ZoneInfo, wall_start: datetime) -> Itera
     while True:
         try:
             naive = steps.get_next(datetime)
-        except CroniterBadDateError:  # a valid expression that never fires, such as 30 February
+        except ValueError:  # CroniterBadDateError: it never fires (30 February); or croniter ran past the year 9999
+            break
+        if naive.year == MAXYEAR:  # placing its wall times in UTC can run past the end of datetime's calendar
             break
         first, again = _instants(naive, zone, real_time)
         if first is None:

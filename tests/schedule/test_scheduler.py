@@ -124,6 +124,16 @@ def test_zones_and_the_hours_dst_skips_or_repeats():
     assert utc_keys("0 0 30 2 *", "UTC", datetime(2026, 1, 1, tzinfo=UTC), 1) == []  # 30 February never comes
 
 
+def test_occurrences_end_where_the_calendar_does_instead_of_failing():
+    # datetime ends with 9999: the 29 February after 9996 is in 10000, and so is 23:00 on 31 December 9999 in
+    # New York, once in UTC
+    assert utc_keys("0 23 29 2 *", "America/New_York", datetime(9990, 1, 1, tzinfo=UTC), 5) == [
+        "9992-03-01T04:00Z",
+        "9996-03-01T04:00Z",
+    ]
+    assert utc_keys("0 23 31 12 *", "America/New_York", datetime(9998, 6, 1, tzinfo=UTC), 3) == ["9999-01-01T04:00Z"]
+
+
 def test_between_is_half_open():
     spec = ScheduleSpec(cron="0 7 * * *")
     found = occurrences.between(spec, THURSDAY_7AM, THURSDAY_7AM + timedelta(days=2))
