@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import MAXYEAR, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
 from agentflow.cli.base import EXIT_FAILED, EXIT_USAGE
+from agentflow.errors import AgentflowError, ConfigError
 
 if TYPE_CHECKING:
     from agentflow.schedule import Scheduler
@@ -26,6 +29,16 @@ def schedule(
         bool, typer.Option("--dry-run", help="Print the next occurrences of every scheduled workflow and exit.")
     ] = False,
     count: Annotated[int, typer.Option("--count", min=1, help="How many occurrences --dry-run prints.")] = 5,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="WHEN",
+            help="With --dry-run: list the occurrences at or after WHEN instead of after now, e.g. to check a DST "
+            "night. ISO 8601: 2026-10-24T23:00Z, 2026-10-25T01:00+02:00, 2026-10-25; without an offset or Z it is "
+            "read in each workflow's own time zone.",
+        ),
+    ] = None,
 ) -> None:
     """Run every workflow that has a `schedule:`, once per occurrence, as the `scheduler` actor at batch priority.
 
@@ -35,13 +48,15 @@ def schedule(
     inputs, or the config is wrong.
     """
     from agentflow.config import load_config
-    from agentflow.errors import AgentflowError
     from agentflow.schedule import Scheduler, scheduled_workflows, settings_from, until_signalled
     from agentflow.schedule.scheduler import crash_report
 
+    if start is not None and not dry_run:
+        raise ConfigError("--from goes with --dry-run: the scheduler itself always runs from now")
+    begin = _parse_from(start) if start is not None else None
     settings = settings_from(load_config())  # a broken [schedule] table stops here, with exit code 2
     if dry_run:
-        _print_upcoming(count)
+        _print_upcoming(count, begin)
         return
     scheduler = Scheduler(settings=settings if once else None)
     if once:
@@ -83,7 +98,23 @@ def _say_nothing_due(scheduler: Scheduler) -> None:
     scheduler.log(f"schedule: nothing due{soonest}")
 
 
-def _print_upcoming(count: int) -> None:
+def _parse_from(text: str) -> datetime:
+    """`--from`: aware when it says its offset, naive (each workflow's wall time) when it does not."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--from takes an ISO 8601 date or time such as 2026-10-24T23:00Z, 2026-10-25T01:00+02:00 or "
+            f"2026-10-25 (got '{text}')"
+        ) from None
+    # Occurrences are looked for from a few hours before, and placed in UTC: the last year of `datetime`'s calendar
+    # leaves no room for that, and no schedule has anything to show before 1970.
+    if not 1970 <= moment.year < MAXYEAR:
+        raise ConfigError(f"--from must be in the years 1970 to {MAXYEAR - 1} (got '{text}')")
+    return moment
+
+
+def _print_upcoming(count: int, begin: datetime | None) -> None:
     from agentflow.config import load_config
     from agentflow.schedule import occurrences, scheduled_workflows, settings_from
     from agentflow.schedule.scheduler import missing_inputs, spec_of, utc_now
@@ -101,7 +132,12 @@ def _print_upcoming(count: int) -> None:
         name = loaded.workflow.name
         inputs = " ".join(f"{key}={value}" for key, value in settings.inputs_for(name).items()) or "none"
         typer.echo(f"{name}  {spec.cron}  ({spec.timezone})  inputs: {inputs}")
-        for moment in occurrences.after(spec, now, count):
+        if begin is None:
+            since = now
+        else:  # --from lists what is due at that very moment too: look from just before it
+            aware = begin if begin.tzinfo else occurrences.instant(begin, ZoneInfo(spec.timezone))
+            since = aware - timedelta(microseconds=1)
+        for moment in occurrences.after(spec, since, count):
             typer.echo(f"  {occurrences.local(moment, spec):<28} {occurrences.key(moment)}")
         problem = missing_inputs(loaded, settings)
         if problem:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import takewhile
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,13 @@ title: A digest at seven, Berlin time
 agent: {prompt: minimal.md.j2}
 output: {schema: {type: object}}
 schedule: {cron: "0 7 * * 1-5", timezone: Europe/Berlin}
+"""
+QUARTERLY = """\
+name: quarterly
+title: Every quarter of an hour, Berlin time
+agent: {prompt: minimal.md.j2}
+output: {schema: {type: object}}
+schedule: {cron: "*/15 * * * *", timezone: Europe/Berlin}
 """
 
 
@@ -60,6 +68,65 @@ def test_dry_run_warns_about_a_scheduled_workflow_without_its_inputs():
     assert result.exit_code == 0
     assert "will be skipped: backlog-grooming: missing required input 'project'" in result.stdout
     assert "[schedule.inputs.backlog-grooming]" in result.stdout
+
+
+def listing(stdout: str, workflow: str) -> list[list[str]]:
+    """The occurrence lines `--dry-run` printed under `workflow`, split into words."""
+    lines = stdout.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith(f"{workflow}  ")) + 1
+    below = takewhile(lambda line: line.startswith("  "), lines[start:])
+    return [line.split() for line in below if "will be skipped" not in line]
+
+
+def test_dry_run_from_before_berlins_fall_back_night_lists_a_quarter_hourly_job_without_a_gap(project):
+    project.workflow("quarterly", QUARTERLY)
+    result = invoke("--dry-run", "--from", "2026-10-24T23:00Z", "--count", "13")
+    assert result.exit_code == 0, result.output
+    found = listing(result.stdout, "quarterly")
+    start = datetime(2026, 10, 24, 23, 0, tzinfo=UTC)  # 01:00 CEST; at 01:00 UTC the clocks go back an hour
+    assert [words[-1] for words in found] == [
+        (start + timedelta(minutes=15 * n)).strftime("%Y-%m-%dT%H:%MZ") for n in range(13)]  # fmt: skip
+    assert [" ".join(words[2:4]) for words in found[4:9]] == [
+        "02:00 CEST", "02:15 CEST", "02:30 CEST", "02:45 CEST", "02:00 CET"]  # fmt: skip
+
+
+def test_dry_run_from_without_an_offset_is_read_in_each_workflows_zone(project):
+    project.workflow("quarterly", QUARTERLY)
+    for given in ("2026-10-25T01:00", "2026-10-25T01:00+02:00", "2026-10-24T23:00:00Z"):
+        result = invoke("--dry-run", "--from", given, "--count", "1")
+        assert result.exit_code == 0, result.output
+        assert listing(result.stdout, "quarterly") == [["Sun", "2026-10-25", "01:00", "CEST", "2026-10-24T23:00Z"]]
+    naive = invoke("--dry-run", "--from", "2026-10-26", "--count", "1")  # a date: midnight there, UTC here
+    assert listing(naive.stdout, "backlog-grooming") == [["Mon", "2026-10-26", "07:00", "UTC", "2026-10-26T07:00Z"]]
+    assert listing(naive.stdout, "quarterly")[0][-1] == "2026-10-25T23:00Z"
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [("tomorrow", "--from takes an ISO 8601 date or time such as 2026-10-24T23:00Z"),
+     ("2026-13-01", "(got '2026-13-01')"), ("", "(got '')"),
+     ("1969-12-31T23:59Z", "--from must be in the years 1970 to 9998 (got '1969-12-31T23:59Z')"),
+     ("9999-06-01", "--from must be in the years 1970 to 9998")],
+)  # fmt: skip
+def test_dry_run_from_a_date_it_cannot_read_exits_2_with_a_message(given: str, message: str):
+    result = invoke("--dry-run", "--from", given)  # an exception escaping the command would fail the test here
+    assert result.exit_code == 2, result.output
+    assert "error: " in result.stderr and message in result.stderr
+    assert result.stdout == ""
+
+
+def test_from_without_dry_run_exits_2_and_runs_nothing():
+    result = invoke("--once", "--from", "2026-10-24T23:00Z")
+    assert result.exit_code == 2
+    assert "--from goes with --dry-run" in result.stderr
+    history = CliRunner().invoke(agentflow_app, ["runs", "--actor", "scheduler", "--json"])
+    assert json.loads(history.stdout) == []
+
+
+def test_help_explains_from():
+    result = CliRunner().invoke(agentflow_app, ["schedule", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "--from" in result.stdout and "each workflow's own time zone" in result.stdout
 
 
 def test_once_runs_what_is_due_delivers_it_and_a_second_once_finds_nothing(tmp_path):
