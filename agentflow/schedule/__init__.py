@@ -1,7 +1,7 @@
 """Scheduled runs (`agentflow schedule`): every workflow with a `schedule:` runs once per occurrence, as the
 `scheduler` actor, at batch priority, claimed in `schedule.db` so that no occurrence ever runs twice.
 
-    occurrences.py  cron expression + time zone -> UTC instants (DST-safe)
+    occurrences.py  cron expression + time zone -> UTC instants (DST nights by Debian cron's rule)
     settings.py     the `[schedule]` config table
     store.py        the occurrence claims (SQLite)
     delivery.py     report to a file, stdout, a Slack webhook

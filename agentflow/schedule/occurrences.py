@@ -3,11 +3,11 @@
 Cron fields describe wall-clock time, so the expression is stepped through in naive local time (where croniter
 has no DST corner cases) and each wall time is then placed in the zone. Across a DST change this keeps
 `0 7 * * *` at 07:00 local, so the UTC instant moves by the offset. The nights the clocks change follow Debian
-cron (`man 8 cron`): a fixed-time job (one minute, one hour: `30 2 * * *`) runs once at a wall time the clocks
-repeat, the first time, and once, at the change, at a wall time they skip (02:30 -> 03:00). A wildcard job (`*`
-or a step in the minute or hour field: `*/15 * * * *`, `0 * * * *`) runs on real time: at both passes through a
-repeated hour, and not at all in a skipped one, so its interval stays even. Instants are unique: two wall times
-that land on one instant are one occurrence.
+cron (`man 8 cron`). A wildcard job (`*` or a step in the minute or hour field: `*/15 * * * *`, `0 * * * *`) runs
+on real time: in both passes through a repeated hour, and not at all in a skipped one, so its interval stays
+even. A fixed-time job (any other: `30 2 * * *`) runs once at a wall time the clocks repeat, the first time, and
+once, at the change, at a wall time they skip (02:30 -> 03:00). Instants are unique: two wall times that land on
+one instant are one occurrence.
 """
 
 from __future__ import annotations
