@@ -252,7 +252,7 @@ STORAGE_CASES = [
         "</ac:structured-macro></p>",
         "[DONE]",
     ),
-    ('<p><ac:emoticon ac:name="smile" ac:emoji-fallback="🙂"/> <ac:emoticon ac:name="tick"/></p>', "🙂 :tick:"),
+    ('<p><ac:emoticon ac:name="smile" ac:emoji-fallback="🙂"/> <ac:emoticon ac:name="tick"/></p>', "🙂 :check_mark:"),
     ('<p>Due <time datetime="2024-01-15"/></p>', "Due 2024-01-15"),
     (
         "<table><tbody><tr><th>A|B</th><th>C</th></tr><tr><td><p>one</p><p>two</p></td><td>x</td></tr></tbody></table>",
@@ -274,7 +274,7 @@ def test_storage_to_markdown_constructs(xhtml: str, expected: str) -> None:
 WIKI_CASES = [
     ("h2. Title", "## Title"),
     ("*b* _i_ -s- +u+ {{mono}} well-known snake_case", "**b** *i* ~~s~~ u `mono` well-known snake_case"),
-    ("line one\nline two", "line one\nline two"),
+    ("line one\nline two", "line one\\\nline two"),
     ("a\\\\b", "a\\\nb"),
     ("* a\n** b\n* c", "- a\n  - b\n- c"),
     ("# a\n## b\n#* c\n# d", "1. a\n   1. b\n   - c\n2. d"),
@@ -283,7 +283,7 @@ WIKI_CASES = [
         "| H1 | H2 |\n| --- | --- |\n| a | [x](https://y.example) |\n| b\\|c |  |",
     ),
     ("{code:java}\nint x; // *not bold*\n{code}", "```java\nint x; // *not bold*\n```"),
-    ("{code:title=A.java|language=java}\nx\n{code}", "```java\nx\n```"),
+    ("{code:title=A.java|language=java}\nx\n{code}", "**A.java**\n\n```java\nx\n```"),
     ("{noformat}\nraw _text_\n{noformat}", "```\nraw _text_\n```"),
     ("{quote}\nquoted *text*\n{quote}", "> quoted **text**"),
     ("bq. short", "> short"),
@@ -514,6 +514,8 @@ def test_markdown_to_wiki_constructs() -> None:
     assert markdown_to_wiki("| a | b |\n|---|---|\n| 1 | |") == "||a||b||\n|1| |"
     assert markdown_to_wiki("2 * 3 [x] {y} snake_case _a_b") == "2 \\* 3 \\[x\\] \\{y\\} snake_case \\_a_b"
     assert markdown_to_wiki("ping @accountid:5b10-ab") == "ping [~accountid:5b10-ab]"
+    # Text the model wrote stays text on Data Center: emoticon tokens are escaped, `f(x)` needs no escape.
+    assert markdown_to_wiki("(x) not done :) f(x)") == "\\(x) not done \\:) f(x)"
 
 
 # --- Round trips -----------------------------------------------------------------------------------------

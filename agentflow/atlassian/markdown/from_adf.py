@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from agentflow.atlassian.markdown import emoticons
 from agentflow.atlassian.markdown import write as w
 
 # Malicious or broken input can nest without end; past this depth we stop descending instead of crashing.
@@ -176,6 +177,10 @@ def _quote(node: dict[str, Any], depth: int) -> str:
 
 def _media(node: dict[str, Any], depth: int) -> str:
     attrs = _attrs(node)
+    url = _str(attrs.get("url"))
+    if attrs.get("type") == "external" and _URL.match(url):
+        # An image from the web, shown the way the storage and wiki readers show one.
+        return f"![{w.escape_text(_str(attrs.get('alt')))}]({url})"
     name = _str(attrs.get("alt")) or _str(attrs.get("url")) or _str(attrs.get("id"))
     return f"[attachment: {name}]" if name else "[attachment]"
 
@@ -280,13 +285,7 @@ def _apply_mark(mark: dict[str, Any], inner: str) -> str:
     if kind == "subsup":
         tag = "sup" if _attrs(mark).get("type") == "sup" else "sub"
         return w.wrap_inline(inner, f"<{tag}>", f"</{tag}>")
-    href = _str(_attrs(mark).get("href"))
-    if not href or not inner.strip():
-        return inner
-    if inner == w.escape_text(href) and _URL.match(href):
-        return f"<{href}>"
-    safe = href.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
-    return w.wrap_inline(inner, "[", f"]({safe})")
+    return w.link(inner, _str(_attrs(mark).get("href")))
 
 
 def _leaf(node: dict[str, Any], depth: int, hard_break: str) -> str:
@@ -303,7 +302,7 @@ def _leaf(node: dict[str, Any], depth: int, hard_break: str) -> str:
         name = _str(attrs.get("text")).strip().lstrip("@").strip()
         return f"@{name}" if name else "@user"
     if kind == "emoji":
-        return _str(attrs.get("text")) or _str(attrs.get("shortName"))
+        return emoticons.adf_emoji(_str(attrs.get("shortName")), _str(attrs.get("text")))
     if kind == "status":
         text = _str(attrs.get("text")).strip()
         return f"[{text.upper()}]" if text else ""

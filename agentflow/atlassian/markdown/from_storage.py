@@ -13,6 +13,7 @@ import re
 from bs4 import BeautifulSoup, NavigableString, Tag
 from markdownify import MarkdownConverter
 
+from agentflow.atlassian.markdown import emoticons
 from agentflow.atlassian.markdown import write as w
 
 PANEL_LABELS = {"info": "Info", "note": "Note", "warning": "Warning", "tip": "Tip"}
@@ -24,7 +25,21 @@ _CDATA = re.compile(r"<!\[CDATA\[(.*?)(?:\]\]>|$)", re.DOTALL)
 
 
 class _Converter(MarkdownConverter):
-    """markdownify with table cells kept on one line (GFM tables cannot hold line breaks)."""
+    """markdownify with table cells kept on one line (GFM tables cannot hold line breaks), and text, links and
+    citations written the way the ADF and wiki readers write them."""
+
+    def escape(self, text: str, parent_tags: set[str]) -> str:
+        return w.escape_text(text)
+
+    def convert_a(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        if "_noformat" in parent_tags:
+            return text
+        lead, core = text[: len(text) - len(text.lstrip())], text.strip()
+        trail = text[len(text.rstrip()) :]
+        return lead + w.link(core, str(el.get("href") or "")) + trail
+
+    def convert_cite(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return self.convert_em(el, text, parent_tags)
 
     def convert_td(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         span = str(el.get("colspan", "1"))
@@ -112,25 +127,21 @@ def _macro(soup: BeautifulSoup, el: Tag) -> None:
         code.string = plain.get_text() if plain is not None else ""
         pre.append(code)
         el.replace_with(pre)
+        if params.get("title"):
+            # The title is usually the file's name; it is said before the code.
+            pre.insert_before(_bold_paragraph(soup, params["title"]))
     elif name in PANEL_LABELS or name == "panel":
         title = params.get("title", "")
-        if name in PANEL_LABELS and title:
+        if name in PANEL_LABELS and title and rich is not None:
             # The panel's own title becomes its first line, after the label.
-            para, strong = soup.new_tag("p"), soup.new_tag("strong")
-            strong.string = title
-            para.append(strong)
-            if rich is not None:
-                rich.insert(0, para)
+            rich.insert(0, _bold_paragraph(soup, title))
         label = f"{PANEL_LABELS[name]}:" if name in PANEL_LABELS else title
         el.replace_with(_labelled_quote(soup, rich, label))
     elif name == "expand":
         div = soup.new_tag("div")
         title = params.get("title", "")
         if title:
-            para, strong = soup.new_tag("p"), soup.new_tag("strong")
-            strong.string = title
-            para.append(strong)
-            div.append(para)
+            div.append(_bold_paragraph(soup, title))
         _move_children(rich, div)
         el.replace_with(div)
     elif name == "status":
@@ -144,6 +155,13 @@ def _macro(soup: BeautifulSoup, el: Tag) -> None:
         el.replace_with(div)
     else:
         el.decompose()
+
+
+def _bold_paragraph(soup: BeautifulSoup, text: str) -> Tag:
+    para, strong = soup.new_tag("p"), soup.new_tag("strong")
+    strong.string = text
+    para.append(strong)
+    return para
 
 
 def _move_children(source: Tag | None, target: Tag) -> None:
@@ -196,9 +214,8 @@ def _image(soup: BeautifulSoup, el: Tag) -> None:
 
 
 def _emoticon(soup: BeautifulSoup, el: Tag) -> None:
-    fallback = str(el.get("ac:emoji-fallback", "") or "")
-    name = str(el.get("ac:name", "") or "")
-    el.replace_with(NavigableString(fallback or (f":{name}:" if name else "")))
+    names = (str(el.get(key, "") or "") for key in ("ac:name", "ac:emoji-shortname", "ac:emoji-fallback"))
+    el.replace_with(NavigableString(emoticons.storage_emoticon(*names)))
 
 
 def _task_list(soup: BeautifulSoup, el: Tag) -> None:
@@ -214,6 +231,12 @@ def _task_list(soup: BeautifulSoup, el: Tag) -> None:
     el.replace_with(bullets)
 
 
+def _span(soup: BeautifulSoup, el: Tag) -> None:
+    # Confluence's editor writes strikethrough as a styled span rather than <del>.
+    if "line-through" in str(el.get("style", "")):
+        el.name = "del"
+
+
 def _time(soup: BeautifulSoup, el: Tag) -> None:
     el.replace_with(NavigableString(str(el.get("datetime", "")) or el.get_text()))
 
@@ -226,4 +249,5 @@ _HANDLERS = {
     "ac:emoticon": _emoticon,
     "ac:task-list": _task_list,
     "time": _time,
+    "span": _span,
 }

@@ -1,18 +1,22 @@
-"""Jira wiki markup (Jira Data Center bodies) to Markdown.
+"""Jira wiki markup (Jira Data Center bodies) to Markdown, following Jira's text formatting notation.
 
 A line-oriented block reader (headings, lists, tables, block macros such as {code} and {panel}) with a
-regex-based inline pass. Underline and colour are dropped; panels become quotes with a bold label, the way
-the ADF and storage readers render them; mentions become `@name` (`@accountid:...` when only the id is known).
+regex-based inline pass. Everything renders the way the ADF and storage readers render the same content, so
+the model reads one Markdown whichever flavor it came from: underline and colour are dropped; panels become
+quotes with a bold label; a line end inside a paragraph is a line break, as Jira draws it; mentions become
+`@name`; emoticons are looked up in `emoticons`. A macro Jira does not know is kept as the text it was written as.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from agentflow.atlassian.markdown import emoticons
 from agentflow.atlassian.markdown import write as w
 
 PANEL_LABELS = {"info": "Info", "note": "Note", "warning": "Warning", "tip": "Tip"}
-_BLOCK_MACRO = re.compile(r"\{(code|noformat|quote|panel|info|note|warning|tip)(?::([^}]*))?\}", re.IGNORECASE)
+_BLOCK_MACRO = re.compile(r"\{(code|noformat|quote|panel|info|note|warning|tip|expand)(?::([^}]*))?\}", re.IGNORECASE)
 _HEADING = re.compile(r"^\s*h([1-6])\.\s*(.*)$")
 _QUOTE_LINE = re.compile(r"^\s*bq\.\s*(.*)$")
 _RULE = re.compile(r"^\s*-{4,}\s*$")
@@ -26,15 +30,12 @@ _LINK = re.compile(r"(?<!\\)\[([^\[\]\n]+)\]")
 _IMAGE = re.compile(r"!([^\s!|][^!|\n]*?\.[a-zA-Z0-9]{2,5}|https?://[^!|\s]+)(?:\|[^!\n]*)?!")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _DROPPED_MACRO = re.compile(r"\{(?:color(?::[^}]*)?|anchor(?::[^}]*)?)\}", re.IGNORECASE)
+_STATUS = re.compile(r"\{status(?::([^}]*))?\}", re.IGNORECASE)
+# Any other {name} or {name:params} is a macro this reader does not know; it stays as written.
+_OTHER_MACRO = re.compile(r"\{[a-zA-Z][\w-]*(?::[^{}\n]*)?\}")
+# Jira links a bare address on its own; the characters that end a sentence are not part of it.
+_BARE_URL = re.compile(r"(?<![\w/])(?:https?|ftp)://[^\s\[\]|<>\"{}]+")
 _HOLE = re.compile("\ue001(\\d+)\ue002")
-# Jira's emoticons, written the way ADF's emoji short names read, so both flavors say the same thing.
-_EMOTICONS = {
-    ":)": ":slight_smile:", ":(": ":disappointed:", ":P": ":stuck_out_tongue:", ":D": ":smiley:", ";)": ":wink:",
-    "(y)": ":thumbsup:", "(n)": ":thumbsdown:", "(i)": ":information_source:", "(/)": ":white_check_mark:",
-    "(x)": ":x:", "(!)": ":warning:", "(+)": ":heavy_plus_sign:", "(-)": ":heavy_minus_sign:", "(?)": ":question:",
-    "(on)": ":bulb:", "(off)": ":bulb:", "(*)": ":star:",
-}  # fmt: skip
-_EMOTICON = re.compile("|".join(re.escape(e) for e in sorted(_EMOTICONS, key=len, reverse=True)))
 
 
 def _emphasis(char: str) -> re.Pattern[str]:
@@ -105,7 +106,8 @@ def _blocks(text: str) -> list[str]:
             end = index + 1
             while end < len(lines) and lines[end].strip() and not _starts_block(lines[end]):
                 end += 1
-            out.append(w.escape_block_starts(_inline("\n".join(lines[index:end]).strip())))
+            paragraph = "\n".join(line.strip() for line in lines[index:end])
+            out.append(w.escape_block_starts(_inline(paragraph)))
             index = end
     return out
 
@@ -126,18 +128,31 @@ def _block_macro(macro: re.Match[str], lines: list[str], index: int) -> tuple[st
     body, after = (rest[: close.start()], rest[close.end() :]) if close else (rest, "")
     remaining = after.split("\n") if after.strip() else []
     params = _params(macro.group(2) or "")
+    # Parameters are plain text: no markup and no emoticons inside them.
+    title = w.escape_text(params.get("title", ""))
     if name in ("code", "noformat"):
         language = params.get("language", params.get("", "")) if name == "code" else ""
-        block = w.fence(body.strip("\n"), language)
+        # The title is usually the file's name; it is said before the code.
+        block = w.join_blocks([f"**{title}**" if title else "", w.fence(body.strip("\n"), language)])
+    elif name == "expand":
+        title = w.escape_text(params.get("title", params.get("", "")))
+        block = w.join_blocks([f"**{title}**" if title else "", *_blocks(body)])
     else:
         inner = w.join_blocks(_blocks(body))
-        label = f"{PANEL_LABELS[name]}:" if name in PANEL_LABELS else params.get("title", "")
-        if name in PANEL_LABELS and params.get("title"):
-            inner = w.join_blocks([f"**{_inline(params['title'])}**", inner])
+        label = f"{PANEL_LABELS[name]}:" if name in PANEL_LABELS else title
+        if name in PANEL_LABELS and title:
+            inner = w.join_blocks([f"**{title}**", inner])
         if label:
-            inner = f"**{_inline(label)}** {inner}".rstrip()
+            # The label shares the first paragraph's line; a list or table below it starts a block of its own.
+            glue = " " if (name in PANEL_LABELS and title) or _opens_with_paragraph(body) else "\n\n"
+            inner = f"**{label}**{glue}{inner}".rstrip()
         block = w.blockquote(inner) if inner else ""
     return block, remaining, 0
+
+
+def _opens_with_paragraph(body: str) -> bool:
+    first = next((line for line in body.split("\n") if line.strip()), "")
+    return bool(first) and not _starts_block(first)
 
 
 def _params(text: str) -> dict[str, str]:
@@ -213,8 +228,8 @@ def _table(lines: list[str]) -> str:
 
 
 def _inline(text: str) -> str:
-    """Convert inline wiki markup. Code, links and escapes are swapped out for numbered holes first so that
-    the emphasis and escaping passes cannot touch them."""
+    """Convert inline wiki markup. Code, links, macros, emoticons and escapes are swapped out for numbered holes
+    first so that the emphasis and escaping passes cannot touch them, nor an emoticon the text of another."""
     holes: list[str] = []
 
     def hole(markdown: str) -> str:
@@ -222,12 +237,16 @@ def _inline(text: str) -> str:
         return f"\ue001{len(holes) - 1}\ue002"
 
     text = _MONO.sub(lambda m: hole(w.code_span(m.group(1))), text)
-    text = re.sub(r"\\\\\n?", lambda m: hole("\\\n"), text)
+    # A line end inside a paragraph is a line break in Jira, like the explicit `\\`.
+    text = re.sub(r"\\\\\n?|\n", lambda m: hole("\\\n"), text)
     text = _ESCAPE.sub(lambda m: hole(w.escape_text(m.group(1))), text)
     text = _DROPPED_MACRO.sub("", text)
+    text = _STATUS.sub(lambda m: hole(_status(m.group(1) or "")), text)
+    text = _OTHER_MACRO.sub(lambda m: hole(w.escape_text(m.group(0))), text)
     text = _IMAGE.sub(lambda m: hole(_image(m.group(1))), text)
     text = _LINK.sub(lambda m: hole(_link(m.group(1))), text)
-    text = _EMOTICON.sub(lambda m: hole(_EMOTICONS[m.group(0)]), text)
+    text = _BARE_URL.sub(lambda m: _bare_url(m.group(0), hole), text)
+    text = emoticons.WIKI_TOKEN.sub(lambda m: hole(emoticons.BY_TOKEN[m.group(1)]), text)
     for pattern, opening, closing in _SPANS:
         # Only the delimiters are holes: the text between them still gets escaped below.
         text = pattern.sub(lambda m, o=opening, c=closing: hole(o) + m.group(1) + hole(c), text)
@@ -235,6 +254,17 @@ def _inline(text: str) -> str:
     while _HOLE.search(text):
         text = _HOLE.sub(lambda m: holes[int(m.group(1))], text)
     return text
+
+
+def _bare_url(found: str, hole: Callable[[str], str]) -> str:
+    url = found.rstrip(".,;:!?)'")
+    return hole(w.link(w.escape_text(url), url)) + found[len(url) :]
+
+
+def _status(params: str) -> str:
+    """`{status:colour=Green|title=Done}` reads `[DONE]`, as a status lozenge does from ADF and storage."""
+    title = _params(params).get("title", "").strip()
+    return f"[{w.escape_text(title.upper())}]" if title else ""
 
 
 def _image(target: str) -> str:
@@ -251,6 +281,5 @@ def _link(body: str) -> str:
     if not _URL.match(target) and not target.startswith(("/", "#")):
         return w.escape_text(f"[{body}]") if not sep else _inline(text)
     if not sep:
-        return f"<{target}>" if _URL.match(target) else w.escape_text(target)
-    label = _inline(text.strip()) or w.escape_text(target)
-    return f"[{label}]({target.replace(' ', '%20')})"
+        return w.link(w.escape_text(target), target) if _URL.match(target) else w.escape_text(target)
+    return w.link(_inline(text.strip()) or w.escape_text(target), target)

@@ -10,6 +10,7 @@ import re
 
 from markdown_it.tree import SyntaxTreeNode
 
+from agentflow.atlassian.markdown import emoticons
 from agentflow.atlassian.markdown import parse as p
 
 # Jira wiki has four panel macros; the ADF-only types map to the closest one.
@@ -26,10 +27,14 @@ def markdown_to_wiki(markdown: str) -> str:
 
 
 def escape(text: str) -> str:
-    """Backslash-escape wiki markup characters; `@accountid:x` mentions become wiki mentions."""
+    """Backslash-escape wiki markup characters and emoticon tokens; `@accountid:x` mentions become wiki mentions."""
     parts = _ACCOUNT_MENTION.split(text)
     # split() puts the captured account ids at the odd positions.
-    return "".join(f"[~{part}]" if odd else _SPECIAL.sub(r"\\\g<0>", part) for odd, part in _alternate(parts))
+    return "".join(f"[~{part}]" if odd else _escape_text(part) for odd, part in _alternate(parts))
+
+
+def _escape_text(text: str) -> str:
+    return emoticons.WIKI_TOKEN.sub(r"\\\1", _SPECIAL.sub(r"\\\g<0>", text))
 
 
 def _alternate(parts: list[str]) -> list[tuple[bool, str]]:

@@ -11,6 +11,8 @@ import re
 _PUNCT_AFTER_BACKSLASH = re.compile(r"\\(?=[!-/:-@\[-`{-~])")
 _INLINE_SPECIALS = re.compile(r"[*`]|(?<!\w)_|_(?!\w)|~(?=~)|(?<=~)~")
 # Line starts that Markdown would read as a heading, quote, list item or thematic break.
+# What may stand between < and > as a Markdown autolink.
+_AUTOLINK = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]{1,31}:[^\s<>]*$")
 _BLOCK_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[-+](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))", re.MULTILINE)
 
 
@@ -96,3 +98,14 @@ def wrap_inline(inner: str, open_: str, close: str | None = None) -> str:
     lead = inner[: len(inner) - len(inner.lstrip())]
     trail = inner[len(inner.rstrip()) :]
     return f"{lead}{open_}{stripped}{close}{trail}"
+
+
+def link(label: str, href: str) -> str:
+    """A link around already-rendered label Markdown; `<href>` when the label is the address itself. Spaces
+    and parentheses in the address are percent-encoded so that it cannot end the link early."""
+    if not href or not label.strip():
+        return label
+    if label == escape_text(href) and _AUTOLINK.match(href):
+        return f"<{href}>"
+    safe = href.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+    return wrap_inline(label, "[", f"]({safe})")
