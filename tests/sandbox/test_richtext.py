@@ -122,6 +122,8 @@ Do *not* deploy on Fridays.
         ("well-known-thing", [t("well-known-thing")]),
         ("[not a link] {unknown} *open", [t("[not a link] {unknown} *open")]),
         ("f(x) and ID:D1", [t("f(x) and ID:D1")]),
+        ("C:DE and ID:D1 and (/)A and f(x)=1", [t("C:DE and ID:D1 and (/)A and f(x)=1")]),
+        ("\\(x) \\:)", [t("(x) :)")]),
         ("{status:colour=Green|title=DONE}", [{"type": "status", "attrs": {"text": "DONE", "color": "green"}}]),
         ("[https://d.io|https://d.io|smart-link]", [{"type": "inlineCard", "attrs": {"url": "https://d.io"}}]),
     ],
@@ -144,6 +146,14 @@ def test_wiki_emoticons_become_emoji(token: str, short_name: str) -> None:
     (before, emoji, after) = inline(f"a {token} b")
     assert (before, after) == (t("a "), t(" b"))
     assert emoji["type"] == "emoji" and emoji["attrs"]["shortName"] == short_name
+
+
+@pytest.mark.parametrize(
+    ("wiki", "short_name"),
+    [("Done (/).", ":check_mark:"), ('"(y)"', ":thumbsup:"), ("(x):", ":cross_mark:"), ("x_(x)", ":cross_mark:")],
+)
+def test_wiki_emoticons_next_to_punctuation_become_emoji(wiki: str, short_name: str) -> None:
+    assert [node["attrs"]["shortName"] for node in inline(wiki) if node["type"] == "emoji"] == [short_name]
 
 
 def test_wiki_paragraphs_and_line_breaks() -> None:
@@ -284,6 +294,12 @@ def test_adf_to_wiki_inline_nodes() -> None:
         "[~accountid:abc] (y) {status:colour=Green|title=DONE}\n2026-01-01 [https://x.io|https://x.io|smart-link] "
         "{color:red}x{color}"
     )
+
+
+def test_adf_to_wiki_escapes_text_that_would_read_back_as_an_emoticon() -> None:
+    body = doc(p(t("(x) not done, f(x) and "), t(":)", STRONG)))
+    assert adf_to_wiki(body) == "\\(x) not done, f(x) and *\\:)*"
+    assert wiki_to_adf(adf_to_wiki(body)) == body
 
 
 def test_adf_to_wiki_lists_tasks_and_tables() -> None:

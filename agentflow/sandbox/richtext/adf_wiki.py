@@ -8,6 +8,7 @@ text. Malformed input is tolerated: this never raises on a dict.
 from __future__ import annotations
 
 from agentflow.sandbox.richtext.adf_build import EMOTICONS, NAMED_COLOURS, Node, attr, children, date_text, level
+from agentflow.sandbox.richtext.wiki_parse import emoticon_fits
 
 _PANEL_MACROS = {"info": "info", "note": "note", "warning": "warning", "error": "warning", "success": "tip"}
 _MARK_DELIMITERS = {"strong": "*", "em": "_", "strike": "-", "underline": "+"}
@@ -15,6 +16,7 @@ _WIKI_EMOTICONS = {short: token for token, _name, short, _id, _text in EMOTICONS
 # A wiki line break, for hard breaks where a newline would end the construct (list items, table cells, headings).
 _BREAK = " \\\\ "
 _COLOUR_NAMES = {value: name for name, value in reversed(NAMED_COLOURS.items())}
+_TOKENS = sorted((token for token, _name, _short, _id, _text in EMOTICONS), key=len, reverse=True)
 
 
 def adf_to_wiki(doc: Node) -> str:
@@ -195,6 +197,7 @@ def _marked(text: str, marks: list[Node]) -> str:
     lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
     if any(mark.get("type") == "code" for mark in marks):
         return f"{lead}{{{{{core}}}}}{trail}"
+    core = _escape_emoticons(core)
     for mark in reversed(marks):
         kind = mark.get("type")
         if kind in _MARK_DELIMITERS:
@@ -206,3 +209,14 @@ def _marked(text: str, marks: list[Node]) -> str:
             colour = attr(mark, "color")
             core = f"{{color:{_COLOUR_NAMES.get(colour.lower(), colour)}}}{core}{{color}}"
     return lead + core + trail
+
+
+def _escape_emoticons(text: str) -> str:
+    """Text that would read back as an emoticon (`(x)` standing alone) gets Jira's backslash, so it stays text."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        token = next((t for t in _TOKENS if text.startswith(t, i) and emoticon_fits(text, i, t)), None)
+        out.append("\\" + token if token else text[i])
+        i += len(token) if token else 1
+    return "".join(out)

@@ -237,6 +237,10 @@ def _token(s: str, i: int, marks: list[Mark]) -> tuple[list[Node], int] | None:
             return [b.hard_break()], i + 2
         if s[i + 1] in _ESCAPABLE:
             return b.text(s[i + 1], marks), i + 2
+        # Jira drops the backslash before an emoticon and leaves the emoticon as text.
+        for token, _short in _EMOTICONS:
+            if s.startswith(token, i + 1):
+                return b.text(token, marks), i + 1 + len(token)
     if ch == "{":
         return _brace(s, i, marks)
     if ch == "[" and (end := s.find("]", i + 1)) != -1:
@@ -247,7 +251,7 @@ def _token(s: str, i: int, marks: list[Mark]) -> tuple[list[Node], int] | None:
         return b.text(href, [*marks, {"type": "link", "attrs": {"href": href}}]), i + len(href)
     if ch in ":;(":
         for token, short in _EMOTICONS:
-            if s.startswith(token, i) and _emoticon_fits(s, i, token):
+            if s.startswith(token, i) and emoticon_fits(s, i, token):
                 return [b.emoji(short)], i + len(token)
     if ch == "?" and s.startswith("??", i):
         end = _closing(s, i, "??")
@@ -260,12 +264,15 @@ def _token(s: str, i: int, marks: list[Mark]) -> tuple[list[Node], int] | None:
     return None
 
 
-def _emoticon_fits(s: str, i: int, token: str) -> bool:
-    """Emoticons stand apart from words, so that `f(x)`, `ID:D1` or `a:(b` stay text."""
-    if token[0] == "(":
-        return i == 0 or not s[i - 1].isalnum()
+def emoticon_fits(s: str, i: int, token: str) -> bool:
+    """Emoticons stand apart from words, so that `f(x)`, `ID:D1`, `(/)A` or `a:(b` stay text.
+
+    Jira draws one only when no letter or digit follows (atlassian-renderer's VALID_END); it does not look at
+    what precedes, but an icon in the middle of `f(x)=1` is never what the writer meant, so a letter or digit
+    before keeps it text too. Punctuation on either side does not: `Done (/).` is an emoticon.
+    """
     after = i + len(token)
-    return (i == 0 or s[i - 1].isspace()) and (after == len(s) or not s[after].isalnum())
+    return (i == 0 or not s[i - 1].isalnum()) and (after == len(s) or not s[after].isalnum())
 
 
 def _closing(s: str, i: int, delim: str, inside_words: bool = False) -> int | None:
