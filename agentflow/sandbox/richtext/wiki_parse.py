@@ -34,6 +34,8 @@ _SIMPLE_MARKS: dict[str, Mark] = {
 _ESCAPABLE = set("*_-+^~?{}[]|!#\\")
 _EMOTICONS = sorted(((token, short) for token, _n, short, _i, _t in b.EMOTICONS), key=lambda pair: -len(pair[0]))
 _CARD_TITLES = {"smart-link", "smart-card", "smart-embed"}
+_ANCHOR = re.compile(r"\{anchor(?::[^}]*)?\}", re.I)
+_OTHER_MACRO = re.compile(r"\{[a-zA-Z][\w-]*(?::[^{}\n]*)?\}")
 
 
 def wiki_to_adf(text: str) -> Node:
@@ -304,6 +306,12 @@ def _brace(s: str, i: int, marks: list[Mark]) -> tuple[list[Node], int] | None:
     if status:
         params = _params(status.group(1) or "")
         return b.status(params.get("title", ""), params.get("colour", params.get("color", ""))), status.end()
+    if anchor := _ANCHOR.match(s, i):
+        # An anchor is a link target with nothing to show; ADF has no node for it.
+        return [], anchor.end()
+    if other := _OTHER_MACRO.match(s, i):
+        # A macro Jira Cloud does not convert stays the text it was written as, its parameters untouched.
+        return b.text(other.group(), marks), other.end()
     return None
 
 
