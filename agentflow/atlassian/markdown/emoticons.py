@@ -56,5 +56,9 @@ def adf_emoji(short_name: str, text: str) -> str:
 
 
 def storage_emoticon(name: str, short_name: str, fallback: str) -> str:
-    """Markdown for `<ac:emoticon>`: by name (Data Center writes only that), then Cloud's short name and fallback."""
-    return BY_NAME.get(name) or BY_SHORT_NAME.get(short_name) or fallback or (f":{name}:" if name else "")
+    """Markdown for `<ac:emoticon>`. Confluence Cloud names the emoji by its short name and gives any emoji that
+    is not one of the old emoticons a stand-in name (`blue-star`), so the short name wins; Data Center writes
+    only the name."""
+    if short_name:
+        return BY_SHORT_NAME.get(short_name) or fallback or short_name
+    return BY_NAME.get(name) or fallback or (f":{name}:" if name else "")
