@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agentflow import runs
+from agentflow import audit, runs
 from agentflow.analysis.registry import run_compute
-from agentflow.host.gate import Gate
+from agentflow.host.gate import Gate, GateOutcome
 from agentflow.host.toolbox import Toolbox
 from agentflow.runs import CallStatus, status_for
 from agentflow.workflow import loader
@@ -76,7 +76,41 @@ class Gatherer:
             prefix = "budget: " if outcome.status == CallStatus.BUDGET else ""
             entry.status, entry.error = "error", prefix + outcome.text[:1000]
             return None
+        if step.pages.max > 1 and isinstance(outcome.structured, dict):
+            return await self._more_pages(step, tool, arguments, outcome, entry)
         return outcome.structured if outcome.structured is not None else outcome.text
+
+    async def _more_pages(
+        self, step: StepSpec, tool: Any, arguments: dict[str, Any], first: GateOutcome, entry: runs.StepRecord
+    ) -> dict[str, Any]:
+        """Follow `next_page_token` as `step.pages` allows, and say in the result's `paging` how far it read:
+        `{"pages": read, "complete": bool, "stopped": why it stopped with more to read, or None}`."""
+        pages, outcomes = [first.structured or {}], [first]
+        stopped = None
+        while token := pages[-1].get("next_page_token"):
+            left = self.gate.requests_left()
+            if len(pages) >= step.pages.max:
+                stopped = f"the step reads at most {step.pages.max} pages (pages.max)"
+            elif left is not None and left <= step.pages.leave:
+                stopped = (
+                    f"the run's budget (budget.max_calls) has {left} Atlassian requests left, and the step leaves "
+                    f"{step.pages.leave} of them to the agent (pages.leave)"
+                )
+            else:
+                outcome = await self.gate.call_tool(tool, {**arguments, "page_token": token})
+                entry.requests += outcome.requests
+                if outcome.is_error or not isinstance(outcome.structured, dict):
+                    stopped = f"page {len(pages) + 1} failed: {' '.join(outcome.text.split())[:300]}"
+                else:
+                    pages.append(outcome.structured)
+                    outcomes.append(outcome)
+                    continue
+            break
+        entry.result_sha256 = audit.digest("".join(o.result_sha256 or "" for o in outcomes))
+        entry.stable_sha256 = audit.digest("".join(o.stable_sha256 or "" for o in outcomes))
+        merged = _merged(pages)
+        merged["paging"] = {"pages": len(pages), "complete": stopped is None, "stopped": stopped}
+        return merged
 
     async def _compute(self, step: StepSpec, arguments: dict[str, Any]) -> Any:
         # Analyses are pure and quick; a bug in one must not cost the whole run its report.
@@ -92,6 +126,18 @@ class Gatherer:
 
 class _StepFailed(Exception):
     pass
+
+
+def _merged(pages: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several pages of one search: list fields (`issues`; a page search's `pages`) joined in
+    order, the rest as the first page gave them, and the last page's `next_page_token` (what was left unread)."""
+    merged = dict(pages[0])
+    for page in pages[1:]:
+        for name, value in page.items():
+            if isinstance(value, list) and isinstance(merged.get(name), list):
+                merged[name] = merged[name] + value
+    merged["next_page_token"] = pages[-1].get("next_page_token")
+    return merged
 
 
 def _summarised(arguments: dict[str, Any]) -> dict[str, Any]:

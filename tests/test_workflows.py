@@ -90,6 +90,28 @@ async def test_grooming_without_a_model_finds_stale_thin_unestimated_and_duplica
     assert "PROD-113" in sections["Under-specified"] and "PROD-114" in sections["Under-specified"]
     assert "PROD-115" in sections["Likely duplicates"] and "PROD-116" in sections["Likely duplicates"]
     assert "PROD-101" not in sections["Likely duplicates"]
+    assert "Only part of the backlog" not in report  # the seed's backlog is read whole
+
+
+async def test_grooming_a_backlog_of_thousands_reads_what_its_budget_allows_and_says_what_it_did_not():
+    """25,000 issues, about 6,000 of them in PROD's open backlog: it reads 50 pages of 100, the oldest first,
+    finds what is in them (not only the first 100 issues'), and says exactly where it stopped and why."""
+    site = Site.open("cloud", scale=25_000)
+    record = await run("backlog-grooming", site)
+    [search] = [step for step in record.steps if step.id == "backlog"]
+    assert search.status == "ok" and search.requests == 51  # 50 pages, and the site's field list once
+    oldest = site.store.query(
+        "SELECT i.key, i.created FROM issues i JOIN projects p ON p.id = i.project_id JOIN statuses s ON "
+        "s.id = i.status_id JOIN issue_types t ON t.id = i.issue_type_id WHERE p.key = 'PROD' AND s.category != "
+        "'done' AND t.name != 'Epic' ORDER BY i.created, i.id LIMIT 5000"
+    )
+    last_read = oldest[-1]["key"]
+    assert (
+        f"> Only part of the backlog was looked at: 5000 issues, up to {last_read} (created " in record.report
+        and "newer issues were not, because the step reads at most 50 pages (pages.max)." in record.report
+    )
+    stale = record.report.split("## Stale")[1].split("##")[0]
+    assert "… and " in stale and int(stale.split("… and ")[1].split()[0]) > 100  # far beyond the first page's
 
 
 # --- scripted model ---------------------------------------------------------------------------------------

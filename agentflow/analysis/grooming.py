@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -76,6 +78,7 @@ def grooming_findings(issues: dict[str, Any], stale_days: int = 60, now: str | N
         "under_specified": under_specified,
         "duplicates": duplicates,
         "labels": labels,
+        "coverage": _coverage(issues, backlog),
         "counts": {
             "issues": len(backlog),
             "stale": len(stale),
@@ -84,6 +87,24 @@ def grooming_findings(issues: dict[str, Any], stale_days: int = 60, now: str | N
             "duplicates": len(duplicates),
             "description_unknown": unknown,
         },
+    }
+
+
+def _coverage(search: Any, backlog: list[dict[str, Any]]) -> dict[str, Any]:
+    """How much of the backlog the findings rest on: complete, or the issues read (in the search's order, up to
+    the last one) and why the rest were not, from the search step's `paging` (see `gather`). A single page
+    with a next page left is incomplete too: the step was not asked to read further."""
+    paging = search.get("paging") if isinstance(search, dict) else None
+    more = isinstance(search, dict) and bool(search.get("next_page_token"))
+    complete = not more and (not isinstance(paging, dict) or paging.get("complete") is not False)
+    last = backlog[-1] if backlog else {}
+    stopped = paging.get("stopped") if isinstance(paging, dict) else None
+    return {
+        "complete": complete,
+        "read": len(backlog),
+        "last_key": None if complete else last.get("key"),
+        "last_created": None if complete else last.get("created"),
+        "stopped": None if complete else stopped or "the search step reads one page (set its pages)",
     }
 
 
@@ -134,17 +155,32 @@ def _under_specified(summary: str, description: str | None) -> str:
 
 
 def _duplicates(backlog: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Pairs whose titles ask for the same thing, most similar first."""
-    titles = [(issue, content_stems(_summary(issue), TITLE_FILLER)) for issue in backlog]
-    pairs = []
-    for (a, a_words), (b, b_words) in itertools.combinations(titles, 2):
-        shared = set(a_words) & set(b_words)
-        if len(shared) < 2:
-            continue
-        jaccard = len(shared) / len(set(a_words) | set(b_words))
-        ratio = difflib.SequenceMatcher(None, " ".join(sorted(a_words)), " ".join(sorted(b_words))).ratio()
-        similarity = round(0.6 * jaccard + 0.4 * ratio, 2)
+    """Pairs whose titles ask for the same thing, most similar first.
+
+    A backlog of thousands is not compared pair by pair: issues with the same title words are one group, and
+    only groups sharing two words (the least two titles must share to be similar) are compared, found through
+    an index of words."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for issue in backlog:
+        groups.setdefault(tuple(sorted(content_stems(_summary(issue), TITLE_FILLER))), []).append(issue)
+    titles = list(groups)
+    postings: dict[str, list[int]] = {}
+    for index, title in enumerate(titles):
+        for word in set(title):
+            postings.setdefault(word, []).append(index)
+    shared = Counter(pair for indexes in postings.values() for pair in itertools.combinations(indexes, 2))
+    similar = [(title, title, 1.0) for title in titles if len(set(title)) >= 2 and len(groups[title]) > 1]
+    for (i, j), count in shared.items():
+        similarity = _similarity(titles[i], titles[j], count) if count >= 2 else 0.0
         if similarity >= DUPLICATE_THRESHOLD:
+            similar.append((titles[i], titles[j], similarity))
+    pairs = []
+    for first_title, second_title, similarity in similar:
+        if first_title == second_title:
+            matches: Iterable[tuple[dict[str, Any], dict[str, Any]]] = itertools.combinations(groups[first_title], 2)
+        else:
+            matches = itertools.product(groups[first_title], groups[second_title])
+        for a, b in matches:
             first, second = sorted((a, b), key=lambda i: _key_order(i["key"]))
             pairs.append(
                 {
@@ -154,6 +190,15 @@ def _duplicates(backlog: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 }
             )
     return sorted(pairs, key=lambda p: (-p["similarity"], [_key_order(k) for k in p["keys"]]))
+
+
+def _similarity(a: tuple[str, ...], b: tuple[str, ...], shared: int) -> float:
+    """How alike two titles' sorted words are: word overlap (Jaccard) and character similarity, 0 to 1."""
+    jaccard = shared / len(set(a) | set(b))
+    if round(0.6 * jaccard + 0.4, 2) < DUPLICATE_THRESHOLD:  # even identical characters would not reach it
+        return 0.0
+    ratio = difflib.SequenceMatcher(None, " ".join(a), " ".join(b)).ratio()
+    return round(0.6 * jaccard + 0.4 * ratio, 2)
 
 
 def _key_order(key: str) -> tuple[str, int]:

@@ -88,6 +88,11 @@ class Gate:
         self.scrub = redact.default()
         self._cache: dict[str, GateOutcome] = {}
 
+    def requests_left(self) -> int | None:
+        """The Atlassian requests the run may still make (`budget.max_calls` less what it spent); None: no cap."""
+        allowance = self.metering.allowance
+        return None if allowance is None else allowance.left()
+
     def note(self) -> str | None:
         """What the model is told after each call once half the run's requests are spent."""
         allowance = self.metering.allowance

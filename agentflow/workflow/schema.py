@@ -28,6 +28,7 @@ PATTERN_TYPES = frozenset({"string", "jira_key", "jira_keys"})
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")]
 WorkflowName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
 PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
 class _Strict(BaseModel):
@@ -57,6 +58,19 @@ class InputSpec(_Strict):
         return value
 
 
+class PagesSpec(_Strict):
+    """How far a search step reads: it follows its result's `next_page_token` (as `page_token`) for up to `max`
+    pages, and stops early rather than leave fewer than `leave` of the run's requests (`budget.max_calls`) for
+    the agent. What it did not read is said in its result's `paging` (see `gather`)."""
+
+    max: PositiveInt = 1
+    leave: NonNegativeInt = 0
+
+
+def _pages_shorthand(value: Any) -> Any:
+    return {"max": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class StepSpec(_Strict):
     """A deterministic gather step before the model runs: one tool call, or one `compute` (a built-in analysis
     such as `stack_traces` or `rank_changes` over earlier results); one per item with `foreach`.
@@ -72,11 +86,14 @@ class StepSpec(_Strict):
     args: dict[str, Any] = Field(default_factory=dict)
     when: str | None = None
     foreach: str | None = None
+    pages: Annotated[PagesSpec, BeforeValidator(_pages_shorthand)] = Field(default_factory=PagesSpec)
 
     @model_validator(mode="after")
     def _tool_or_compute(self) -> StepSpec:
         if (self.tool is None) == (self.compute is None):
             raise ValueError("a step has either 'tool' (an MCP tool) or 'compute' (a built-in analysis), not both")
+        if self.compute is not None and self.pages.max > 1:
+            raise ValueError("'pages' goes with a 'tool' step that returns pages, not with 'compute'")
         return self
 
     @property

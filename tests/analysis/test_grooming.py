@@ -156,3 +156,65 @@ async def test_seed_backlog(flavor: str) -> None:
         ("PROD-114", "one-line description (15 characters)"),
     ]
     assert described["counts"]["description_unknown"] == 0
+
+
+def _pairwise(backlog: list[dict]) -> list[tuple[list[str], float]]:
+    """The duplicate pairs by comparing every pair of titles: what the indexed search must find, no more."""
+    import difflib
+    import itertools
+
+    from agentflow.analysis.grooming import DUPLICATE_THRESHOLD, TITLE_FILLER, _key_order
+    from agentflow.analysis.words import content_stems
+
+    found = []
+    for a, b in itertools.combinations(backlog, 2):
+        a_words, b_words = content_stems(a["summary"], TITLE_FILLER), content_stems(b["summary"], TITLE_FILLER)
+        shared = set(a_words) & set(b_words)
+        if len(shared) < 2:
+            continue
+        jaccard = len(shared) / len(set(a_words) | set(b_words))
+        ratio = difflib.SequenceMatcher(None, " ".join(sorted(a_words)), " ".join(sorted(b_words))).ratio()
+        similarity = round(0.6 * jaccard + 0.4 * ratio, 2)
+        if similarity >= DUPLICATE_THRESHOLD:
+            found.append((sorted([a["key"], b["key"]], key=_key_order), similarity))
+    return sorted(found, key=lambda pair: (-pair[1], [_key_order(k) for k in pair[0]]))
+
+
+def test_the_indexed_duplicate_search_finds_what_comparing_every_pair_finds() -> None:
+    import random
+
+    words = ["export", "invoices", "csv", "payment", "failed", "slack", "alert", "filter", "saved", "bulk", "edit",
+             "dashboard", "login", "report"]  # fmt: skip
+    rng = random.Random(7)
+    backlog = [
+        {"key": f"P-{n}", "summary": " ".join(rng.sample(words, rng.randint(1, 5))), "status_category": "new"}
+        for n in range(1, 400)
+    ]
+    found = grooming_findings({"issues": backlog})["duplicates"]
+    assert [(pair["keys"], pair["similarity"]) for pair in found] == _pairwise(backlog)
+    assert len(found) > 100  # identical titles and near ones both occur
+
+
+@pytest.mark.parametrize(
+    ("search", "coverage"),
+    [
+        ({"issues": [{"key": "P-1"}], "next_page_token": None}, {"complete": True, "read": 1}),
+        (
+            {
+                "issues": [{"key": "P-1", "created": "2026-01-01"}, {"key": "P-2", "created": "2026-02-01"}],
+                "next_page_token": "t",
+                "paging": {"pages": 1, "complete": False, "stopped": "the step reads at most 1 pages (pages.max)"},
+            },
+            {"complete": False, "read": 2, "last_key": "P-2", "last_created": "2026-02-01",
+             "stopped": "the step reads at most 1 pages (pages.max)"},
+        ),
+        (
+            {"issues": [{"key": "P-1"}], "next_page_token": "t"},
+            {"complete": False, "read": 1, "last_key": "P-1",
+             "stopped": "the search step reads one page (set its pages)"},
+        ),
+    ],
+)  # fmt: skip
+def test_coverage_says_what_the_findings_rest_on(search, coverage) -> None:
+    found = grooming_findings(search)["coverage"]
+    assert {name: found[name] for name in coverage} == coverage
