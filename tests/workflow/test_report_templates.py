@@ -301,6 +301,29 @@ def test_without_an_answer_the_report_renders_whatever_the_steps_left(name, resu
     assert report.strip().startswith("#")
 
 
+@pytest.mark.parametrize("results", ["failed", "skipped", "empty"])
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_the_prompt_renders_whatever_the_steps_left(name, results):
+    """A model still gets its prompt when the gather steps failed, were skipped or found nothing (the grooming
+    prompt once raised on a failed findings step)."""
+    loaded = loader.load_file(BUILTIN[name])
+    steps: dict[str, Any] = {}
+    for step in loaded.workflow.steps:
+        if results == "empty":
+            steps[step.id] = [] if step.foreach else {}
+        elif results == "skipped" and step.when is not None:  # only a step with `when` is ever skipped
+            steps[step.id] = None
+        else:
+            steps[step.id] = [None] if step.foreach else None
+    context = {
+        "inputs": fixed_inputs(loaded, plain("«input»"), optional=False),
+        "steps": steps,
+        "workflow": {"name": loaded.workflow.name, "title": loaded.workflow.title},
+        "now": NOW,
+    }
+    assert loaded.render_prompt(context).strip()
+
+
 # --- backlog grooming: the answer of the scheduled job that once came out as a raw JSON dump ----------------
 
 GROOMING = {
