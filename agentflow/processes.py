@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
 
 _INCARNATION = secrets.token_hex(4)
 
@@ -33,3 +34,19 @@ def alive(owner: str) -> bool:
     except PermissionError:  # it exists, under another user
         return True
     return True
+
+
+def age() -> float:
+    """Seconds since this process started: what a person at a terminal waited, interpreter start-up and imports
+    included. From the kernel's start time on Linux (`/proc/self/stat` field 22, in clock ticks since boot,
+    against CLOCK_BOOTTIME, proc(5)); elsewhere from when the `agentflow` package was first imported."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat:
+            # The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+            fields = stat.read().rpartition(")")[2].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - started)
+    except (OSError, ValueError, IndexError, AttributeError):
+        import agentflow
+
+        return time.monotonic() - agentflow.IMPORTED

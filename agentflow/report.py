@@ -48,14 +48,16 @@ def outcome(record: RunRecord) -> str:
     return INTERRUPTED if record.abandoned else describe_reason(record.terminal_reason)
 
 
-def footer_lines(record: RunRecord) -> list[str]:
-    """One short block: outcome, effort, cost, and where to look."""
+def footer_lines(record: RunRecord, waited: float | None = None) -> list[str]:
+    """One short block: outcome, effort, cost, and where to look. `waited`: the seconds the person waited
+    (the whole process, start-up included), shown instead of the run's own duration when given."""
     usage = record.usage
     parts = [f"**{outcome(record)}**"]
     if record.error and record.terminal_reason != TerminalReason.COMPLETED:
         parts.append(f"({record.error})")
+    seconds = waited if waited is not None else record.duration_s
     effort = [
-        f"{record.duration_s:.1f} s" if record.duration_s is not None else None,
+        f"{seconds:.1f} s" if seconds is not None else None,
         f"model {record.model}",
         f"{len(record.turns)} turns" if record.turns else None,
         f"{len(record.tool_calls)} tool calls" if record.tool_calls else None,
@@ -71,8 +73,9 @@ def markdown(record: RunRecord) -> str:
     return f"{(record.report or '').rstrip()}\n\n---\n{footer}\n"
 
 
-def summary(record: RunRecord, path: str | None = None) -> dict[str, Any]:
-    """What `--json` prints: enough for a script to decide what to do next."""
+def summary(record: RunRecord, path: str | None = None, waited: float | None = None) -> dict[str, Any]:
+    """What `--json` prints: enough for a script to decide what to do next. `duration_s` is the run's own;
+    `waited_s` the whole process's, when the caller knows it."""
     return {
         "run_id": record.id,
         "workflow": record.workflow,
@@ -89,10 +92,11 @@ def summary(record: RunRecord, path: str | None = None) -> dict[str, Any]:
         "output": record.output,
         "report": record.report,
         "record": path,
+        **({"waited_s": round(waited, 3)} if waited is not None else {}),
     }
 
 
-def print_terminal(record: RunRecord, console: Any) -> None:
+def print_terminal(record: RunRecord, console: Any, waited: float | None = None) -> None:
     from rich.markdown import Markdown
     from rich.markup import escape
     from rich.rule import Rule
@@ -102,7 +106,7 @@ def print_terminal(record: RunRecord, console: Any) -> None:
     colour = (
         "green" if record.succeeded else "yellow" if record.terminal_reason != TerminalReason.MODEL_ERROR else "red"
     )
-    first, *rest = footer_lines(record)
+    first, *rest = footer_lines(record, waited)
     console.print(f"[{colour}]{escape(first.replace('**', ''))}[/]", highlight=False, markup=True)
     for line in rest:
         console.print(line, style="dim", highlight=False, markup=False)

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agentflow.agent.anthropic import DEFAULT_MODEL, AnthropicModel
+from agentflow.agent.claude import DEFAULT_MODEL
 from agentflow.agent.models import Model
 from agentflow.agent.scripted import ScriptedModel
 from agentflow.errors import ConfigError
+
+if TYPE_CHECKING:  # the SDK is imported only when a run uses Claude (none and scripted runs never do)
+    from agentflow.agent.anthropic import AnthropicModel
 
 ACCEPTED_FORMS = (
     "none, script:PATH, replay:RUN_ID, anthropic:MODEL_ID, bedrock:MODEL_ID, vertex:MODEL_ID or a Claude model id "
@@ -58,6 +62,8 @@ def model_from_spec(spec: str | None, env: Mapping[str, str], config_model: str 
 
 
 def _anthropic(model: str, env: Mapping[str, str]) -> AnthropicModel:
+    from agentflow.agent.anthropic import AnthropicModel
+
     # The key comes from `env`, not os.environ, so that callers and tests decide what is seen. Without a base
     # URL in `env`, the SDK's own lookup applies (the process's ANTHROPIC_BASE_URL, then api.anthropic.com).
     return AnthropicModel(
@@ -74,6 +80,8 @@ def _regional(cloud: str, model: str, env: Mapping[str, str]) -> AnthropicModel:
     import importlib.util
 
     import anthropic
+
+    from agentflow.agent.anthropic import AnthropicModel
 
     # The SDK imports the cloud's signing libraries only when the first request is made; check now instead.
     needed = "botocore" if cloud == "bedrock" else "google.auth"

@@ -1,26 +1,26 @@
 """What `agentflow run` shows while it works: the phase, the plan checklist, gather steps and tool calls.
 
-On a terminal it is a live panel that redraws in place; elsewhere (CI logs, pipes) one plain line per event
-goes to stderr, so that a long run is never silent.
+On a terminal it is a live panel that redraws in place and, when the run ends, stays on screen as a summary:
+each phase with its time, the plan, every step and call (the newest `KEPT_LINES`). Elsewhere (CI logs, pipes)
+one plain line per event goes to stderr, so that a long run is never silent. The view starts before the engine
+is imported, so the first line shows at once.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
-from agentflow.runner import RunEvents
-from agentflow.runs import CallStatus, PlanStep, StepRecord, ToolCallRecord, TurnRecord
-
-# How each outcome of a gather step shows; one a newer record may have is shown as written.
-STEP_STATUS = {
-    "ok": "[green]ok[/]", "error": "[red]failed[/]", "skipped": "[dim]skipped[/]", CallStatus.FAILED: "[red]failed[/]",
-    CallStatus.TIMEOUT: "[red]timed out[/]", CallStatus.CANCELLED: "[yellow]cancelled[/]",
-}  # fmt: skip
+if TYPE_CHECKING:  # the view shows the run starting before the engine is imported
+    from agentflow.runner import RunEvents
+    from agentflow.runs import PlanStep, StepRecord, ToolCallRecord, TurnRecord
 
 MARKS = {"done": "[green]✔[/]", "in_progress": "[yellow]▶[/]", "pending": "[dim]○[/]", "skipped": "[dim]-[/]"}
 SHOWN_CALLS = 8
+KEPT_LINES = 30
 
 
 class LiveView:
@@ -30,6 +30,7 @@ class LiveView:
         self.console = console
         self.title = f"{workflow} · model {model}"
         self.phase = "starting"
+        self.phases: list[tuple[str, float]] = [("starting", time.monotonic())]
         self.plan: list[PlanStep] = []
         self.lines: list[str] = []
         self.turns = 0
@@ -48,8 +49,28 @@ class LiveView:
     def __exit__(self, *exc: object) -> None:
         if self.live is not None:
             self.live.__exit__(*exc)
+            self.console.print(self._summary())
+
+    def _summary(self) -> Any:
+        """The finished run as it happened: phases with their times, then the plan and the steps and calls."""
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.text import Text
+
+        ends = [started for _, started in self.phases[1:]] + [time.monotonic()]
+        spans = zip(self.phases, ends, strict=True)
+        timed = " · ".join(f"{name} {end - started:.1f} s" for (name, started), end in spans)
+        parts: list[Any] = [Text(timed, style="dim"), Text.from_markup(f"[dim]{self._stats()}[/]")]
+        parts += [Text.from_markup(f"{MARKS.get(s.status, '·')} ") + Text(s.title) for s in self.plan]
+        if len(self.lines) > KEPT_LINES:
+            earlier = len(self.lines) - KEPT_LINES
+            parts.append(Text(f"… {earlier} earlier lines (agentflow runs show last)", style="dim"))
+        parts += [Text.from_markup(line) for line in self.lines[-KEPT_LINES:]]
+        return Panel(Group(*parts), title=self.title, title_align="left", border_style="dim")
 
     def events(self) -> RunEvents:
+        from agentflow.runner import RunEvents
+
         return RunEvents(
             on_phase=self._phase,
             on_step=self._step,
@@ -83,11 +104,12 @@ class LiveView:
 
     def _phase(self, phase: str) -> None:
         self.phase = phase
+        self.phases.append((phase, time.monotonic()))
         self._update(None if self.live else f"[dim]… {phase}[/]")
 
     def _step(self, step: StepRecord) -> None:
         self.requests += step.requests
-        status = STEP_STATUS.get(step.status, escape(step.status))
+        status = _step_styles().get(step.status, escape(step.status))
         self._update(f"gather [bold]{step.id}[/] {step.tool} {status} [dim]{step.duration_ms:.0f} ms[/]")
 
     def _plan(self, plan: list[PlanStep]) -> None:
@@ -106,10 +128,28 @@ class LiveView:
         if call.tool in ("update_plan",):
             return
         self.requests += call.requests
-        colour = {
-            CallStatus.OK: "green", CallStatus.CACHED: "blue", CallStatus.ERROR: "red", CallStatus.REFUSED: "yellow",
-            CallStatus.INVALID: "yellow", CallStatus.STAGED: "cyan", CallStatus.BUDGET: "magenta",
-            CallStatus.FAILED: "red", CallStatus.TIMEOUT: "red", CallStatus.CANCELLED: "yellow",
-        }  # fmt: skip
-        status = f"[{colour.get(call.status, 'white')}]{call.status}[/]"
+        status = f"[{_call_colours().get(call.status, 'white')}]{call.status}[/]"
         self._update(f"tool [bold]{call.tool}[/] {status} [dim]{call.duration_ms:.0f} ms[/]")
+
+
+@cache
+def _step_styles() -> dict[str, str]:
+    """How each outcome of a gather step shows; one a newer record may have is shown as written."""
+    from agentflow.runs import CallStatus
+
+    return {
+        "ok": "[green]ok[/]", "error": "[red]failed[/]", "skipped": "[dim]skipped[/]",
+        CallStatus.FAILED: "[red]failed[/]", CallStatus.TIMEOUT: "[red]timed out[/]",
+        CallStatus.CANCELLED: "[yellow]cancelled[/]",
+    }  # fmt: skip
+
+
+@cache
+def _call_colours() -> dict[str, str]:
+    from agentflow.runs import CallStatus
+
+    return {
+        CallStatus.OK: "green", CallStatus.CACHED: "blue", CallStatus.ERROR: "red", CallStatus.REFUSED: "yellow",
+        CallStatus.INVALID: "yellow", CallStatus.STAGED: "cyan", CallStatus.BUDGET: "magenta",
+        CallStatus.FAILED: "red", CallStatus.TIMEOUT: "red", CallStatus.CANCELLED: "yellow",
+    }  # fmt: skip

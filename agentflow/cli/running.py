@@ -50,33 +50,38 @@ def run(
     """
     import asyncio
 
-    from agentflow import report, statefiles
+    from agentflow import processes, statefiles
     from agentflow.cli.live import LiveView
-    from agentflow.replay import REPLAY
-    from agentflow.runner import Runner, RunRequest
-    from agentflow.runs import TerminalReason
 
     if output is not None:  # a typo in the path is found now, not after the run it would have lost
         statefiles.check_writable(output, "the report")
     values = _read_input_file(input_file) if input_file else {}
     values.update(_parse_inputs(inputs or []))
-    if model and model.startswith(REPLAY) and not values:
-        values = _replayed_inputs(model.removeprefix(REPLAY))
-    request = RunRequest(workflow=workflow, inputs=values, model=model, site=site)
-    runner = Runner()
     console, progress = ui.console(wrap=True), ui.console(stderr=True)
     view = LiveView(progress, workflow, model or "default")
     try:
         with view if not quiet else _nothing():
+            # The engine (the MCP SDK above all) loads while the view already shows the run starting.
+            from agentflow.replay import REPLAY
+            from agentflow.runner import Runner, RunRequest
+
+            if model and model.startswith(REPLAY) and not values:
+                values = _replayed_inputs(model.removeprefix(REPLAY))
+            runner = Runner()
+            request = RunRequest(workflow=workflow, inputs=values, model=model, site=site)
             result = asyncio.run(runner.execute(request, view.events() if not quiet else None))
     except KeyboardInterrupt:
         progress.print("[yellow]cancelled[/]; the run was recorded (agentflow runs show last)")
         raise typer.Exit(EXIT_FAILED) from None
+    from agentflow import report
+    from agentflow.runs import TerminalReason
+
     record = result.record
     if as_json:
-        typer.echo(json.dumps(report.summary(record, str(result.path)), indent=2, default=str))
+        summary = report.summary(record, str(result.path), waited=processes.age())
+        typer.echo(json.dumps(summary, indent=2, default=str))
     else:
-        report.print_terminal(record, console)
+        report.print_terminal(record, console, waited=processes.age())
     if output is not None:  # after the report is shown: a disk that fails now loses nothing on screen
         statefiles.write_atomic(output, report.markdown(record), "the report")
     if result.unsaved is not None:

@@ -1,12 +1,16 @@
 """`agentflow run` and `agentflow runs` from the command line, against the state directory's sandbox."""
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from agentflow.cli import app
+from tests.conftest import SLOW_MACHINE_SECONDS
 
 runner = CliRunner()
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "scripts" / "incident.yaml"
@@ -173,3 +177,33 @@ def test_a_gather_step_whose_server_crashes_shows_in_the_live_view_and_fails_the
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "gather boom crash failed" in " ".join(result.output.split())
     assert "MCP server 'echo' failed" in result.stderr
+
+
+# What a none-mode or scripted run never uses. `uvicorn` and `starlette` are not here: `import mcp` loads them
+# itself (its client package imports its server package for the in-memory transport), so no run can avoid them.
+NOT_IMPORTED_BY_A_RUN = (
+    "anthropic", "slack_sdk", "croniter", "rich.live", "agentflow.agent.anthropic", "agentflow.chatops",
+    "agentflow.schedule", "agentflow.evals", "agentflow.atlassian.http_serving", "agentflow.cli.serving",
+)  # fmt: skip
+_MODULES_AT_EXIT = """\
+import atexit, runpy, sys
+listing = sys.argv.pop(1)
+atexit.register(lambda: print(sorted(sys.modules), file=open(listing, "w")))
+sys.argv[0] = "agentflow"
+runpy.run_module("agentflow", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    "model", ["none", f"script:{Path(__file__).resolve().parents[2] / 'examples' / 'scripts' / 'incident.yaml'}"]
+)
+def test_a_none_mode_or_scripted_run_imports_only_what_it_needs(tmp_path, model):
+    """Measured with `python -X importtime`: the model SDK alone took a second of a run that used no model."""
+    listing = tmp_path / "modules.txt"
+    command = [sys.executable, "-c", _MODULES_AT_EXIT, str(listing), "run", "incident", "alert=DB pool exhausted",
+               "--model", model, "--quiet"]  # fmt: skip
+    ran = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), timeout=SLOW_MACHINE_SECONDS)
+    assert ran.returncode == 0, ran.stderr
+    loaded = set(listing.read_text().strip("[]\n").replace("'", "").split(", "))
+    assert "mcp" in loaded and "agentflow.runner" in loaded  # the listing is of a real run
+    assert sorted(m for m in NOT_IMPORTED_BY_A_RUN if m in loaded) == []
