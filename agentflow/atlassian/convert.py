@@ -15,9 +15,6 @@ from bs4 import BeautifulSoup
 from agentflow.atlassian.markdown.from_adf import adf_to_markdown as _adf_to_markdown
 from agentflow.atlassian.markdown.from_storage import storage_to_markdown as _storage_to_markdown
 from agentflow.atlassian.markdown.from_wiki import wiki_to_markdown as _wiki_to_markdown
-from agentflow.atlassian.markdown.to_adf import markdown_to_adf as _markdown_to_adf
-from agentflow.atlassian.markdown.to_storage import markdown_to_storage
-from agentflow.atlassian.markdown.to_wiki import markdown_to_wiki
 
 __all__ = [
     "adf_to_markdown",
@@ -50,8 +47,25 @@ def wiki_to_markdown(text: str | None) -> str:
     return _wiki_to_markdown(text) if text else ""
 
 
+# The writers parse Markdown with markdown-it; a run that only reads never loads them.
+
+
 def markdown_to_adf(markdown: str) -> dict[str, Any]:
-    return _markdown_to_adf(markdown or "")
+    from agentflow.atlassian.markdown.to_adf import markdown_to_adf as to_adf
+
+    return to_adf(markdown or "")
+
+
+def markdown_to_storage(markdown: str) -> str:
+    from agentflow.atlassian.markdown.to_storage import markdown_to_storage as to_storage
+
+    return to_storage(markdown)
+
+
+def markdown_to_wiki(markdown: str) -> str:
+    from agentflow.atlassian.markdown.to_wiki import markdown_to_wiki as to_wiki
+
+    return to_wiki(markdown)
 
 
 def truncate_markdown(markdown: str, max_chars: int) -> tuple[str, bool]:

@@ -14,7 +14,6 @@ import json
 import re
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
 from agentflow.atlassian import catalog
@@ -137,6 +136,8 @@ class Stager:
     ) -> Staged:
         if self.writes.mode == "none":
             return Staged(refusal="this workflow makes no changes (writes: none); describe the change in your answer")
+        from jsonschema import Draft202012Validator  # only a run whose model stages a write needs it
+
         errors = sorted(Draft202012Validator(input_schema).iter_errors(arguments), key=lambda e: list(e.path))
         if errors:
             problems = "; ".join(f"{'/'.join(map(str, e.path)) or '(input)'}: {e.message}" for e in errors[:5])

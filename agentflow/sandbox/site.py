@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from agentflow.sandbox.app import create_app
 from agentflow.sandbox.jira.shapes import RENAMED_META
 from agentflow.sandbox.limits import Faults
+from agentflow.sandbox.query.common import keep_parser_in
 from agentflow.sandbox.seed import seed, seed_access
 from agentflow.sandbox.store import Clock, Store, User
 
@@ -50,6 +51,8 @@ class Site:
         custom fields by id (`{"customfield_10014": "Lien d'epic"}`), as an admin or a translation does: the
         same id and type under another name, for testing clients that must not find fields by name."""
         store = Store.open(db, clock)
+        if str(db) != ":memory:":  # beside a site file, in the private directory it lives in
+            keep_parser_in(Path(db).parent)
         if store.is_empty():
             seed(store, scale)
         seed_access(store)

@@ -523,3 +523,23 @@ def test_text_matching():
     assert match_all(None, "pool") == 0
     assert match_all("error in pool_size", "pool?size") == 0  # "_" splits words: pool, size
     assert match_count("Runbook: Database connection pool exhaustion", "DB connection pool exhausted") == 3
+
+
+def test_the_parser_is_kept_beside_a_site_file_privately_and_a_damaged_copy_is_rebuilt(tmp_path):
+    """Later processes load the built parser instead of building it; the file is a pickle Lark loads, so it
+    lives only in the site's own (private) directory, owner-only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from agentflow.sandbox.site import Site; from agentflow.sandbox.query.common import parse; "
+        "Site.open('cloud', sys.argv[1]); print(type(parse('project = PAY')).__name__)"
+    )
+    db = str(tmp_path / "site.db")
+    first = subprocess.run([sys.executable, "-c", code, db], capture_output=True, text=True, check=True)
+    kept = tmp_path / "jql-cql-parser.lark-cache"
+    assert first.stdout.strip() == "Query" and kept.stat().st_size > 1000
+    assert kept.stat().st_mode & 0o777 == 0o600
+    kept.write_bytes(b"not a parser\n\x80garbage")
+    again = subprocess.run([sys.executable, "-c", code, db], capture_output=True, text=True, check=True)
+    assert again.stdout.strip() == "Query" and kept.stat().st_size > 1000  # rebuilt and kept again
