@@ -76,10 +76,8 @@ SANDBOX_GAPS = {
     ("attachments", "dc"): "the sandbox does not parse images or attachment links",
     ("code-title", "cloud"): "an ADF code block has no title",
     ("code-title", "dc"): "an ADF code block has no title",
-    ("inline-marks", "dc"): "ADF text goes to wiki markup without escaping markup characters",
     ("panel", "cloud"): "the sandbox turns a plain {panel} into an info panel",
     ("panel", "dc"): "the sandbox turns a plain {panel} into an info panel",
-    ("table", "dc"): "ADF text goes to wiki markup without escaping a | in a cell",
 }
 
 

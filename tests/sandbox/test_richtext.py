@@ -302,6 +302,30 @@ def test_adf_to_wiki_escapes_text_that_would_read_back_as_an_emoticon() -> None:
     assert wiki_to_adf(adf_to_wiki(body)) == body
 
 
+@pytest.mark.parametrize(
+    ("text", "wiki"),
+    [
+        ("*not bold* and _not em_", "\\*not bold* and \\_not em_"),
+        ("-x- +y+ ^z^ ~w~ ??c??", "\\-x- \\+y+ \\^z^ \\~w~ \\??c??"),
+        ("[~ann] [a|/browse/X-1] {{mono}} {color:red}r{color}", None),
+        ("a|b", "a\\|b"),
+        ("snake_case well-known 2 * 3 - 1 x^y", "snake_case well-known 2 * 3 - 1 x^y"),
+        ("{unknown} stays", "{unknown} stays"),
+    ],
+)
+def test_adf_to_wiki_escapes_text_that_would_read_as_markup(text: str, wiki: str | None) -> None:
+    body = doc(p(t(text)))
+    if wiki is not None:
+        assert adf_to_wiki(body) == wiki
+    assert wiki_to_adf(adf_to_wiki(body)) == body
+
+
+def test_adf_to_wiki_escapes_a_delimiter_that_would_close_its_mark_early() -> None:
+    body = doc(p(t("a *b* c", STRONG), t(" "), t("x^2^", {"type": "subsup", "attrs": {"type": "sup"}})))
+    assert adf_to_wiki(body) == "*a \\*b\\* c* ^x\\^2\\^^"
+    assert wiki_to_adf(adf_to_wiki(body)) == body
+
+
 def test_adf_to_wiki_lists_tasks_and_tables() -> None:
     ordered = {
         "type": "orderedList",

@@ -8,7 +8,7 @@ text. Malformed input is tolerated: this never raises on a dict.
 from __future__ import annotations
 
 from agentflow.sandbox.richtext.adf_build import EMOTICONS, NAMED_COLOURS, Node, attr, children, date_text, level
-from agentflow.sandbox.richtext.wiki_parse import emoticon_fits
+from agentflow.sandbox.richtext.wiki_parse import closes_mark, opens_markup
 
 _PANEL_MACROS = {"info": "info", "note": "note", "warning": "warning", "error": "warning", "success": "tip"}
 _MARK_DELIMITERS = {"strong": "*", "em": "_", "strike": "-", "underline": "+"}
@@ -16,7 +16,6 @@ _WIKI_EMOTICONS = {short: token for token, _name, short, _id, _text in EMOTICONS
 # A wiki line break, for hard breaks where a newline would end the construct (list items, table cells, headings).
 _BREAK = " \\\\ "
 _COLOUR_NAMES = {value: name for name, value in reversed(NAMED_COLOURS.items())}
-_TOKENS = sorted((token for token, _name, _short, _id, _text in EMOTICONS), key=len, reverse=True)
 
 
 def adf_to_wiki(doc: Node) -> str:
@@ -197,26 +196,32 @@ def _marked(text: str, marks: list[Node]) -> str:
     lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
     if any(mark.get("type") == "code" for mark in marks):
         return f"{lead}{{{{{core}}}}}{trail}"
-    core = _escape_emoticons(core)
+    core = _escape(core, "".join(_delimiter(mark) for mark in marks))
     for mark in reversed(marks):
-        kind = mark.get("type")
-        if kind in _MARK_DELIMITERS:
-            core = f"{_MARK_DELIMITERS[kind]}{core}{_MARK_DELIMITERS[kind]}"
-        elif kind == "subsup":
-            delimiter = "~" if attr(mark, "type") == "sub" else "^"
+        if delimiter := _delimiter(mark):
             core = f"{delimiter}{core}{delimiter}"
-        elif kind == "textColor":
+        elif mark.get("type") == "textColor":
             colour = attr(mark, "color")
             core = f"{{color:{_COLOUR_NAMES.get(colour.lower(), colour)}}}{core}{{color}}"
     return lead + core + trail
 
 
-def _escape_emoticons(text: str) -> str:
-    """Text that would read back as an emoticon (`(x)` standing alone) gets Jira's backslash, so it stays text."""
+def _delimiter(mark: Node) -> str:
+    """The wiki delimiter of a simple mark (`*` for strong, `~` for subscript), empty for the others."""
+    if mark.get("type") == "subsup":
+        return "~" if attr(mark, "type") == "sub" else "^"
+    return _MARK_DELIMITERS.get(str(mark.get("type")), "")
+
+
+def _escape(text: str, delimiters: str) -> str:
+    """Text with Jira's backslash before what would otherwise read as markup, so that it reads back as the same text.
+
+    That is a character starting a construct (`*not bold*`, `[~x]`, `(x)`), a `|` (it ends a table cell or a link's
+    part), and a delimiter of the marks the text is wrapped in where it would close one early.
+    """
     out: list[str] = []
-    i = 0
-    while i < len(text):
-        token = next((t for t in _TOKENS if text.startswith(t, i) and emoticon_fits(text, i, t)), None)
-        out.append("\\" + token if token else text[i])
-        i += len(token) if token else 1
+    for i, ch in enumerate(text):
+        if ch == "|" or opens_markup(text, i) or (ch in delimiters and closes_mark(text, i)):
+            out.append("\\")
+        out.append(ch)
     return "".join(out)

@@ -32,6 +32,8 @@ _SIMPLE_MARKS: dict[str, Mark] = {
     "~": {"type": "subsup", "attrs": {"type": "sub"}},
 }
 _ESCAPABLE = set("*_-+^~?{}[]|!#\\")
+# Characters that can start inline markup (marks, links, mentions, macros, emoticons).
+_OPENERS = set("*_-+^~?{[:;(")
 _EMOTICONS = sorted(((token, short) for token, _n, short, _i, _t in b.EMOTICONS), key=lambda pair: -len(pair[0]))
 _CARD_TITLES = {"smart-link", "smart-card", "smart-embed"}
 _ANCHOR = re.compile(r"\{anchor(?::[^}]*)?\}", re.I)
@@ -260,10 +262,36 @@ def _token(s: str, i: int, marks: list[Mark]) -> tuple[list[Node], int] | None:
         if end is not None:
             return _inline(s[i + 2 : end], [*marks, {"type": "em"}]), end + 2
     if ch in _SIMPLE_MARKS and (ch in "^~" or i == 0 or not s[i - 1].isalnum()):
-        end = _closing(s, i, ch, inside_words=ch in "^~")
+        end = _closing(s, i, ch)
         if end is not None:
             return _inline(s[i + 1 : end], [*marks, _SIMPLE_MARKS[ch]]), end + 1
     return None
+
+
+def opens_markup(s: str, i: int) -> bool:
+    """Whether inline markup starts at s[i], so that text meaning the character literally must escape it."""
+    if s[i] not in _OPENERS:
+        return False
+    token = _token(s, i, [])
+    # A macro Jira does not convert already reads as the text it was written as.
+    return token is not None and token[0] != b.text(s[i : token[1]])
+
+
+def closes_mark(s: str, i: int, delim: str = "") -> bool:
+    """Whether the delimiter at s[i] (by default the character there) may close a mark opened before it.
+
+    It must follow text that is neither space nor a backslash (an escaped `\\*` is text) and precede a character
+    that is not a letter or digit; superscript and subscript sit inside words (`x^2^`, `H~2~O`), so they may close
+    there too.
+    """
+    delim = delim or s[i]
+    after = i + len(delim)
+    return (
+        i > 0
+        and not s[i - 1].isspace()
+        and s[i - 1] != "\\"
+        and (delim in "^~" or after == len(s) or not s[after].isalnum())
+    )
 
 
 def emoticon_fits(s: str, i: int, token: str) -> bool:
@@ -277,18 +305,14 @@ def emoticon_fits(s: str, i: int, token: str) -> bool:
     return (i == 0 or not s[i - 1].isalnum()) and (after == len(s) or not s[after].isalnum())
 
 
-def _closing(s: str, i: int, delim: str, inside_words: bool = False) -> int | None:
-    """Where the mark opened at s[i] closes: after non-space content, before a non-word char.
-
-    Superscript and subscript sit inside words (`x^2^`, `H~2~O`), so for them a word char may follow.
-    """
+def _closing(s: str, i: int, delim: str) -> int | None:
+    """Where the mark opened at s[i] closes: after non-space content, where `closes_mark` allows it."""
     start = i + len(delim)
     if start >= len(s) or s[start].isspace() or s.startswith(delim, start):
         return None
     end = s.find(delim, start + 1)
     while end != -1:
-        after = end + len(delim)
-        if not s[end - 1].isspace() and (inside_words or after == len(s) or not s[after].isalnum()):
+        if closes_mark(s, end, delim):
             return end
         end = s.find(delim, end + 1)
     return None
