@@ -246,6 +246,28 @@ def test_wiki_block_macros(wiki: str, expected: dict) -> None:
     assert content(wiki) == [expected]
 
 
+def test_wiki_code_title_is_a_bold_paragraph_before_the_block_as_jira_cloud_writes_it() -> None:
+    code = {"type": "codeBlock", "attrs": {"language": "java"}, "content": [t("class A {}")]}
+    assert content("{code:title=A.java|language=java}\nclass A {}\n{code}") == [p(t("A.java", STRONG)), code]
+    assert content("{code:java}\nclass A {}\n{code}") == [code]
+
+
+@pytest.mark.parametrize(
+    ("params", "panel_type"),
+    [
+        ("", "info"),
+        (":bgColor=#deebff", "info"),
+        (":bgColor=#eee", "success"),
+        (":bgColor=#FFFAE6", "warning"),
+        (":bgColor=red", "error"),
+        (":bgColor=#eae6ff|title=T", "note"),
+        (":bgColor=not-a-colour", "info"),
+    ],
+)
+def test_wiki_panel_takes_the_type_nearest_its_colour_as_on_jira_cloud(params: str, panel_type: str) -> None:
+    assert content(f"{{panel{params}}}x{{panel}}")[0]["attrs"] == {"panelType": panel_type}
+
+
 def test_wiki_macro_text_after_closing_tag_goes_on() -> None:
     assert content("{code}x{code} after") == [{"type": "codeBlock", "content": [t("x")]}, p(t("after"))]
 

@@ -19,7 +19,18 @@ _RULE = re.compile(r"\s*-{4,}\s*$")
 _LIST = re.compile(r"\s*([*#]+|-)\s+(\S.*)")
 _TABLE = re.compile(r"\s*\|")
 
-PANEL_TYPES = {"panel": "info", "info": "info", "note": "note", "warning": "warning", "tip": "success"}
+# {tip} is the green panel, which Jira Cloud calls success: the panel types it documents for ADF are info, note,
+# warning, success and error, and its wiki converter took success for the colour it had for the older tip type.
+PANEL_TYPES = {"info": "info", "note": "note", "warning": "warning", "tip": "success"}
+# Jira Cloud types a plain {panel} by the colour nearest its bgColor, info without one (Atlassian's
+# editor-wikimarkup-transformer, parser/utils/panel-type.ts).
+_PANEL_COLOURS = {
+    "info": (222, 235, 255),
+    "note": (234, 230, 255),
+    "success": (227, 252, 239),
+    "warning": (255, 250, 230),
+    "error": (255, 235, 230),
+}
 
 _URL = re.compile(r"(?:https?|ftp)://[^\s\[\]|<>\"{}]+")
 _TARGET = re.compile(r"(?:(?:https?|ftp|sftp|mailto|file|tel):|/|#)\S*$", re.I)
@@ -139,18 +150,34 @@ def _params(raw: str) -> dict[str, str]:
 
 
 def _macro_nodes(name: str, params: dict[str, str], body: str) -> list[Node]:
+    title = params.get("title") or ("" if name == "code" else params.get("", ""))
     if name == "code":
-        return [b.code_block(body, params.get("language") or params.get("") or None)]
+        # Jira Cloud writes a code block's title as a bold paragraph before it: ADF code blocks have no title.
+        return [*_title(title), b.code_block(body, params.get("language") or params.get("") or None)]
     if name == "noformat":
         return [b.code_block(body)]
     inner = _blocks(body.split("\n"))
-    title = params.get("title") or params.get("", "")
     if name == "quote":
         return [b.blockquote(inner)]
     if name == "expand":
         return [b.expand(title, inner)]
-    heading = [b.paragraph(b.text(title, [{"type": "strong"}]))] if title else []
-    return [b.panel(PANEL_TYPES[name], heading + inner)]
+    panel_type = _panel_type(params.get("bgcolor", "")) if name == "panel" else PANEL_TYPES[name]
+    return [b.panel(panel_type, _title(title) + inner)]
+
+
+def _title(title: str) -> list[Node]:
+    """A macro's title as Jira Cloud writes it: a paragraph of bold text, no markup parsed in it."""
+    return [b.paragraph(b.text(title, [{"type": "strong"}]))] if title else []
+
+
+def _panel_type(bg_colour: str) -> str:
+    colour = b.hex_colour(bg_colour)
+    if colour is None:
+        return "info"
+    rgb = [int(colour[k : k + 2], 16) for k in (1, 3, 5)]
+    return min(
+        _PANEL_COLOURS, key=lambda kind: sum((a - c) ** 2 for a, c in zip(_PANEL_COLOURS[kind], rgb, strict=True))
+    )
 
 
 def _lists(lines: list[str]) -> list[Node]:
