@@ -268,6 +268,37 @@ def test_wiki_panel_takes_the_type_nearest_its_colour_as_on_jira_cloud(params: s
     assert content(f"{{panel{params}}}x{{panel}}")[0]["attrs"] == {"panelType": panel_type}
 
 
+def media(name: str) -> dict:
+    return {"type": "media", "attrs": {"type": "file", "id": name, "collection": ""}}
+
+
+def single(node: dict) -> dict:
+    return {"type": "mediaSingle", "attrs": {"layout": "center"}, "content": [node]}
+
+
+def test_wiki_images_and_attachment_links_are_media_blocks_that_split_their_paragraph() -> None:
+    external = {"type": "media", "attrs": {"type": "external", "url": "https://x.io/a.png"}}
+    group = {"type": "mediaGroup", "content": [media("spec.pdf")]}
+    assert content("!shot.png|thumbnail! !https://x.io/a.png!") == [
+        single(media("shot.png")),
+        p(t(" ")),
+        single(external),
+    ]
+    assert content("See [^spec.pdf] and\\\\ more") == [
+        p(t("See ")),
+        group,
+        p(t(" and"), {"type": "hardBreak"}, t(" more")),
+    ]
+    assert content("* see [^a.pdf]") == [
+        {"type": "bulletList", "content": [{"type": "listItem", "content": [p(t("see ")), single(media("a.pdf"))]}]}
+    ]
+
+
+@pytest.mark.parametrize("wiki", ["wow! really!", "! a.png!", "!a.png !", "!a.png!s", "[^]", "[^ ]"])
+def test_wiki_text_that_is_not_an_image_or_attachment_stays_text(wiki: str) -> None:
+    assert content(wiki) == [p(t(wiki))]
+
+
 def test_wiki_macro_text_after_closing_tag_goes_on() -> None:
     assert content("{code}x{code} after") == [{"type": "codeBlock", "content": [t("x")]}, p(t("after"))]
 
@@ -345,6 +376,14 @@ def test_adf_to_wiki_escapes_text_that_would_read_as_markup(text: str, wiki: str
 def test_adf_to_wiki_escapes_a_delimiter_that_would_close_its_mark_early() -> None:
     body = doc(p(t("a *b* c", STRONG), t(" "), t("x^2^", {"type": "subsup", "attrs": {"type": "sup"}})))
     assert adf_to_wiki(body) == "*a \\*b\\* c* ^x\\^2\\^^"
+    assert wiki_to_adf(adf_to_wiki(body)) == body
+
+
+def test_adf_to_wiki_writes_images_in_place_and_attachments_as_links() -> None:
+    group = {"type": "mediaGroup", "content": [media("a.pdf"), media("b.txt")]}
+    assert adf_to_wiki(doc(single(media("shot.png")), group)) == "!shot.png!\n\n[^a.pdf] [^b.txt]"
+    body = doc(p(t("!shot.png! and [^a.pdf]")))
+    assert adf_to_wiki(body) == "\\!shot.png! and \\[^a.pdf]"
     assert wiki_to_adf(adf_to_wiki(body)) == body
 
 
@@ -605,6 +644,7 @@ WIKI_SAMPLES = [
     "{{}} ** __ -- ++ ^^ ~~ ????",
     "\\\\ \\",
     "*_-+^~?? {{*}}",
+    "h1. !a.png! x [^b]\n* !a.png! [^b]\n|!a.png![^b]|\nbq. [^b]\n{info}[^b]{info}",
 ]
 STORAGE_SAMPLES = [
     STORAGE,

@@ -17,6 +17,8 @@ Mark = dict[str, Any]
 # Which block children each container accepts (from adf-schema.v1.json), so that parsers may nest freely.
 _LIST_LIKE = {"bulletList", "orderedList", "taskList", "decisionList"}
 _MEDIA = {"mediaSingle", "mediaGroup", "blockCard"}
+# The blocks that wiki markup writes inline, in a paragraph (`!image.png!`, `[^file.txt]`).
+_LIFTED = {"mediaSingle", "mediaGroup"}
 ALLOWED: dict[str, set[str]] = {
     "doc": {"paragraph", "heading", "codeBlock", "rule", "panel", "blockquote", "table", "expand"}
     | _LIST_LIKE
@@ -261,6 +263,28 @@ def emoji(short_name: str) -> Node:
     return {"type": "emoji", "attrs": {"shortName": short_name}}
 
 
+def media_single(name: str) -> Node:
+    """An image (`!name!`) as Jira Cloud's wiki conversion makes it: a centred block holding one media node."""
+    return _single(_media(name))
+
+
+def _single(media: Node) -> Node:
+    return {"type": "mediaSingle", "attrs": {"layout": "center"}, "content": [media]}
+
+
+def media_group(name: str) -> Node:
+    """An attachment link (`[^name]`) as Jira Cloud's wiki conversion makes it: a block of one media node."""
+    return {"type": "mediaGroup", "content": [_media(name)]}
+
+
+def _media(name: str) -> Node:
+    """A URL is an external image; anything else a file whose id is its name, which Jira swaps for the attachment's
+    media id when the issue has one (the sandbox keeps the name, so readers still see which file it is)."""
+    if name.lower().startswith(("http://", "https://")):
+        return {"type": "media", "attrs": {"type": "external", "url": name}}
+    return {"type": "media", "attrs": {"type": "file", "id": name, "collection": ""}}
+
+
 def status(label: str, colour: str) -> list[Node]:
     """A status lozenge; none for an empty label, which the schema forbids."""
     colours = {"green": "green", "red": "red", "yellow": "yellow", "blue": "blue", "purple": "purple"}
@@ -274,6 +298,7 @@ def fit(children: list[Node], container: str, allow_empty: bool = False) -> list
     allowed = ALLOWED[container]
     result: list[Node] = []
     loose: list[Node] = []
+    children = [piece for child in children for piece in _lift_media(child)]
 
     def flush() -> None:
         if loose:
@@ -290,6 +315,10 @@ def fit(children: list[Node], container: str, allow_empty: bool = False) -> list
         elif kind in _EXPAND_SWAP and _EXPAND_SWAP[kind] in allowed:
             flush()
             result.append({**child, "type": _EXPAND_SWAP[kind], "attrs": child.get("attrs", {"title": ""})})
+        elif kind == "mediaGroup" and "mediaSingle" in allowed:
+            # A list item holds no media group; one block per file keeps the attachments.
+            flush()
+            result.extend(_single(media) for media in child["content"])
         elif kind == "heading" and "paragraph" in allowed:
             flush()
             result.append(paragraph(child.get("content", [])))
@@ -304,6 +333,37 @@ def fit(children: list[Node], container: str, allow_empty: bool = False) -> list
     if not result and not allow_empty:
         result.append(paragraph([]))
     return result
+
+
+def _lift_media(node: Node) -> list[Node]:
+    """A paragraph or heading split around the images and attachment links in it, which are blocks in ADF.
+
+    Jira Cloud's wiki conversion does the same: it ends the paragraph before the block and starts a new one after it,
+    dropping line breaks at the cut (editor-wikimarkup-transformer, parser/utils/normalize.ts).
+    """
+    content = node.get("content")
+    if node.get("type") not in ("paragraph", "heading") or not any(c.get("type") in _LIFTED for c in content or []):
+        return [node]
+    pieces: list[Node] = []
+    run: list[Node] = []
+
+    def flush() -> None:
+        while run and run[0]["type"] == "hardBreak":
+            run.pop(0)
+        while run and run[-1]["type"] == "hardBreak":
+            run.pop()
+        if run:
+            pieces.append({**node, "content": inline(run)})
+        run.clear()
+
+    for child in content:
+        if child.get("type") in _LIFTED:
+            flush()
+            pieces.append(child)
+        else:
+            run.append(child)
+    flush()
+    return pieces
 
 
 def children(node: object) -> list[Node]:

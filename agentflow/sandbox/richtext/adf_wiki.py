@@ -1,8 +1,8 @@
 """ADF -> Jira wiki markup, what REST v2 returns for rich text fields that are stored as ADF.
 
-The output parses back (with `wiki_to_adf`) into the same text, structure, code, links and mentions. Nodes that wiki
-markup cannot express (tasks, decisions, media, cards) become their closest readable form; unknown nodes give their
-text. Malformed input is tolerated: this never raises on a dict.
+The output parses back (with `wiki_to_adf`) into the same text, structure, code, links, mentions and media, text that
+would read as markup escaped. Nodes that wiki markup cannot express (tasks, decisions, cards) become their closest
+readable form; unknown nodes give their text. Malformed input is tolerated: this never raises on a dict.
 """
 
 from __future__ import annotations
@@ -53,8 +53,11 @@ def _block(node: Node) -> str:
         return "----"
     if kind == "table":
         return "\n".join(_row(row) for row in content)
-    if kind in ("mediaSingle", "mediaGroup"):
+    if kind == "mediaSingle":
         return " ".join(_inline([child]) for child in content)
+    if kind == "mediaGroup":
+        # A group is the files attached by link (`[^name]`), where a single media is an image shown in place.
+        return " ".join(f"[^{name}]" for name in map(_media_name, content) if name)
     if kind in ("blockCard", "embedCard"):
         return f"[{attr(node, 'url')}|{attr(node, 'url')}|smart-card]" if attr(node, "url") else ""
     if content and all(child.get("type") in _BLOCK_TYPES for child in content):
@@ -181,11 +184,15 @@ def _atom(node: Node, line_break: str) -> str:
     if kind == "inlineCard":
         return f"[{attr(node, 'url')}|{attr(node, 'url')}|smart-link]" if attr(node, "url") else ""
     if kind in ("media", "mediaInline"):
-        name = attr(node, "alt") or attr(node, "url") or attr(node, "id")
+        name = _media_name(node)
         return f"!{name}!" if name else ""
     if kind == "placeholder":
         return attr(node, "text")
     return _inline(children(node), line_break)
+
+
+def _media_name(node: Node) -> str:
+    return attr(node, "alt") or attr(node, "url") or attr(node, "id")
 
 
 def _marked(text: str, marks: list[Node]) -> str:

@@ -44,9 +44,11 @@ _SIMPLE_MARKS: dict[str, Mark] = {
 }
 _ESCAPABLE = set("*_-+^~?{}[]|!#\\")
 # Characters that can start inline markup (marks, links, mentions, macros, emoticons).
-_OPENERS = set("*_-+^~?{[:;(")
+_OPENERS = set("*_-+^~?{[:;(!")
 _EMOTICONS = sorted(((token, short) for token, _n, short, _i, _t in b.EMOTICONS), key=lambda pair: -len(pair[0]))
 _CARD_TITLES = {"smart-link", "smart-card", "smart-embed"}
+# `!name!` or `!name|thumbnail!`: no space just inside the marks, no letter or digit just after (as Jira's parser).
+_IMAGE = re.compile(r"!([^\s!|](?:[^!|\n]*[^\s!|])?)(?:\|[^!\n]*)?!(?![A-Za-z0-9])")
 _ANCHOR = re.compile(r"\{anchor(?::[^}]*)?\}", re.I)
 _OTHER_MACRO = re.compile(r"\{[a-zA-Z][\w-]*(?::[^{}\n]*)?\}")
 
@@ -191,7 +193,7 @@ def _lists(lines: list[str]) -> list[Node]:
         keep = 0
         while keep < min(len(stack), len(kinds)) and stack[keep][0] == kinds[keep]:
             keep += 1
-        item: Node = {"type": "listItem", "content": [b.paragraph(_inline(match.group(2).strip()))]}
+        item = b.list_item([b.paragraph(_inline(match.group(2).strip()))])
         if keep == len(kinds):
             del stack[keep:]
             stack[-1][1]["content"].append(item)
@@ -274,6 +276,8 @@ def _token(s: str, i: int, marks: list[Mark]) -> tuple[list[Node], int] | None:
                 return b.text(token, marks), i + 1 + len(token)
     if ch == "{":
         return _brace(s, i, marks)
+    if ch == "!" and (image := _IMAGE.match(s, i)):
+        return [b.media_single(image.group(1))], image.end()
     if ch == "[" and (end := s.find("]", i + 1)) != -1:
         nodes = _bracket(s[i + 1 : end], marks)
         return None if nodes is None else (nodes, end + 1)
@@ -375,6 +379,8 @@ def _bracket(content: str, marks: list[Mark]) -> list[Node] | None:
         if user and not any(c.isspace() for c in user):
             return [b.mention(user, "@" + user)]
         return None
+    if content.startswith("^"):
+        return [b.media_group(content[1:].strip())] if content[1:].strip() else None
     label, _sep, rest = content.partition("|")
     target, _sep, title = rest.partition("|") if _sep else (label, "", "")
     target = target.strip()
