@@ -363,7 +363,8 @@ def test_adf_to_wiki_escapes_text_that_would_read_back_as_an_emoticon() -> None:
         ("[~ann] [a|/browse/X-1] {{mono}} {color:red}r{color}", None),
         ("a|b", "a\\|b"),
         ("snake_case well-known 2 * 3 - 1 x^y", "snake_case well-known 2 * 3 - 1 x^y"),
-        ("{unknown} stays", "{unknown} stays"),
+        ("{unknown} and {panel} stay text", "\\{unknown} and \\{panel} stay text"),
+        ("{panel}not a panel{panel}", None),
     ],
 )
 def test_adf_to_wiki_escapes_text_that_would_read_as_markup(text: str, wiki: str | None) -> None:

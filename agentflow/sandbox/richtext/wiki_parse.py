@@ -304,8 +304,9 @@ def opens_markup(s: str, i: int) -> bool:
     if s[i] not in _OPENERS:
         return False
     token = _token(s, i, [])
-    # A macro Jira does not convert already reads as the text it was written as.
-    return token is not None and token[0] != b.text(s[i : token[1]])
+    # A macro the sandbox keeps as text is still one to Jira (Data Center shows an unknown one as an error, and one at
+    # a line's start may open a block), so any macro's brace is escaped.
+    return token is not None and (s[i] == "{" or token[0] != b.text(s[i : token[1]]))
 
 
 def closes_mark(s: str, i: int, delim: str = "") -> bool:
