@@ -139,6 +139,26 @@ def test_site_search_shape(served):
         assert result["entityType"] == "content"
 
 
+def test_site_search_expands_each_hits_content_as_get_content_does(served):
+    """`expand=content.body.storage,...` inlines in each result's `content` what `GET content/{id}` with the
+    same expansions (without the `content.` prefix) gives; what is not asked for stays out."""
+    wanted = "body.storage,version,space,ancestors,metadata.labels"
+    query = {"cql": "space = OPS AND label = runbook", "limit": 2}
+    with served.client() as client:
+        expand = ",".join(f"content.{part}" for part in wanted.split(","))
+        found = client.get(f"{V1}/search", params={**query, "expand": expand})
+        bare = client.get(f"{V1}/search", params=query)
+        assert found.status_code == 200, found.text
+        for result in found.json()["results"]:
+            content = result["content"]
+            page = client.get(f"{V1}/content/{content['id']}", params={"expand": wanted}).json()
+            for key in ("body", "version", "space", "ancestors", "metadata"):
+                assert content[key] == page[key], key
+            assert content["body"]["storage"]["value"].startswith("<")
+    assert [r["content"]["id"] for r in found.json()["results"]] == [r["content"]["id"] for r in bare.json()["results"]]
+    assert all(set(r["content"]) == {"id", "type", "status", "title", "_links"} for r in bare.json()["results"])
+
+
 @pytest.mark.parametrize("cql", ["label = = runbook", "text ~", ""])
 def test_bad_cql_is_400_in_confluences_shape(served, cql):
     with served.client() as client:

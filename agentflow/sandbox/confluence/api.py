@@ -74,18 +74,22 @@ async def content_search(request: Request) -> Response:
 
 
 async def site_search(request: Request) -> Response:
-    """`/wiki/rest/api/search`: results wrap the content with an excerpt, a URL and the container."""
+    """`/wiki/rest/api/search`: results wrap the content with an excerpt, a URL and the container. `expand`
+    names properties of the result, so `content.body.storage` inlines each hit's content as `GET content` with
+    `expand=body.storage` would (Confluence REST v1, "Search content": "expand: the properties to expand")."""
     wiki = Wiki(request)
     cql = request.query_params.get("cql", "")
     offset, limit = offset_param(request), _limit(request, SEARCH_LIMIT)
     rows, total = wiki.run_cql(cql, offset, limit)
+    expand = {e.removeprefix("content.") for e in _expand(request) if e.startswith("content.")}
+    shown = ("id", "type", "status", "title", *sorted({e.split(".", 1)[0] for e in expand}), "_links")
     results = []
     for rank, row in enumerate(rows):
         space = wiki.store.query_one("SELECT * FROM spaces WHERE id = ?", (row["space_id"],))
-        content = wiki.content_json(row, set())
+        content = wiki.content_json(row, expand)
         results.append(
             {
-                "content": {k: content[k] for k in ("id", "type", "status", "title", "_links")},
+                "content": {k: content[k] for k in shown if k in content},
                 "title": row["title"],
                 "excerpt": " ".join(row["body_text"].split())[:300],
                 "url": content["_links"]["webui"],
