@@ -27,10 +27,19 @@ class ConfluenceAPI:
     def _absolute(self, link: str) -> str:
         return link if link.startswith("http") else f"{self.wiki_url}{link}"
 
-    async def search(self, cql: str, limit: int = 10) -> PageSearch:
-        found = await self.http.get("/rest/api/search", {"cql": cql, "limit": limit})
+    async def search(
+        self, cql: str, limit: int = 10, include_body: bool = False, max_chars: int | None = None
+    ) -> PageSearch:
+        """`GET /rest/api/search` (Confluence REST v1 "Search content"). With `include_body`, the same request
+        expands every hit's content as `page` does (`expand=content.body.storage,...`), and the best match is
+        returned in full as `top_page`: one request instead of a search and a page read."""
+        params: dict[str, str | int] = {"cql": cql, "limit": limit}
+        if include_body:
+            params["expand"] = ",".join(f"content.{part}" for part in PAGE_EXPAND.split(","))
+        found = await self.http.get("/rest/api/search", params)
+        results = found.get("results", [])
         hits = []
-        for result in found.get("results", []):
+        for result in results:
             content = result.get("content") or {}
             url = result.get("url") or (content.get("_links") or {}).get("webui", "")
             space = _SPACE_IN_URL.search(url)
@@ -44,7 +53,10 @@ class ConfluenceAPI:
                     last_modified=result.get("lastModified"),
                 )
             )
-        return PageSearch(cql=cql, pages=hits, total=found.get("totalSize"))
+        top = None
+        if include_body and results and results[0].get("content"):
+            top = self._page(results[0]["content"], max_chars or self.max_body_chars)
+        return PageSearch(cql=cql, pages=hits, total=found.get("totalSize"), top_page=top)
 
     async def page(
         self,

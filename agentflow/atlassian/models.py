@@ -91,12 +91,6 @@ class PageHit(_Model):
     labels: list[str] = Field(default_factory=list)
 
 
-class PageSearch(_Model):
-    cql: str
-    pages: list[PageHit]
-    total: int | None = None
-
-
 class Page(_Model):
     id: str
     title: str
@@ -109,6 +103,13 @@ class Page(_Model):
     ancestors: list[str] = Field(default_factory=list)
     body: str = ""
     body_truncated: bool = False
+
+
+class PageSearch(_Model):
+    cql: str
+    pages: list[PageHit]
+    total: int | None = None
+    top_page: Page | None = None  # the first hit read in full, when the search was asked to include it
 
 
 class ComponentRef(_Model):

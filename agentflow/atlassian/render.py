@@ -114,13 +114,16 @@ def issue(result: Issue, max_chars: int) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def page_search(result: PageSearch) -> str:
+def page_search(result: PageSearch, max_chars: int) -> str:
+    """The hits, then the best match in full when the search included it (`max_chars`: where its body was cut)."""
     if not result.pages:
         return f"No pages match `{result.cql}`."
     lines = [f"{len(result.pages)} pages for `{result.cql}`:"]
-    for page in result.pages:
-        head = f"- **{page.title}** (id {page.id}, space {page.space}, modified {when(page.last_modified)})"
-        lines.append(head + (f": {page.excerpt}" if page.excerpt else ""))
+    for hit in result.pages:
+        head = f"- **{hit.title}** (id {hit.id}, space {hit.space}, modified {when(hit.last_modified)})"
+        lines.append(head + (f": {hit.excerpt}" if hit.excerpt else ""))
+    if result.top_page is not None:
+        lines += ["", "The best match in full:", "", page(result.top_page, max_chars)]
     return "\n".join(lines)
 
 

@@ -301,10 +301,20 @@ def _tools(server: AtlassianServer) -> list[Tool]:
             Field(max_length=MAX_QUERY_CHARS, description='CQL, e.g. label = "runbook" AND text ~ "connection pool"'),
         ],
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
+        include_body: Annotated[
+            bool, Field(description="Also return the best match in full, as get_confluence_page reads it")
+        ] = False,
+        max_chars: Annotated[
+            int | None, Field(ge=500, description="With include_body: cut its body at this many characters")
+        ] = None,
     ) -> CallToolResult:
         """Search Confluence pages with CQL. Returns id, title, space and an excerpt, best match first."""
         confluence = server.product("confluence")
-        return await server.run_call(lambda: confluence.search(cql, limit), render.page_search)
+        body_chars = max_chars or server.max_chars
+        return await server.run_call(
+            lambda: confluence.search(cql, limit, include_body, body_chars),
+            lambda r: render.page_search(r, body_chars),
+        )
 
     async def get_confluence_page(
         page_id: str | None = None,

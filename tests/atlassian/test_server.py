@@ -229,6 +229,26 @@ async def test_confluence_search_and_read_pages(site, client_for):
     assert "| currency |" in by_title.structured_content["body"].replace("  ", " ")
 
 
+async def test_confluence_search_includes_the_best_match_in_full_in_the_same_request(site, client_for, tmp_path):
+    """`include_body`: the search's own request brings the first hit's page, the same as get_confluence_page
+    reads it; without it, the result is as it was (`top_page` null)."""
+    log = tmp_path / "requests.jsonl"
+    cql = 'label = "runbook" AND text ~ "DB connection pool exhausted"'
+    async with client_for(Site.open(site.flavor, request_log=log)) as client:
+        found = await call(client, "search_confluence_pages", cql=cql, include_body=True, max_chars=800)
+        sent = len(requestlog.read(log))
+        plain = await call(client, "search_confluence_pages", cql=cql)
+        page = await call(client, "get_confluence_page", page_id=found.structured_content["pages"][0]["id"],
+                          max_chars=800)  # fmt: skip
+    assert found.meta[REQUESTS_META] == 1 == sent
+    top = found.structured_content["top_page"]
+    assert top == page.structured_content and top["title"] == "Runbook: Database connection pool exhaustion"
+    assert top["body_truncated"] and "runbook" in top["labels"] and top["version"] >= 1
+    assert found.structured_content["pages"] == plain.structured_content["pages"]
+    assert plain.structured_content["top_page"] is None and "in full" not in text(plain)
+    assert "The best match in full:" in text(found) and "[page cut at 800 characters" in text(found)
+
+
 async def test_confluence_create_and_errors(site, client_for):
     async with client_for(site) as client:
         created = await call(
