@@ -1,5 +1,5 @@
 """Compass through the Atlassian GraphQL gateway: component search, and one component with its owner team,
-on-call, links and `DEPENDS_ON` relationships in both directions.
+on-call, links and `DEPENDS_ON` relationships in both directions, by id or by name in one request.
 
 Compass answers failures inside the result union (`QueryError`) rather than as HTTP errors; those become
 `AtlassianError`s that quote Compass's message. The site's cloud id is looked up once per server.
@@ -14,8 +14,21 @@ from agentflow.atlassian.errors import AtlassianError, ToolInputError
 from agentflow.atlassian.http import AtlassianHTTP
 from agentflow.atlassian.models import Component, ComponentLink, ComponentRef, ComponentSearch, ComponentSummary
 
-# A fragment, not string templates: GraphQL's own way to share a selection between queries.
+# Fragments, not string templates: GraphQL's own way to share a selection between queries.
 SUMMARY = "fragment Summary on CompassComponent { id name typeId description ownerTeam { displayName } }"
+DETAILS = """
+fragment Details on CompassComponent {
+  ...Summary
+  labels { name }
+  links { name type url }
+  outward: relationships(query: {relationshipType: DEPENDS_ON, direction: OUTWARD, first: 50}) {
+    ... on CompassRelationshipConnection { nodes { endNode { id name typeId } } }
+  }
+  inward: relationships(query: {relationshipType: DEPENDS_ON, direction: INWARD, first: 50}) {
+    ... on CompassRelationshipConnection { nodes { startNode { id name typeId } } }
+  }
+}
+"""
 SEARCH = (
     """
 query search($cloudId: ID!, $text: String!, $first: Int) {
@@ -28,26 +41,31 @@ query search($cloudId: ID!, $text: String!, $first: Int) {
 """
     + SUMMARY
 )
+# A component by name: the search's nodes are whole components, so the one named is read in the same request.
+NAMED = (
+    """
+query named($cloudId: ID!, $text: String!, $first: Int) {
+  compass { searchComponents(cloudId: $cloudId, query: {query: $text, first: $first}) {
+    __typename
+    ... on CompassSearchComponentConnection { nodes { component { ...Details } } }
+    ... on QueryError { message extensions { statusCode } }
+  } }
+}
+"""
+    + DETAILS
+    + SUMMARY
+)
 COMPONENT = (
     """
 query component($id: ID!) {
   compass { component(id: $id) {
     __typename
-    ... on CompassComponent {
-      ...Summary
-      labels { name }
-      links { name type url }
-      outward: relationships(query: {relationshipType: DEPENDS_ON, direction: OUTWARD, first: 50}) {
-        ... on CompassRelationshipConnection { nodes { endNode { id name typeId } } }
-      }
-      inward: relationships(query: {relationshipType: DEPENDS_ON, direction: INWARD, first: 50}) {
-        ... on CompassRelationshipConnection { nodes { startNode { id name typeId } } }
-      }
-    }
+    ... on CompassComponent { ...Details }
     ... on QueryError { message extensions { statusCode } }
   } }
 }
 """
+    + DETAILS
     + SUMMARY
 )
 CLOUD_ID = "query cloudId($host: String!) { tenantContexts(hostNames: [$host]) { cloudId } }"
@@ -81,15 +99,19 @@ class CompassAPI:
         return ComponentSearch(query=text, components=[_summary(n["component"]) for n in result["nodes"]])
 
     async def component(self, id_or_name: str) -> Component:
-        ident = id_or_name
-        if not id_or_name.startswith("ari:"):
-            found = await self.search(id_or_name, limit=50)
-            exact = [c for c in found.components if c.name.lower() == id_or_name.lower()]
+        """By id (an ARI): `compass.component`. By name: `compass.searchComponents` for the name, whose nodes
+        carry the whole component, so the exact match (case aside) needs no second request."""
+        if id_or_name.startswith("ari:"):
+            raw = _unwrap((await self._query(COMPONENT, {"id": id_or_name}))["compass"]["component"])
+        else:
+            variables = {"cloudId": await self.cloud_id(), "text": id_or_name, "first": 50}
+            data = await self._query(NAMED, variables)
+            found = [n["component"] for n in _unwrap(data["compass"]["searchComponents"])["nodes"]]
+            exact = [c for c in found if c["name"].lower() == id_or_name.lower()]
             if not exact:
-                close = ", ".join(c.name for c in found.components[:5]) or "none"
+                close = ", ".join(c["name"] for c in found[:5]) or "none"
                 raise ToolInputError(f"no Compass component named '{id_or_name}' (similar: {close})")
-            ident = exact[0].id
-        raw = _unwrap((await self._query(COMPONENT, {"id": ident}))["compass"]["component"])
+            raw = exact[0]
         links = raw.get("links") or []
         on_call = next((link["name"] for link in links if link.get("type") == "ON_CALL"), None)
         return Component(

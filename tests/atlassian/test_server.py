@@ -288,6 +288,21 @@ async def test_compass_component_with_owner_on_call_and_dependencies(site, clien
     assert missing.is_error and "no Compass component named 'billing-engine'" in text(missing)
 
 
+async def test_a_compass_component_by_name_is_one_request_after_the_cloud_id(site, client_for, tmp_path):
+    """The name's search brings the whole component: the cloud id once per server, then one request per call;
+    by name and by id the same component."""
+    log = tmp_path / "requests.jsonl"
+    async with client_for(Site.open(site.flavor, request_log=log)) as client:
+        first = await call(client, "get_compass_component", id_or_name="payment-gateway")
+        again = await call(client, "get_compass_component", id_or_name="Customer-API")
+        by_id = await call(client, "get_compass_component", id_or_name=first.structured_content["id"])
+    assert [first.meta[REQUESTS_META], again.meta[REQUESTS_META], by_id.meta[REQUESTS_META]] == [2, 1, 1]
+    assert len(requestlog.read(log)) == 4
+    assert by_id.structured_content == first.structured_content
+    assert again.structured_content["name"] == "customer-api"
+    assert [c["name"] for c in again.structured_content["depends_on"]] == ["payment-gateway"]
+
+
 # --- retries ----------------------------------------------------------------------------------------------------
 
 
