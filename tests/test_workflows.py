@@ -99,7 +99,7 @@ async def test_grooming_a_backlog_of_thousands_reads_what_its_budget_allows_and_
     site = Site.open("cloud", scale=25_000)
     record = await run("backlog-grooming", site)
     [search] = [step for step in record.steps if step.id == "backlog"]
-    assert search.status == "ok" and search.requests == 51  # 50 pages, and the site's field list once
+    assert search.status == "ok" and search.requests == 50  # 50 pages; the first also tells the field ids
     oldest = site.store.query(
         "SELECT i.key, i.created FROM issues i JOIN projects p ON p.id = i.project_id JOIN statuses s ON "
         "s.id = i.status_id JOIN issue_types t ON t.id = i.issue_type_id WHERE p.key = 'PROD' AND s.category != "

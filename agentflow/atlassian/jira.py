@@ -1,7 +1,8 @@
 """Jira through its REST API, for Cloud (v3, ADF, `search/jql`) and Data Center (v2, wiki markup, `search`).
 
 Everything returned is already flavor-neutral (`models`), with rich text as Markdown. Field ids that differ
-per instance (Epic Link, story points) are discovered once from `/field`.
+per instance (Epic Link, story points) are discovered once per server: from the first search's own answer
+(its `names` and `schema` expansions), or from `/field` when something needs them before any search.
 """
 
 from __future__ import annotations
@@ -31,36 +32,34 @@ class JiraAPI:
         self.version = "3" if cloud else "2"
         self.browse_url = browse_url.rstrip("/")
         self.max_body_chars = max_body_chars
-        self._field_ids: dict[str, str] | None = None
+        self._custom_ids: tuple[str | None, str | None] | None = None  # (Epic Link, story points)
 
     # --- helpers ---------------------------------------------------------------------------------------
 
     def _path(self, path: str) -> str:
         return f"/rest/api/{self.version}/{path}"
 
-    async def field_ids(self) -> dict[str, str]:
-        """Field name -> id, and custom field type (`schema.custom`) -> id, read once: Epic Link and story points
-        have instance-specific ids, and a site may rename or translate them (`Lien d'epic`), so a custom field
-        is found by its type first and by its English name only where its type says nothing."""
-        if self._field_ids is None:
-            fields = await self.http.get(self._path("field"))
-            self._field_ids = {f["name"]: f["id"] for f in fields}
-            for field in fields:
-                custom = (field.get("schema") or {}).get("custom")
-                if isinstance(custom, str):
-                    self._field_ids.setdefault(f"type:{custom}", field["id"])
-        return self._field_ids
-
-    async def _epic_field(self) -> str | None:
-        if self.cloud:
-            return None
-        ids = await self.field_ids()
-        return ids.get(f"type:{EPIC_LINK_TYPE}") or ids.get("Epic Link")
-
-    async def _points_field(self) -> str | None:
-        ids = await self.field_ids()
+    def _custom_ids_in(self, fields: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+        """(Epic Link id, story points id) among `fields` (`{id, name, schema}` each, as `/field` lists them):
+        they differ per instance, and a site may rename or translate them (`Lien d'epic`), so a custom field is
+        found by its type (`schema.custom`) first and by its English name only where its type says nothing.
+        Cloud has no Epic Link: its epics are parents."""
+        by_name = {f["name"]: f["id"] for f in fields}
+        by_type: dict[str, str] = {}
+        for field in fields:
+            custom = (field.get("schema") or {}).get("custom")
+            if isinstance(custom, str):
+                by_type.setdefault(custom, field["id"])
+        epic = None if self.cloud else by_type.get(EPIC_LINK_TYPE) or by_name.get("Epic Link")
         # Data Center's Story Points is a plain number field: there its name is all that tells it apart.
-        return ids.get(f"type:{POINTS_TYPE}") or next((ids[name] for name in STORY_POINT_NAMES if name in ids), None)
+        points = by_type.get(POINTS_TYPE) or next((by_name[n] for n in STORY_POINT_NAMES if n in by_name), None)
+        return epic, points
+
+    async def _custom_fields(self) -> tuple[str | None, str | None]:
+        """(Epic Link id, story points id), from `/field` (Jira REST "Get fields") unless a search told them."""
+        if self._custom_ids is None:
+            self._custom_ids = self._custom_ids_in(await self.http.get(self._path("field")))
+        return self._custom_ids
 
     def _to_markdown(self, body: Any) -> str:
         if body is None:
@@ -78,20 +77,35 @@ class JiraAPI:
     async def search(
         self, jql: str, limit: int = 20, page_token: str | None = None, fields: list[str] | None = None
     ) -> IssueSearch:
-        epic_field, points_field = await self._epic_field(), await self._points_field()
-        wanted = SUMMARY_FIELDS + [f for f in (epic_field, points_field) if f] + list(fields or [])
+        """Cloud: `POST /rest/api/3/search/jql`; Data Center: `POST /rest/api/2/search` (Jira REST "Search for
+        issues using JQL"). While the custom field ids are not known, the search asks for every navigable field
+        with their names and schema (`expand=names,schema`) and learns the ids from its own answer: a larger
+        answer once per server instead of a `/field` request before it."""
+        body: dict[str, Any] = {"jql": jql, "maxResults": limit}
+        if self._custom_ids is None:
+            body["fields"] = [*SUMMARY_FIELDS, "*navigable", *(fields or [])]
+            # Cloud's search/jql takes `expand` as a comma-separated string, Data Center's search as a list.
+            body["expand"] = "names,schema" if self.cloud else ["names", "schema"]
+        else:
+            custom = [f for f in self._custom_ids if f]
+            body["fields"] = SUMMARY_FIELDS + custom + list(fields or [])
         if self.cloud:
-            body: dict[str, Any] = {"jql": jql, "maxResults": limit, "fields": wanted}
             if page_token:
                 body["nextPageToken"] = page_token
             page = await self.http.post(self._path("search/jql"), body)
-            issues = [self._summary(i, epic_field, points_field, fields) for i in page.get("issues", [])]
-            return IssueSearch(jql=jql, issues=issues, next_page_token=page.get("nextPageToken"))
-        start = _decode_offset(page_token)
-        page = await self.http.post(
-            self._path("search"), {"jql": jql, "startAt": start, "maxResults": limit, "fields": wanted}
-        )
+        else:
+            start = _decode_offset(page_token)
+            page = await self.http.post(self._path("search"), body | {"startAt": start})
+        names = page.get("names")
+        if self._custom_ids is None and names:
+            schema = page.get("schema") or {}
+            self._custom_ids = self._custom_ids_in(
+                [{"id": i, "name": n, "schema": schema.get(i)} for i, n in names.items()]
+            )
+        epic_field, points_field = await self._custom_fields()  # `/field` only if the answer named no fields
         issues = [self._summary(i, epic_field, points_field, fields) for i in page.get("issues", [])]
+        if self.cloud:
+            return IssueSearch(jql=jql, issues=issues, next_page_token=page.get("nextPageToken"))
         total = page.get("total")
         following = start + len(issues)
         token = _encode_offset(following) if total is not None and following < total and issues else None
@@ -142,7 +156,7 @@ class JiraAPI:
 
     async def issue(self, key: str, comment_limit: int = 10, max_chars: int | None = None) -> Issue:
         limit = max_chars or self.max_body_chars
-        epic_field, points_field = await self._epic_field(), await self._points_field()
+        epic_field, points_field = await self._custom_fields()
         raw = await self.http.get(self._path(f"issue/{key}"))
         fields = raw.get("fields") or {}
         description, cut = convert.truncate_markdown(self._to_markdown(fields.get("description")), limit)
@@ -217,7 +231,7 @@ class JiraAPI:
     async def _epic_value(self, epic: str) -> dict[str, Any]:
         if self.cloud:
             return {"parent": {"key": epic}}
-        field = await self._epic_field()
+        field, _ = await self._custom_fields()
         if field is None:
             raise ToolInputError("this Data Center site has no 'Epic Link' field, so issues cannot be linked to epics")
         return {field: epic}

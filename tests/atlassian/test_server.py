@@ -86,6 +86,30 @@ async def test_search_pages_with_tokens_on_both_flavors(site, client_for):
     assert len(seen) == len(set(seen)) == 12
 
 
+async def test_the_first_search_learns_the_custom_field_ids_from_its_own_answer(site, client_for, tmp_path):
+    """No `/field` request: the first search asks for the navigable fields with their names and schema and
+    finds Epic Link and story points there; later searches and reads ask only for what they show, and all read
+    the same epics and points as a server that listed `/field` first."""
+    log = tmp_path / "requests.jsonl"
+    jql = "project = PROD ORDER BY key ASC"
+    logged = Site.open(site.flavor, request_log=log)
+    async with client_for(logged) as client:
+        first = await call(client, "search_jira_issues", jql=jql, fields=["description"])
+        again = await call(client, "search_jira_issues", jql=jql, fields=["description"])
+        story = await call(client, "get_jira_issue", key="PROD-101")
+    searched = requestlog.read(log)
+    async with client_for(logged) as client:
+        read_first = await call(client, "get_jira_issue", key="PROD-101")  # no search yet: `/field`, the issue
+        listed = await call(client, "search_jira_issues", jql=jql, fields=["description"])
+    assert [r.meta[REQUESTS_META] for r in (first, again, story, read_first)] == [1, 1, 1, 2]
+    assert len(searched) == 3 and not any(line["path"].endswith("/field") for line in searched)
+    assert first.structured_content == again.structured_content == listed.structured_content
+    issues = {issue["key"]: issue for issue in first.structured_content["issues"]}
+    assert issues["PROD-101"]["epic"] == "PROD-100" and story.structured_content == read_first.structured_content
+    assert any(issue["story_points"] is not None for issue in issues.values())
+    assert issues["PROD-101"]["extra"]["description"]
+
+
 async def test_get_issue_has_markdown_description_comments_links_and_epic(site, client_for):
     async with client_for(site) as client:
         bug = await call(client, "get_jira_issue", key="PAY-429")
@@ -325,7 +349,7 @@ async def test_injected_429s_are_waited_out_as_retry_after_says(client_for):
         results = [await client.call_tool("search_jira_issues", {"jql": "project = PAY"}) for _ in range(6)]
     assert all(not r.is_error for r in results)
     assert waits and set(waits) == {1.0}  # the sandbox's injected 429s say Retry-After: 1
-    assert sum(r.meta[REQUESTS_META] for r in results) == 6 + 1 + len(waits)  # + the one /field lookup
+    assert sum(r.meta[REQUESTS_META] for r in results) == 6 + len(waits)  # the first search learns the field ids
 
 
 async def test_a_long_retry_after_is_reported_not_waited_for(client_for):
