@@ -10,6 +10,7 @@ import pytest
 from agentflow.agent.scripted import ScriptedModel
 from agentflow.atlassian.testing import server_for
 from agentflow.runner import Runner, RunRequest
+from agentflow.sandbox import requestlog
 from agentflow.sandbox.site import Site
 
 pytestmark = pytest.mark.anyio
@@ -122,6 +123,25 @@ async def test_incident_scripted_names_the_runbook_and_the_deployment():
     assert record.terminal_reason == "completed"
     assert "## Runbook: Database connection pool exhaustion" in record.report
     assert "1. **OPS-141**" in record.report
+
+
+# --- what a run costs the site ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flavor", ["cloud", "dc"])
+@pytest.mark.parametrize("model", [None, "incident"], ids=["none", "scripted"])
+async def test_an_incident_run_gets_its_facts_in_at_most_four_atlassian_requests(flavor, model, tmp_path):
+    """The search brings the runbook's body, the changes are one search, the component one GraphQL request after
+    the cloud id; the scripted model's Compass read is the gather step's, answered from the run's cache. The
+    site's own request log agrees with the record (it was 7 without a model, 8 scripted)."""
+    log = tmp_path / "requests.jsonl"
+    record = await run("incident", Site.open(flavor, request_log=log), scripted(model) if model else None)
+    assert record.terminal_reason == "completed"
+    assert record.requests() == len(requestlog.read(log)) <= 4
+    assert "Runbook: Database connection pool exhaustion" in record.report and "OPS-141" in record.report
+    assert "Payments Team" in record.report and "customer-api" in record.report
+    if model:
+        assert [c.status for c in record.tool_calls if c.tool == "get_compass_component"] == ["cached"]
 
 
 async def test_bug_triage_scripted_ties_the_cause_to_the_payments_api_page_and_stages_one_comment():
