@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from agentflow.cli import app as agentflow_app
 from agentflow.schedule import scheduler
+from tests.schedule.test_dst import QUARTERLY
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "scripts" / "backlog-grooming.yaml"
 THURSDAY_7AM = datetime(2026, 11, 26, 7, 0, 30, tzinfo=UTC)
@@ -23,13 +24,6 @@ title: A digest at seven, Berlin time
 agent: {prompt: minimal.md.j2}
 output: {schema: {type: object}}
 schedule: {cron: "0 7 * * 1-5", timezone: Europe/Berlin}
-"""
-QUARTERLY = """\
-name: quarterly
-title: Every quarter of an hour, Berlin time
-agent: {prompt: minimal.md.j2}
-output: {schema: {type: object}}
-schedule: {cron: "*/15 * * * *", timezone: Europe/Berlin}
 """
 
 
