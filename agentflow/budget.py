@@ -68,7 +68,9 @@ class Ledger(Protocol):
     def try_reserve(
         self, site: str, count: int, ceiling: int, now: float, *, run_id: str, workflow: str, actor: str
     ) -> Grant | None:
-        """Reserve `count` if what the window holds plus `count` stays within `ceiling`; else None."""
+        """Reserve `count` if the site is not paused at `now` (epoch seconds) and what the window ending at `now`
+        holds plus `count` stays within `ceiling`; else None. One atomic step: no other process's reservation
+        or pause can come between the checks and the grant."""
 
     def record(self, site: str, count: int, now: float, *, run_id: str, workflow: str, actor: str) -> None:
         """Count `count` requests that were sent without a reservation (known only after the fact)."""
@@ -132,6 +134,8 @@ class SQLiteLedger:
         self, site: str, count: int, ceiling: int, now: float, *, run_id: str, workflow: str, actor: str
     ) -> Grant | None:
         with self._in() as conn:
+            if conn.execute("SELECT 1 FROM pauses WHERE site = ? AND until > ?", (site, now)).fetchone():
+                return None
             used = _window_sum(conn, site, now)
             if used + count > ceiling:
                 return None
@@ -152,17 +156,22 @@ class SQLiteLedger:
 
     def identity(self) -> str:
         if self._identity is None:
-            with self._in() as conn:
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('identity', ?)", (uuid.uuid4().hex,))
-                self._identity = conn.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()[0]
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
+            if row is None:
+                with self._in() as conn:
+                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('identity', ?)", (uuid.uuid4().hex,))
+                    row = conn.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
+            self._identity = row[0]
         return self._identity
 
     def _prune(self, conn: sqlite3.Connection, now: float) -> None:
-        """Now and then, forget what has slid out of the window: one row per request adds up over days."""
+        """Now and then, forget what has slid out of the window: one row per request adds up over days. Pauses
+        stay a window after they end, so a process whose reservation a pause refused still finds it when it asks
+        why."""
         self._writes += 1
         if self._writes % PRUNE_EVERY == 0:
             conn.execute("DELETE FROM entries WHERE at <= ?", (now - WINDOW,))
-            conn.execute("DELETE FROM pauses WHERE until <= ?", (now,))
+            conn.execute("DELETE FROM pauses WHERE until <= ?", (now - WINDOW,))
 
     def commit(self, grant_id: int, actual: int, now: float) -> None:
         with self._in() as conn:
@@ -325,13 +334,14 @@ class Budget:
         self, site: str, count: int, priority: Priority, *, run_id: str = "", workflow: str = "", actor: str = ""
     ) -> Grant:
         now = self.clock()
-        paused = self.ledger.paused_until(site, now)
-        if paused is not None:
-            raise BudgetExhausted(f"{site} is rate limited: paused until {moment_text(paused)}", paused)
         grant = self.ledger.try_reserve(
             site, count, self.ceiling(site, priority), now, run_id=run_id, workflow=workflow, actor=actor
         )
         if grant is None:
+            # Why, asked at the same `now`: a pause that refused it is still there (pauses outlive their end).
+            paused = self.ledger.paused_until(site, now)
+            if paused is not None:
+                raise BudgetExhausted(f"{site} is rate limited: paused until {moment_text(paused)}", paused)
             retry_at = self.fits_at(site, count, priority)
             needs = f"; this needs {count}" if count > 1 else ""
             raise BudgetExhausted(
@@ -485,8 +495,11 @@ class _Held:
 
     def settle(self, used: int) -> None:
         """Keep `used` requests. More than reserved is what a server that made more requests than its estimate
-        reports: the ledger records what the site saw."""
+        reports: the ledger records what the site saw. Exactly what was reserved writes nothing: the ledger
+        holds that count already, so the reservation alone was the request's one transaction."""
         used = max(0, used)
+        if used == self.count:
+            return
         if used:
             self.quota.budget.commit(self.grant, used)
         else:

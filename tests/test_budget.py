@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import time
 from pathlib import Path
 
 import pytest
 
-from agentflow.atlassian.quota import QuotaExhausted
+from agentflow import budget as budget_module
+from agentflow.atlassian.quota import QuotaExhausted, request_scope
 from agentflow.budget import (
     WINDOW,
     Allowance,
@@ -35,28 +37,118 @@ class Clock:
         return self.now
 
 
-def _reserve_many(path: str, attempts: int, limit: int, queue: multiprocessing.Queue) -> None:
+def _reserve_many(path: str, attempts: int, limit: int, through: str, queue: multiprocessing.Queue) -> None:
+    """`attempts` reservations of one request: straight from the ledger at NOW, or as the bundled server makes
+    them (a `SiteQuota` at the wall clock, so every process moves the window's horizon as it goes)."""
     ledger = SQLiteLedger(path)
     granted = 0
-    for _ in range(attempts):
-        if ledger.try_reserve("acme", 1, limit, NOW, run_id="r", workflow="w", actor="a") is not None:
+    if through == "ledger":
+        for _ in range(attempts):
+            if ledger.try_reserve("acme", 1, limit, NOW, run_id="r", workflow="w", actor="a") is not None:
+                granted += 1
+    else:
+        quota = SiteQuota(Budget(ledger, Settings(per_hour=limit)), "acme", "interactive", run_id="r")
+        for _ in range(attempts):
+            try:
+                quota.reserve(1)
+            except QuotaExhausted:
+                continue
             granted += 1
     queue.put(granted)
 
 
-def test_four_processes_never_together_exceed_the_limit(tmp_path: Path):
+@pytest.mark.parametrize("through", ["ledger", "quota"])
+def test_four_processes_never_together_exceed_the_limit(tmp_path: Path, through: str):
     path = str(tmp_path / "budget.db")
     SQLiteLedger(path).close()  # create the schema once, before the race
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    workers = [context.Process(target=_reserve_many, args=(path, 300, 500, queue)) for _ in range(4)]
+    workers = [context.Process(target=_reserve_many, args=(path, 300, 500, through, queue)) for _ in range(4)]
     for worker in workers:
         worker.start()
     granted = [queue.get(timeout=SLOW_MACHINE_SECONDS) for _ in workers]
     for worker in workers:
         worker.join(timeout=SLOW_MACHINE_SECONDS)
     assert sum(granted) == 500
-    assert SQLiteLedger(path).used("acme", NOW) == 500
+    ledger = SQLiteLedger(path)
+    now = NOW if through == "ledger" else time.time()
+    assert ledger.used("acme", now) == 500 == _window_sum(ledger, "acme", now)
+
+
+def _window_sum(ledger: SQLiteLedger, site: str, now: float) -> int:
+    """What the window holds, summed row by row: what the running total must always equal."""
+    row = ledger.conn.execute("SELECT SUM(count) FROM entries WHERE site = ? AND at > ?", (site, now - WINDOW))
+    return row.fetchone()[0] or 0
+
+
+def _statements(ledger: SQLiteLedger) -> list[str]:
+    """Every statement the ledger's connection runs from now on (transactions' BEGIN and COMMIT included)."""
+    seen: list[str] = []
+    ledger.conn.set_trace_callback(seen.append)
+    return seen
+
+
+def _transactions(statements: list[str]) -> list[list[str]]:
+    """The statements grouped into their transactions; a statement outside any is a transaction of its own
+    (SQLite's autocommit)."""
+    grouped: list[list[str]] = []
+    inside = False
+    for statement in statements:
+        if not inside:
+            grouped.append([])
+        grouped[-1].append(statement)
+        inside = statement.startswith("BEGIN") or (inside and statement not in ("COMMIT", "ROLLBACK"))
+    return grouped
+
+
+def test_a_request_is_one_transaction_and_settling_exactly_what_was_reserved_writes_nothing(tmp_path: Path):
+    ledger = SQLiteLedger(tmp_path / "budget.db")
+    budget = Budget(ledger, Settings(per_hour=10), Clock())
+    quota = SiteQuota(budget, "acme", "interactive", run_id="r1", workflow="incident", actor="sam")
+    seen = _statements(ledger)
+
+    async def requests() -> None:
+        async def never(seconds: float) -> None:
+            raise AssertionError("nothing to wait for")
+
+        with request_scope(quota) as scope:  # a read: one request, as the HTTP client admits it
+            await scope.admit(never)
+        with request_scope(quota) as scope:  # a write of two requests that needed both
+            scope.prepay(2)
+            await scope.admit(never)
+            await scope.admit(never)
+
+    asyncio.run(requests())
+    transactions = _transactions(seen)
+    assert len(transactions) == 2, transactions
+    assert all(statements[0] == "BEGIN IMMEDIATE" for statements in transactions)
+    held = quota.reserve(3)
+    seen.clear()
+    held.settle(3)
+    assert seen == []
+    assert ledger.used("acme", NOW) == 6
+    assert [(c.workflow, c.actor, c.requests) for c in ledger.consumers("acme", NOW)] == [("incident", "sam", 6)]
+
+
+def test_a_reservation_the_site_does_not_get_is_released_and_one_it_partly_used_is_committed():
+    budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=10), Clock())
+    quota = SiteQuota(budget, "acme", "interactive")
+    quota.reserve(2).settle(0)  # reserved, never sent
+    assert budget.status("acme")["used"] == 0
+    quota.reserve(3).settle(1)
+    assert budget.status("acme")["used"] == 1
+
+
+def test_a_paused_site_refuses_in_the_reservation_itself_and_the_pause_outlives_its_end(monkeypatch):
+    monkeypatch.setattr(budget_module, "PRUNE_EVERY", 1)  # every reservation prunes
+    ledger = SQLiteLedger(":memory:")
+    ledger.pause("acme", NOW + 30)
+    assert ledger.try_reserve("acme", 1, 10, NOW, run_id="", workflow="", actor="") is None
+    ledger.try_reserve("other", 1, 10, NOW + 60, run_id="", workflow="", actor="")
+    assert ledger.paused_until("acme", NOW) == NOW + 30  # so a refusal at NOW can still say why
+    assert ledger.try_reserve("acme", 1, 10, NOW + 30, run_id="", workflow="", actor="") is not None
+    ledger.try_reserve("other", 1, 10, NOW + 30 + WINDOW, run_id="", workflow="", actor="")
+    assert ledger.paused_until("acme", NOW) is None  # pruned a window after it ended
 
 
 def test_the_window_slides():
