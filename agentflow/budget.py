@@ -40,8 +40,9 @@ _COLUMNS = {
     "entries": {"id", "site", "at", "count", "committed", "run_id", "workflow", "actor"},
     "pauses": {"site", "until"},
     "meta": {"key", "value"},
+    "totals": {"site", "used", "horizon"},
 }
-PRUNE_EVERY = 500  # reservations of one process between two prunings of expired rows
+PRUNE_EVERY = 500  # reservations (of all processes: by entry id) between two prunings of expired rows
 BUDGET_KEYS = frozenset({"per_hour", "users", "reserve_interactive", "max_wait", "sites"})
 Priority = Literal["interactive", "batch"]
 
@@ -98,11 +99,21 @@ class Ledger(Protocol):
 
 
 class SQLiteLedger:
-    """The machine-wide ledger: a SQLite file every agentflow process opens."""
+    """The machine-wide ledger: a SQLite file every agentflow process opens.
+
+    What a site used in the window is a running total per site (`totals`), so a reservation costs the same
+    whether the window holds ten requests or ten thousand: `used` is the sum of the site's entries newer than
+    its `horizon`, kept so by triggers on every change to `entries` (whichever agentflow version makes it), and
+    each reservation moves the horizon up to its own window's edge, subtracting the few entries that slid out
+    since the last one. A reservation is one `BEGIN IMMEDIATE` transaction: the pause, the total and the insert.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.conn = open_database(path, "budget ledger", DAMAGED_LEDGER)
         self.conn.execute("PRAGMA journal_mode = WAL")
+        # Under WAL, NORMAL syncs at checkpoints, not at each commit: a commit survives any process crash (it is
+        # in the WAL file before COMMIT returns), and only an OS crash or power cut can lose the last few, never
+        # corrupt the file. Those processes are gone then too; FULL would cost an fsync per request.
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.executescript(
             """
@@ -112,11 +123,21 @@ class SQLiteLedger:
             CREATE INDEX IF NOT EXISTS entries_site_at ON entries(site, at);
             CREATE TABLE IF NOT EXISTS pauses (site TEXT PRIMARY KEY, until REAL NOT NULL);
             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS totals (site TEXT PRIMARY KEY, used INTEGER NOT NULL, horizon REAL NOT NULL);
+            CREATE TRIGGER IF NOT EXISTS entries_added AFTER INSERT ON entries BEGIN
+                UPDATE totals SET used = used + NEW.count WHERE site = NEW.site AND NEW.at > horizon;
+            END;
+            CREATE TRIGGER IF NOT EXISTS entries_removed AFTER DELETE ON entries BEGIN
+                UPDATE totals SET used = used - OLD.count WHERE site = OLD.site AND OLD.at > horizon;
+            END;
+            CREATE TRIGGER IF NOT EXISTS entries_changed AFTER UPDATE OF site, at, count ON entries BEGIN
+                UPDATE totals SET used = used - OLD.count WHERE site = OLD.site AND OLD.at > horizon;
+                UPDATE totals SET used = used + NEW.count WHERE site = NEW.site AND NEW.at > horizon;
+            END;
             """
         )
         self._check_columns(path)
         self._identity: str | None = None
-        self._writes = 0
 
     def _check_columns(self, path: Path | str) -> None:
         """A ledger whose tables lack columns (another version's, or edited) fails now, named, rather than in
@@ -136,15 +157,16 @@ class SQLiteLedger:
         with self._in() as conn:
             if conn.execute("SELECT 1 FROM pauses WHERE site = ? AND until > ?", (site, now)).fetchone():
                 return None
-            used = _window_sum(conn, site, now)
-            if used + count > ceiling:
+            if _advance(conn, site, now) + count > ceiling:
                 return None
             cursor = conn.execute(
                 "INSERT INTO entries (site, at, count, run_id, workflow, actor) VALUES (?, ?, ?, ?, ?, ?)",
                 (site, now, count, run_id, workflow, actor),
             )
-            self._prune(conn, now)
-            return Grant(cursor.lastrowid, site, count)
+            grant = Grant(cursor.lastrowid, site, count)
+            if grant.id % PRUNE_EVERY == 0:
+                _prune(conn, now)
+            return grant
 
     def record(self, site: str, count: int, now: float, *, run_id: str, workflow: str, actor: str) -> None:
         with self._in() as conn:
@@ -164,15 +186,6 @@ class SQLiteLedger:
             self._identity = row[0]
         return self._identity
 
-    def _prune(self, conn: sqlite3.Connection, now: float) -> None:
-        """Now and then, forget what has slid out of the window: one row per request adds up over days. Pauses
-        stay a window after they end, so a process whose reservation a pause refused still finds it when it asks
-        why."""
-        self._writes += 1
-        if self._writes % PRUNE_EVERY == 0:
-            conn.execute("DELETE FROM entries WHERE at <= ?", (now - WINDOW,))
-            conn.execute("DELETE FROM pauses WHERE until <= ?", (now - WINDOW,))
-
     def commit(self, grant_id: int, actual: int, now: float) -> None:
         with self._in() as conn:
             conn.execute("UPDATE entries SET count = ?, committed = 1 WHERE id = ?", (actual, grant_id))
@@ -182,7 +195,8 @@ class SQLiteLedger:
             conn.execute("DELETE FROM entries WHERE id = ? AND committed = 0", (grant_id,))
 
     def used(self, site: str, now: float) -> int:
-        return _window_sum(self.conn, site, now)
+        row = self.conn.execute(_USED, {"site": site, "edge": now - WINDOW}).fetchone()
+        return int(row[0]) if row else _window_sum(self.conn, site, now)
 
     def oldest(self, site: str, now: float) -> list[tuple[float, int]]:
         rows = self.conn.execute(
@@ -232,6 +246,49 @@ class _Immediate:
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         self.conn.execute("ROLLBACK" if kind else "COMMIT")
+
+
+# The site's total as seen at `edge` (= now - WINDOW): its running total, less what slid out between the horizon
+# and the edge, or plus what a clock behind the horizon's still counts. At most one of the two ranges is non-empty.
+_USED = """
+    SELECT used
+        - (SELECT COALESCE(SUM(count), 0) FROM entries WHERE site = :site AND at > horizon AND at <= :edge)
+        + (SELECT COALESCE(SUM(count), 0) FROM entries WHERE site = :site AND at > :edge AND at <= horizon)
+    FROM totals WHERE site = :site
+"""
+
+
+def _advance(conn: sqlite3.Connection, site: str, now: float) -> int:
+    """Inside a write transaction: what `site` used in the window ending at `now`, the site's horizon moved up
+    to the window's edge first (its running total started from the entries when it has none yet)."""
+    edge = now - WINDOW
+    # Moved at every reservation, so that what slid out since is a handful of entries, not the window's worth.
+    moved = conn.execute(
+        "UPDATE totals SET used = used - (SELECT COALESCE(SUM(count), 0) FROM entries "
+        "WHERE site = :site AND at > totals.horizon AND at <= :edge), horizon = :edge "
+        "WHERE site = :site AND horizon < :edge",
+        {"site": site, "edge": edge},
+    )
+    if not moved.rowcount:
+        row = conn.execute(_USED, {"site": site, "edge": edge}).fetchone()
+        if row is not None:
+            return int(row[0])
+        conn.execute(
+            "INSERT INTO totals SELECT :site, COALESCE(SUM(count), 0), :edge FROM entries "
+            "WHERE site = :site AND at > :edge",
+            {"site": site, "edge": edge},
+        )
+    return int(conn.execute("SELECT used FROM totals WHERE site = ?", (site,)).fetchone()[0])
+
+
+def _prune(conn: sqlite3.Connection, now: float) -> None:
+    """Forget what slid out of the window long ago: one row per request adds up over days. Entries stay a window
+    past their own, so a process whose clock is behind the horizon (it read its clock before another process
+    took the lock) still finds what its window holds; pauses stay a window after they end, so a process whose
+    reservation a pause refused still finds it when it asks why. The running totals do not change: what is
+    deleted is behind every horizon, or its trigger takes it off."""
+    conn.execute("DELETE FROM entries WHERE at <= ?", (now - 2 * WINDOW,))
+    conn.execute("DELETE FROM pauses WHERE until <= ?", (now - WINDOW,))
 
 
 def _window_sum(conn: sqlite3.Connection, site: str, now: float) -> int:

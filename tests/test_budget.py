@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from agentflow import budget as budget_module
 from agentflow.atlassian.quota import QuotaExhausted, request_scope
@@ -149,6 +152,73 @@ def test_a_paused_site_refuses_in_the_reservation_itself_and_the_pause_outlives_
     assert ledger.try_reserve("acme", 1, 10, NOW + 30, run_id="", workflow="", actor="") is not None
     ledger.try_reserve("other", 1, 10, NOW + 30 + WINDOW, run_id="", workflow="", actor="")
     assert ledger.paused_until("acme", NOW) is None  # pruned a window after it ended
+
+
+_SITES = st.sampled_from(["acme", "beta"])
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("reserve"), _SITES, st.integers(1, 3), st.integers(1, 12)),
+        st.tuples(st.just("record"), _SITES, st.integers(0, 3)),
+        st.tuples(st.just("commit"), st.integers(0, 30), st.integers(0, 5)),
+        st.tuples(st.just("release"), st.integers(0, 30)),
+        st.tuples(st.just("clock"), st.sampled_from([-120.0, -1.0, 0.0, 0.5, 600.0, WINDOW / 2, WINDOW])),
+        st.tuples(st.just("prune")),
+        st.tuples(st.just("old version writes"), _SITES, st.integers(-WINDOW, 0)),
+    ),
+    max_size=40,
+)
+
+
+@settings(derandomize=True, database=None, max_examples=300, deadline=None)
+@given(_STEPS)
+# The edges, whether or not the draws reach them: an entry exactly a window old, and a clock behind the horizon.
+@example([("reserve", "acme", 1, 9), ("clock", WINDOW), ("reserve", "acme", 1, 9), ("clock", -1.0),
+          ("reserve", "acme", 1, 2)])  # fmt: skip
+def test_the_running_total_is_always_the_window_sum(steps: list[tuple]):
+    ledger = SQLiteLedger(":memory:")
+    now, grants = NOW, []
+    for step in steps:
+        match step:
+            case ("reserve", site, count, ceiling):
+                allowed = _window_sum(ledger, site, now) + count <= ceiling
+                grant = ledger.try_reserve(site, count, ceiling, now, run_id="", workflow="", actor="")
+                assert (grant is not None) == allowed
+                grants += [grant] if grant else []
+            case ("record", site, count):
+                ledger.record(site, count, now, run_id="", workflow="", actor="")
+            case ("commit", which, actual) if grants:
+                ledger.commit(grants[which % len(grants)].id, actual, now)
+            case ("release", which) if grants:
+                ledger.release(grants[which % len(grants)].id)
+            case ("clock", seconds):  # backwards too: another process read its clock just before this one
+                now += seconds
+            case ("prune",):  # harder than the ledger's own pruning: right at the window's edge
+                ledger.conn.execute("DELETE FROM entries WHERE at <= ?", (now - WINDOW,))
+            case ("old version writes", site, ago):  # a process of a version before the running totals
+                ledger.conn.execute("INSERT INTO entries (site, at, count) VALUES (?, ?, 1)", (site, now + ago))
+        for site in ("acme", "beta"):
+            for moment in (now, now - 300, now + WINDOW / 3):
+                assert ledger.used(site, moment) == _window_sum(ledger, site, moment), (step, site, moment)
+
+
+def test_a_ledger_from_before_the_running_totals_counts_what_it_holds(tmp_path: Path):
+    path = tmp_path / "budget.db"
+    with sqlite3.connect(path) as conn:  # the tables as an earlier version made them, with an hour's requests
+        conn.executescript(
+            """
+            CREATE TABLE entries (id INTEGER PRIMARY KEY, site TEXT NOT NULL, at REAL NOT NULL,
+                count INTEGER NOT NULL, committed INTEGER NOT NULL DEFAULT 0, run_id TEXT, workflow TEXT, actor TEXT);
+            CREATE TABLE pauses (site TEXT PRIMARY KEY, until REAL NOT NULL);
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            """
+        )
+        conn.executemany("INSERT INTO entries (site, at, count) VALUES ('acme', ?, 1)",
+                         [(NOW - WINDOW + 10 * i,) for i in range(9)])  # fmt: skip
+    ledger = SQLiteLedger(path)
+    assert ledger.used("acme", NOW) == 8  # the first slid out at NOW
+    assert ledger.try_reserve("acme", 3, 10, NOW, run_id="", workflow="", actor="") is None
+    assert ledger.try_reserve("acme", 2, 10, NOW, run_id="", workflow="", actor="") is not None
+    assert ledger.used("acme", NOW + 25) == 8
 
 
 def test_the_window_slides():
