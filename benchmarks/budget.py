@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Literal
 
 from agentflow.atlassian.quota import QuotaExhausted, request_scope
-from agentflow.budget import Budget, Settings, SiteQuota, SQLiteLedger
+from agentflow.budget import Budget, Settings, SiteQuota
+from agentflow.ledger import SQLiteLedger
 
 TARGET_PER_SECOND = 2000
 NOW = 1_800_000_000.0

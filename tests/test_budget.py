@@ -12,21 +12,20 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from agentflow import budget as budget_module
+from agentflow import ledger as ledger_module
 from agentflow.atlassian.quota import QuotaExhausted, request_scope
 from agentflow.budget import (
-    WINDOW,
     Allowance,
     Budget,
     BudgetExhausted,
     Settings,
     SiteQuota,
-    SQLiteLedger,
     moment_text,
     open_budget,
     settings_from,
 )
 from agentflow.errors import ConfigError, StateError
+from agentflow.ledger import WINDOW, SQLiteLedger
 from tests.conftest import SLOW_MACHINE_SECONDS
 
 NOW = 1_800_000_000.0
@@ -143,7 +142,7 @@ def test_a_reservation_the_site_does_not_get_is_released_and_one_it_partly_used_
 
 
 def test_a_paused_site_refuses_in_the_reservation_itself_and_the_pause_outlives_its_end(monkeypatch):
-    monkeypatch.setattr(budget_module, "PRUNE_EVERY", 1)  # every reservation prunes
+    monkeypatch.setattr(ledger_module, "PRUNE_EVERY", 1)  # every reservation prunes
     ledger = SQLiteLedger(":memory:")
     ledger.pause("acme", NOW + 30)
     assert ledger.try_reserve("acme", 1, 10, NOW, run_id="", workflow="", actor="") is None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agentflow.budget import SQLiteLedger
+from agentflow.ledger import SQLiteLedger
 from agentflow.sandbox import requestlog
 from tests.conftest import SLOW_MACHINE_SECONDS
 

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from agentflow.atlassian.testing import server_for
-from agentflow.budget import Budget, Settings, SQLiteLedger
+from agentflow.budget import Budget, Settings
 from agentflow.errors import WorkflowInvalid
+from agentflow.ledger import SQLiteLedger
 from agentflow.runner import Runner, RunRequest
 from agentflow.sandbox.site import Site
 

@@ -16,12 +16,13 @@ from typer.testing import CliRunner
 
 from agentflow import audit
 from agentflow.atlassian.testing import server_for
-from agentflow.budget import Budget, Settings, SQLiteLedger
+from agentflow.budget import Budget, Settings
 from agentflow.cli import app
 from agentflow.errors import ConfigError
 from agentflow.host.gate import Gate
 from agentflow.host.servers import Host
 from agentflow.host.specs import ServerSpec, load_server_specs
+from agentflow.ledger import SQLiteLedger
 from agentflow.metering import Metering
 from agentflow.runner import Runner, RunRequest
 from agentflow.runs import CallStatus

@@ -14,9 +14,10 @@ from agentflow import audit, runs
 from agentflow.agent.models import Model, Turn
 from agentflow.agent.scripted import ScriptedModel
 from agentflow.atlassian.testing import server_for
-from agentflow.budget import Budget, Settings, SQLiteLedger
+from agentflow.budget import Budget, Settings
 from agentflow.cli import app
 from agentflow.errors import BudgetDeferred
+from agentflow.ledger import SQLiteLedger
 from agentflow.runner import Runner, RunRequest
 from agentflow.sandbox.site import Site
 from tests.conftest import SLOW_MACHINE_SECONDS

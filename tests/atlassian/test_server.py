@@ -6,7 +6,8 @@ from mcp import Client
 from agentflow.atlassian import catalog
 from agentflow.atlassian.server import BUDGET_META, METERED_META, REQUESTS_META
 from agentflow.atlassian.testing import server_for
-from agentflow.budget import Budget, Settings, SiteQuota, SQLiteLedger
+from agentflow.budget import Budget, Settings, SiteQuota
+from agentflow.ledger import SQLiteLedger
 from agentflow.sandbox import requestlog
 from agentflow.sandbox.limits import Faults
 from agentflow.sandbox.site import Site

@@ -21,13 +21,14 @@ from agentflow import config, runs
 from agentflow.agent.scripted import ScriptedModel
 from agentflow.atlassian.catalog import WRITE_TOOLS
 from agentflow.atlassian.testing import server_for
-from agentflow.budget import Budget, Settings, SQLiteLedger
+from agentflow.budget import Budget, Settings
 from agentflow.changes import apply as applying
 from agentflow.changes.attribution import run_label
 from agentflow.changes.journal import exclusive
 from agentflow.changes.plan import Change
 from agentflow.cli import app
 from agentflow.errors import ConfigError
+from agentflow.ledger import SQLiteLedger
 from agentflow.runner import Runner, RunRequest
 from agentflow.sandbox.site import Site, running
 from tests.conftest import SLOW_MACHINE_SECONDS, staged_stories

@@ -10,13 +10,14 @@ import pytest
 
 from agentflow import audit
 from agentflow.atlassian.testing import server_for
-from agentflow.budget import Budget, Settings, SQLiteLedger
+from agentflow.budget import Budget, Settings
 from agentflow.changes.plan import Stager
 from agentflow.errors import ServerError
 from agentflow.host.gate import Gate
 from agentflow.host.servers import Host
 from agentflow.host.specs import ServerSpec
 from agentflow.host.toolbox import build_toolbox
+from agentflow.ledger import SQLiteLedger
 from agentflow.metering import Metering
 from agentflow.runs import CallStatus, status_for
 from agentflow.sandbox.site import Site

@@ -25,9 +25,10 @@ from agentflow import redact, runs
 from agentflow.agent.models import Model, Turn
 from agentflow.agent.scripted import ScriptedModel
 from agentflow.atlassian.testing import server_for
-from agentflow.budget import Budget, Settings, SQLiteLedger
+from agentflow.budget import Budget, Settings
 from agentflow.config import state_dir
 from agentflow.errors import BudgetDeferred, ConfigError
+from agentflow.ledger import SQLiteLedger
 from agentflow.runner import Runner, RunRequest, RunResult
 from agentflow.sandbox.site import Site
 from agentflow.schedule import OccurrenceStore, Scheduler, occurrences, settings_from, until_signalled
