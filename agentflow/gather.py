@@ -31,9 +31,13 @@ class Gatherer:
         record: runs.RunRecord,
         on_step: Callable[[runs.StepRecord], None],
         clock: Callable[[], float] = time.monotonic,
+        *,
+        agent_follows: bool = True,
     ) -> None:
+        """`agent_follows`: a model runs after the steps; without one (`none` mode) a step's `pages.leave` keeps
+        nothing back, since the whole budget is the steps'."""
         self.loaded, self.toolbox, self.gate, self.record = loaded, toolbox, gate, record
-        self.on_step, self.clock = on_step, clock
+        self.on_step, self.clock, self.agent_follows = on_step, clock, agent_follows
 
     async def run(self, context: dict[str, Any]) -> None:
         """Fill `context["steps"]` with each step's result, in order."""
@@ -89,12 +93,15 @@ class Gatherer:
         stopped = None
         while token := pages[-1].get("next_page_token"):
             left = self.gate.requests_left()
+            leave = step.pages.leave if self.agent_follows else 0
             if len(pages) >= step.pages.max:
                 stopped = f"the step reads at most {step.pages.max} pages (pages.max)"
-            elif left is not None and left <= step.pages.leave:
+            elif left == 0:
+                stopped = "the run's budget (budget.max_calls) is spent"
+            elif left is not None and left <= leave:
                 stopped = (
                     f"the run's budget (budget.max_calls) has {left} Atlassian requests left, and the step leaves "
-                    f"{step.pages.leave} of them to the agent (pages.leave)"
+                    f"{leave} of them to the agent (pages.leave)"
                 )
             else:
                 outcome = await self.gate.call_tool(tool, {**arguments, "page_token": token})

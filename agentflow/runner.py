@@ -230,7 +230,10 @@ class Runner:
                 "now": self.now().isoformat(timespec="seconds"),
             }
             events.on_phase("gathering")
-            await Gatherer(run.loaded, toolbox, gate, record, events.on_step, self.clock).run(context)
+            gatherer = Gatherer(
+                run.loaded, toolbox, gate, record, events.on_step, self.clock, agent_follows=run.model is not None
+            )
+            await gatherer.run(context)
             if run.model is None:
                 record.terminal_reason = TerminalReason.BUDGET if gate.exhausted else TerminalReason.COMPLETED
             else:

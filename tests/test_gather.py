@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from agentflow.agent.scripted import ScriptedModel
 from agentflow.atlassian.testing import server_for
 from agentflow.budget import Budget, Settings
 from agentflow.errors import WorkflowInvalid
@@ -31,12 +32,12 @@ budget: {{max_calls: {cap}}}
 """
 
 
-async def gathered(project, site: Site, pages: str, cap: int = 100) -> tuple[dict, object]:
+async def gathered(project, site: Site, pages: str, cap: int = 100, model=None) -> tuple[dict, object]:
     project.workflow("paged", PAGED.format(pages=pages, cap=cap))
     project.prompt("paged.report.md.j2", "{{ steps.backlog | to_json }}")
     budget = Budget(SQLiteLedger(":memory:"), Settings(per_hour=1000))
-    runner = Runner(model=None, bundled=lambda quota: server_for(site, user="pm", quota=quota), budget=budget)
-    record = (await runner.execute(RunRequest(workflow="paged", model="none"))).record
+    runner = Runner(model=model, bundled=lambda quota: server_for(site, user="pm", quota=quota), budget=budget)
+    record = (await runner.execute(RunRequest(workflow="paged", model=None if model else "none"))).record
     [step] = record.steps
     return step, record
 
@@ -70,11 +71,17 @@ async def test_pages_max_stops_it_and_says_so(project):
 
 
 async def test_it_leaves_the_agent_its_share_of_the_runs_budget(project):
-    _, record = await gathered(project, Site.open("cloud"), "{max: 10, leave: 8}", cap=10)
+    answers = ScriptedModel.from_turns([[{"type": "tool_use", "name": "submit_result", "input": {}}]])
+    _, record = await gathered(project, Site.open("cloud"), "{max: 10, leave: 8}", cap=10, model=answers)
     result = record_result(record)
     assert result["paging"]["complete"] is False
     assert result["paging"]["stopped"].endswith("and the step leaves 8 of them to the agent (pages.leave)")
     assert record.requests() <= 10 - 8 + 1  # it stopped before going below what the agent keeps
+
+
+async def test_without_a_model_nothing_is_left_for_an_agent(project):
+    _, record = await gathered(project, Site.open("cloud"), "{max: 10, leave: 8}", cap=10)
+    assert record_result(record)["paging"] == {"pages": 3, "complete": True, "stopped": None}
 
 
 def test_pages_go_with_tool_steps_only(project):

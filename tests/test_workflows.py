@@ -108,7 +108,7 @@ async def test_grooming_a_backlog_of_thousands_reads_what_its_budget_allows_and_
     )
     last_read = oldest[-1]["key"]
     assert (
-        f"> Only part of the backlog was looked at: 5000 issues, up to {last_read} (created " in record.report
+        f"> Only part of the backlog was looked at: 5000 open issues, up to {last_read} (created " in record.report
         and "newer issues were not, because the step reads at most 50 pages (pages.max)." in record.report
     )
     stale = record.report.split("## Stale")[1].split("##")[0]

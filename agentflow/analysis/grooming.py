@@ -94,8 +94,10 @@ def _coverage(search: Any, backlog: list[dict[str, Any]]) -> dict[str, Any]:
     """How much of the backlog the findings rest on: complete, or the issues read (in the search's order, up to
     the last one) and why the rest were not, from the search step's `paging` (see `gather`). A single page
     with a next page left is incomplete too: the step was not asked to read further."""
-    paging = search.get("paging") if isinstance(search, dict) else None
-    more = isinstance(search, dict) and bool(search.get("next_page_token"))
+    if not isinstance(search, dict):  # the search step failed or was skipped: nothing was read
+        return {"complete": False, "read": 0, "last_key": None, "last_created": None, "stopped": "the search failed"}
+    paging = search.get("paging")
+    more = bool(search.get("next_page_token"))
     complete = not more and (not isinstance(paging, dict) or paging.get("complete") is not False)
     last = backlog[-1] if backlog else {}
     stopped = paging.get("stopped") if isinstance(paging, dict) else None

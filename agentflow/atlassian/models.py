@@ -53,6 +53,18 @@ class IssueSummary(_Model):
     url: str = ""
     extra: dict[str, Any] = Field(default_factory=dict)  # fields asked for by name (`fields=[...]`)
 
+    def _extra_without_restricted(self) -> tuple[dict[str, Any], int]:
+        """`extra` with the restricted comments of a `comment` field asked for by name (Jira's page of comments,
+        each restricted one carrying `visibility`) left out, and how many were."""
+        page = self.extra.get("comment")
+        if not isinstance(page, dict) or not isinstance(page.get("comments"), list):
+            return self.extra, 0
+        kept = [c for c in page["comments"] if not (isinstance(c, dict) and c.get("visibility"))]
+        withheld = len(page["comments"]) - len(kept)
+        total = page.get("total")
+        shown = {**page, "comments": kept, **({"total": total - withheld} if isinstance(total, int) else {})}
+        return {**self.extra, "comment": shown}, withheld
+
 
 class Issue(IssueSummary):
     reporter: str | None = None
@@ -68,9 +80,15 @@ class Issue(IssueSummary):
         """The issue without its restricted comments, counted in `comments_withheld` instead: for a run whose
         report goes where people outside the role or group read it (Slack, scheduled delivery)."""
         kept = [comment for comment in self.comments if comment.restricted_to is None]
+        extra, in_extra = self._extra_without_restricted()
         withheld = len(self.comments) - len(kept)
         return self.model_copy(
-            update={"comments": kept, "comment_total": self.comment_total - withheld, "comments_withheld": withheld}
+            update={
+                "comments": kept,
+                "comment_total": self.comment_total - withheld,
+                "comments_withheld": withheld + in_extra,
+                "extra": extra,
+            }
         )
 
 
@@ -79,6 +97,12 @@ class IssueSearch(_Model):
     issues: list[IssueSummary]
     total: int | None = None
     next_page_token: str | None = None
+
+    def without_restricted(self) -> IssueSearch:
+        """The search with the restricted comments of a `comment` field asked for by name left out (see
+        `Issue.without_restricted`)."""
+        issues = [issue.model_copy(update={"extra": issue._extra_without_restricted()[0]}) for issue in self.issues]
+        return self.model_copy(update={"issues": issues})
 
 
 class PageHit(_Model):

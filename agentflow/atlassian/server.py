@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 from agentflow.atlassian import catalog, render
 from agentflow.atlassian.backend import Backend, connect
 from agentflow.atlassian.errors import AtlassianError, ToolInputError
-from agentflow.atlassian.models import Issue
+from agentflow.atlassian.models import Issue, IssueSearch
 from agentflow.atlassian.quota import Quota, QuotaExhausted, request_scope
 from agentflow.atlassian.sites import SiteConfig
 
@@ -75,8 +75,8 @@ def read_only_from_env() -> bool:
 class AtlassianServer(MCPServer):
     """An MCPServer bound to one site; `connect` may be replaced to inject a transport in tests, and `quota`
     (None: unmetered) meters every HTTP request it sends. `withhold_restricted` leaves comments restricted to a
-    project role or group out of what `get_jira_issue` returns (counted, not shown): for runs whose report is
-    read by people outside that role or group."""
+    project role or group out of what `get_jira_issue` and `search_jira_issues` (a `comment` field asked for by
+    name) return: for runs whose report is read by people outside that role or group."""
 
     def __init__(
         self,
@@ -212,7 +212,12 @@ def _tools(server: AtlassianServer) -> list[Tool]:
     ) -> CallToolResult:
         """Search Jira issues with JQL. Returns key, summary, type, status, priority, assignee, labels, epic."""
         jira = server.product("jira")
-        return await server.run_call(lambda: jira.search(jql, limit, page_token, fields), render.issue_search)
+
+        async def search() -> IssueSearch:
+            found = await jira.search(jql, limit, page_token, fields)
+            return found.without_restricted() if server.withhold_restricted else found
+
+        return await server.run_call(search, render.issue_search)
 
     async def get_jira_issue(
         key: Key,

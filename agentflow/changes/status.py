@@ -71,9 +71,8 @@ def _made(result: dict[str, Any]) -> str:
 def _sentence(changes: list[Change], journal: Journal, unasked: Collection[int], run_id: str) -> str:
     states = [journal.entry(change.index).state for change in changes]
     applied = [c.index for c, state in zip(changes, states, strict=True) if state == "applied"]
-    failed = states.count("failed")
-    waiting = [c.index for c, state in zip(changes, states, strict=True) if state in ("pending", "applying")]
-    if not failed and not waiting:
+    failed, cut_off, waiting = states.count("failed"), states.count("applying"), states.count("pending")
+    if not failed and not cut_off and not waiting:
         without_asking = len([i for i in applied if i in unasked])
         if without_asking == len(applied):
             note = " without asking (writes policy)"
@@ -86,14 +85,17 @@ def _sentence(changes: list[Change], journal: Journal, unasked: Collection[int],
             parts.append(f"{len(applied)} applied without asking (writes policy)")
         else:
             parts.append(f"{len(applied)} applied")
+    if cut_off:  # the request may have reached the site: it is neither written nor unwritten for sure
+        parts.append(f"{cut_off} cut off while applying, perhaps written (apply again: it is looked up first)")
     if failed:
         parts.append(f"{failed} failed (see the table)")
     if waiting:
-        parts.append(f"{len(waiting)} staged, not written until a person applies them")
-    if not applied and not failed:
+        parts.append(f"{waiting} staged, not written until a person applies them")
+    if not applied and not failed and not cut_off:
+        example = " (or `--only 1,3`)" if len(changes) > 1 else ""
         return (
             f"Nothing has been written: {'; '.join(parts)}. Review with `agentflow runs show {run_id} --changes`, "
-            f"then apply with `agentflow apply {run_id}` (or `--only 1,3`)."
+            f"then apply with `agentflow apply {run_id}`{example}."
         )
     return (
         f"{'; '.join(parts)}. Review with `agentflow runs show {run_id} --changes`, then apply the rest with "

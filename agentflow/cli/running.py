@@ -323,8 +323,13 @@ def runs_show(
     from agentflow.changes.status import current_report
 
     record = runs.load(run_id)
+    record.report = current_report(record)  # what apply did since the run ended
     if as_json:
-        typer.echo(record.model_dump_json(indent=2))
+        shown = json.loads(record.model_dump_json())
+        shown["change_states"] = [  # from the apply journal: the record keeps what the run staged
+            {"index": line["index"], "state": line["state"], "result": line["result"]} for line in journal_lines(record)
+        ]
+        typer.echo(json.dumps(shown, indent=2))
         return
     if changes:
         out = ui.console(wrap=True)
@@ -342,7 +347,6 @@ def runs_show(
                 out.print(Markdown(line["preview"]))
         return
     console = ui.console(wrap=True)
-    record.report = current_report(record)  # what apply did since the run ended
     report.print_terminal(record, console)
     console.print(f"\n[bold]inputs[/] {ui.escape(json.dumps(record.inputs, default=str))}")
     for step in record.steps:

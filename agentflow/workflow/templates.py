@@ -64,7 +64,8 @@ def _table_cell(value: Any) -> str:
     return _one_line(value).replace("|", "\\|")
 
 
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+# A fence may be indented up to three spaces (four make indented code); a closing one carries no info string.
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 
 def _list_item(value: Any, indent: int = 4) -> str:
@@ -76,8 +77,12 @@ def _list_item(value: Any, indent: int = 4) -> str:
     opened: str | None = None
     for line in lines:
         fence = _FENCE.match(line)
-        if fence and (opened is None or fence.group(1).startswith(opened)):
-            opened = None if opened else fence.group(1)
+        if fence is None:
+            continue
+        if opened is None:
+            opened = fence.group(1)
+        elif fence.group(1).startswith(opened) and not fence.group(2).strip():  # CommonMark §4.5
+            opened = None
     if opened:
         lines.append(opened)
     pad = " " * indent

@@ -195,6 +195,12 @@ def test_the_indexed_duplicate_search_finds_what_comparing_every_pair_finds() ->
     assert len(found) > 100  # identical titles and near ones both occur
 
 
+def test_a_failed_search_is_not_complete_coverage() -> None:
+    assert grooming_findings(None)["coverage"] == {
+        "complete": False, "read": 0, "last_key": None, "last_created": None, "stopped": "the search failed"
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("search", "coverage"),
     [

@@ -159,6 +159,16 @@ async def test_a_server_that_withholds_restricted_comments_counts_them_and_shows
     assert "1 comment(s) restricted to a project role or group withheld" in text(withheld)
 
 
+async def test_a_withholding_server_leaves_them_out_of_a_searchs_comment_field_too(site):
+    server = server_for(site, user="dev")
+    server.withhold_restricted = True
+    async with Client(server) as client:
+        found = await call(client, "search_jira_issues", jql="key = PAY-429", fields=["comment"])
+    [issue] = found.structured_content["issues"]
+    comments = issue["extra"]["comment"]["comments"]
+    assert len(comments) == 2 and "Halvorsen" not in str(found.structured_content) + text(found)
+
+
 async def test_a_fault_inside_a_tool_is_an_error_result_that_names_it(site, client_for, monkeypatch):
     """Not the SDK's bare "Error executing tool ...": the model and the record learn what failed."""
     from agentflow.atlassian.jira import JiraAPI

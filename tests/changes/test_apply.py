@@ -300,6 +300,9 @@ def test_apply_from_the_command_line(tmp_path):
     assert "Everything selected is already applied." in nothing.stdout
     shown = " ".join(cli.invoke(app, ["runs", "show", "last"]).stdout.split())
     assert "All 8 changes are applied." in shown and "Nothing has been written" not in shown
+    as_json = json.loads(cli.invoke(app, ["runs", "show", "last", "--json"]).stdout)
+    assert "All 8 changes are applied." in as_json["report"]
+    assert {line["state"] for line in as_json["change_states"]} == {"applied"}
     created = re.findall(r"applied: (PROD-\d+)", shown)  # each story apply created, and each one's epic link
     assert len(created) == 8 and len(set(created)) == 4
     from agentflow.config import sandbox_db

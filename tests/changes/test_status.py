@@ -81,6 +81,18 @@ def test_the_sentence_agrees_with_the_table(states, unasked, rows, sentence):
         assert "Nothing has been written" not in section
 
 
+def test_a_change_cut_off_while_applying_is_not_called_unwritten():
+    cut = journal()
+    cut.entry(2).state = "applying"
+    section = plan_section(staged(), cut, set(), "run-1")
+    assert "Nothing has been written" not in section
+    assert "1 cut off while applying, perhaps written (apply again: it is looked up first); 2 staged" in section
+
+
+def test_a_single_change_gets_no_only_example():
+    assert "--only" not in plan_section(staged(1), journal(), set(), "run-1")
+
+
 def test_runs_show_replaces_the_section_the_run_ended_with(monkeypatch):
     changes = staged()
     record = RunRecord(

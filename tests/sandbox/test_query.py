@@ -543,3 +543,28 @@ def test_the_parser_is_kept_beside_a_site_file_privately_and_a_damaged_copy_is_r
     kept.write_bytes(b"not a parser\n\x80garbage")
     again = subprocess.run([sys.executable, "-c", code, db], capture_output=True, text=True, check=True)
     assert again.stdout.strip() == "Query" and kept.stat().st_size > 1000  # rebuilt and kept again
+
+
+def test_a_parser_file_in_a_directory_others_may_write_is_never_loaded(tmp_path):
+    """A pickle another user planted would run as code when loaded: a shared directory, or a file there that is
+    not owner-only, is not used (the parser is built in memory instead)."""
+    import subprocess
+    import sys
+
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o1777)
+    planted = shared / "jql-cql-parser.lark-cache"
+    planted.write_bytes(b"planted")
+    code = (
+        "import sys; from agentflow.sandbox.site import Site; from agentflow.sandbox.query import common; "
+        "Site.open('cloud', sys.argv[1]); print(common._parser_file)"
+    )
+    ran = subprocess.run([sys.executable, "-c", code, str(shared / "site.db")], capture_output=True, text=True)
+    assert ran.stdout.strip() == "False" and planted.read_bytes() == b"planted"
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "jql-cql-parser.lark-cache").write_bytes(b"")
+    (private / "jql-cql-parser.lark-cache").chmod(0o666)
+    ran = subprocess.run([sys.executable, "-c", code, str(private / "site.db")], capture_output=True, text=True)
+    assert ran.stdout.strip() == "False"  # a file others may write is not trusted either

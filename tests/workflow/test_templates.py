@@ -52,6 +52,8 @@ def test_one_line_and_table_cell_keep_text_inside_its_markdown_construct():
             "1. Page:\n    - on call\n\n    # not a heading of the report\n",
         ),
         ("  one line  ", "1. one line\n"),
+        ("Run:\n```\n```python\nstill code", "1. Run:\n    ```\n    ```python\n    still code\n    ```\n"),
+        ("Run:\n\n        ```indented code, not a fence", "1. Run:\n\n            ```indented code, not a fence\n"),
     ],
 )
 def test_list_item_keeps_a_steps_blocks_inside_its_item(step, rendered):

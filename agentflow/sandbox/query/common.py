@@ -216,14 +216,29 @@ _parser_file: str | bool = False
 
 def keep_parser_in(directory: Path) -> None:
     """Keep the built parser in a file of `directory`, so that later processes load it rather than build it
-    (about 50 ms of every run). Lark stores it as a pickle, which it loads again: `directory` must be private to
-    the user (the state directory), never a shared one like /tmp. Lark checks the file against the grammar, its
-    options and versions, and rebuilds it when they differ or it cannot be read."""
+    (about 50 ms of every run). Lark stores it as a pickle, which it loads again: only a directory this user
+    owns and no one else may write to is used, and only a file there that this user owns and no one else may
+    write (a site file in a shared directory such as /tmp builds its parser every time instead). Lark checks the
+    file against the grammar, its options and versions, and rebuilds it when they differ or it cannot be read."""
     global _parser_file
     path = directory / "jql-cql-parser.lark-cache"
-    # Made owner-only now: Lark rewrites a file in place, which keeps its mode (state files are 0600).
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+    try:
+        if not _private(directory.stat()):
+            return
+        # Made owner-only now: Lark rewrites a file in place, which keeps its mode (state files are 0600).
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            if not _private(os.fstat(descriptor)):
+                return
+        finally:
+            os.close(descriptor)
+    except OSError:  # a symlink in its place, no permission: build the parser in memory as without a site file
+        return
     _parser_file = str(path)
+
+
+def _private(status: os.stat_result) -> bool:
+    return status.st_uid == os.getuid() and not status.st_mode & 0o022
 
 
 @cache
