@@ -97,6 +97,12 @@ def sandbox_serve(
         for user in info["users"]:
             line = f"  {user['username']:<5} {user['name']:<14} {user['email']:<27} token {user['token']}"
             console.print(ui.escape(line))
+        rovo = info["rovo"]
+        console.print(
+            f"\nRovo-like MCP: {rovo['v1']} and {rovo['v2']} (cloudId {rovo['cloud_id']}); service-account keys:"
+        )
+        for user in info["users"]:
+            console.print(ui.escape(f"  {user['username']:<5} Bearer {user['service_account_key']}"))
         console.print("\nPoint a client at it (as sre):")
         for name, value in info["env"].items():
             console.print(f"  export {name}={ui.escape(value)}")

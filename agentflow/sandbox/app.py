@@ -3,6 +3,9 @@
 Cloud accepts HTTP Basic `email:api-token`; Data Center a `Bearer` personal access token. Requests with no
 credentials are anonymous (only `serverInfo` answers them); wrong credentials are 401 everywhere, as on the
 real services. Every error leaves in the API's own JSON shape, never as a traceback.
+
+The Rovo-like MCP endpoints (`/v1/mcp`, `/v2/mcp`, see `rovo/`) authenticate their own way and reach the data
+through a private Cloud-flavored app over the same store, whatever this site's flavor: Rovo fronts Cloud only.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -28,6 +32,7 @@ from agentflow.sandbox.jira import api as jira_api
 from agentflow.sandbox.jira import writes as jira_writes
 from agentflow.sandbox.limits import Faults, LimitsMiddleware
 from agentflow.sandbox.requestlog import RequestLog
+from agentflow.sandbox.rovo import endpoint as rovo
 from agentflow.sandbox.store import Store, User
 
 FLAVORS = ("cloud", "dc")
@@ -54,7 +59,7 @@ class AuthMiddleware(BaseHTTPMiddleware):
         state = request.app.state
         header = request.headers.get("authorization")
         request.state.user = None
-        if header:
+        if header and request.url.path not in rovo.PATHS.values():
             request.state.user = _credentials_user(state.store, state.flavor, header)
             if request.state.user is None:
                 challenge = 'Basic realm="atlassian"' if state.flavor == "cloud" else 'Bearer realm="atlassian"'
@@ -112,6 +117,17 @@ def create_app(
     if flavor not in FLAVORS:
         raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
     query.register_functions(store.conn)
+    cloud_id = store.meta("cloud_id") or "00000000-0000-4000-8000-000000000000"
+    proxy = _site(store, "cloud", cloud_id, [Middleware(AuthMiddleware)])
+    middleware = [Middleware(RequestLog, path=request_log, clock=store.clock)] if request_log else []
+    middleware.append(Middleware(LimitsMiddleware, clock=store.clock, per_hour=per_hour, faults=faults))
+    middleware.append(Middleware(AuthMiddleware))
+    return _site(store, flavor, cloud_id, middleware, rovo.routes(store, proxy, cloud_id))
+
+
+def _site(
+    store: Store, flavor: str, cloud_id: str, middleware: list[Middleware], extra: Sequence[Route] = ()
+) -> Starlette:
     routes = [
         *browse.routes(),
         *jira_api.routes(),
@@ -119,10 +135,8 @@ def create_app(
         *confluence_api.routes(),
         *confluence_v2.routes(),
         Route("/gateway/api/graphql", graphql, methods=["POST"]),
+        *extra,
     ]
-    middleware = [Middleware(RequestLog, path=request_log, clock=store.clock)] if request_log else []
-    middleware.append(Middleware(LimitsMiddleware, clock=store.clock, per_hour=per_hour, faults=faults))
-    middleware.append(Middleware(AuthMiddleware))
     app = Starlette(
         routes=routes,
         middleware=middleware,
@@ -130,5 +144,5 @@ def create_app(
     )
     app.state.store = store
     app.state.flavor = flavor
-    app.state.cloud_id = store.meta("cloud_id") or "00000000-0000-4000-8000-000000000000"
+    app.state.cloud_id = cloud_id
     return app

@@ -223,3 +223,10 @@ CREATE TABLE IF NOT EXISTS compass_relationships (
     type     TEXT NOT NULL DEFAULT 'DEPENDS_ON',
     PRIMARY KEY (start_id, end_id, type)
 );
+
+-- Service-account API keys for the Rovo-like MCP endpoints (`Authorization: Bearer <key>`), one per user so a test
+-- can act headless as anyone; made on open for every user that lacks one (store.py), old files included.
+CREATE TABLE IF NOT EXISTS service_account_keys (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id),
+    key     TEXT NOT NULL UNIQUE
+);

@@ -24,6 +24,7 @@ from agentflow.sandbox.app import create_app
 from agentflow.sandbox.jira.shapes import RENAMED_META
 from agentflow.sandbox.limits import Faults
 from agentflow.sandbox.query.common import keep_parser_in
+from agentflow.sandbox.rovo.endpoint import PATHS
 from agentflow.sandbox.seed import seed, seed_access
 from agentflow.sandbox.store import Clock, Store, User
 
@@ -56,6 +57,7 @@ class Site:
         if store.is_empty():
             seed(store, scale)
         seed_access(store)
+        store.service_account_keys()  # users of a file made before the keys existed get theirs
         if field_names is not None:
             store.set_meta(RENAMED_META, json.dumps(dict(field_names)))
         app = create_app(store, flavor, per_hour=per_hour, faults=faults, request_log=request_log)
@@ -96,7 +98,9 @@ class Site:
         return env
 
     def describe(self, base_url: str) -> dict[str, Any]:
-        """What `agentflow sandbox serve` prints: the URL, the users and their tokens, and env vars."""
+        """What `agentflow sandbox serve` prints: the URL, the users with their tokens and service-account keys,
+        env vars, and the Rovo-like MCP endpoints."""
+        keys = self.store.service_account_keys()
         return {
             "url": base_url,
             "flavor": self.flavor,
@@ -107,10 +111,16 @@ class Site:
                     "email": u.email,
                     "account_id": u.account_id,
                     "token": u.token,
+                    "service_account_key": keys[u.id],
                 }
                 for u in self.users()
             ],
             "env": self.env(base_url, "sre"),
+            "rovo": {
+                "v1": f"{base_url}{PATHS['v1']}",
+                "v2": f"{base_url}{PATHS['v2']}",
+                "cloud_id": self.app.state.cloud_id,
+            },
         }
 
 

@@ -9,6 +9,7 @@ whenever the sandbox starts, even days after the file was made.
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -162,6 +163,27 @@ class Store:
             "SELECT * FROM users WHERE account_id = ? OR username = ? OR email = ? COLLATE NOCASE "
             "OR display_name = ? COLLATE NOCASE ORDER BY id LIMIT 1",
             (reference, reference, reference, reference),
+        )
+        return _user(row) if row else None
+
+    def service_account_keys(self) -> dict[int, str]:
+        """Every user's service-account key (Rovo's `Authorization: Bearer <api key>`), made for users lacking one:
+        users seeded or added before the keys existed get theirs on the next open."""
+        with self.transaction() as conn:
+            lacking = conn.execute(
+                "SELECT id, username FROM users WHERE id NOT IN (SELECT user_id FROM service_account_keys)"
+            ).fetchall()
+            conn.executemany(
+                "INSERT INTO service_account_keys (user_id, key) VALUES (?, ?)",
+                [(row["id"], f"sbx-sa-{row['username']}-{secrets.token_hex(16)}") for row in lacking],
+            )
+            return dict(conn.execute("SELECT user_id, key FROM service_account_keys").fetchall())
+
+    def user_by_service_account_key(self, key: str) -> User | None:
+        row = self.query_one(
+            "SELECT users.* FROM users JOIN service_account_keys ON service_account_keys.user_id = users.id "
+            "WHERE service_account_keys.key = ? AND users.active = 1",
+            (key,),
         )
         return _user(row) if row else None
 

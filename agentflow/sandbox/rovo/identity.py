@@ -1,0 +1,73 @@
+"""Who calls the Rovo-like MCP endpoints: the `Identity` a request proves, and the chain of authenticators.
+
+Rovo accepts OAuth 2.1 access tokens, `Authorization: Basic base64(email:api_token)` and, for service accounts,
+`Authorization: Bearer <api key>` (REMOTE-SERVERS-NOTES.md, "Authentication"). The two headless schemes are
+here; the OAuth one is added by `oauth.py`, which appends its lookup to `AUTHENTICATORS` (tried after these, so
+a Bearer value that is a service-account key never reaches it) and may extend `challenge`. A request that proves
+nobody gets 401 with the `WWW-Authenticate` challenge of RFC 6750 §3.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from starlette.requests import Request
+
+from agentflow.sandbox.store import Store, User
+
+REALM = "atlassian-rovo-sandbox"
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: User
+    via: Literal["oauth", "basic", "bearer"]
+    scopes: frozenset[str] | None  # None: the account's own permissions (headless credentials)
+
+
+Authenticator = Callable[[Request, Store], Awaitable[Identity | None]]
+
+
+async def basic(request: Request, store: Store) -> Identity | None:
+    """`Basic base64(email:token)` with a sandbox user's API token, as the Cloud REST side accepts it."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        email, _, token = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user = store.user_by_token(token)
+    if user is None or user.email.lower() != email.lower():
+        return None
+    return Identity(user, "basic", None)
+
+
+async def service_account(request: Request, store: Store) -> Identity | None:
+    """`Bearer <service-account key>`: the keys `agentflow sandbox serve --json` prints."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    user = store.user_by_service_account_key(value.strip())
+    return Identity(user, "bearer", None) if user is not None else None
+
+
+AUTHENTICATORS: list[Authenticator] = [basic, service_account]
+
+
+async def authenticate(request: Request, store: Store) -> Identity | None:
+    """The identity the first authenticator that recognises the request proves, or None."""
+    for authenticator in AUTHENTICATORS:
+        identity = await authenticator(request, store)
+        if identity is not None:
+            return identity
+    return None
+
+
+def challenge(request: Request) -> str:
+    """The `WWW-Authenticate` value of a 401 (RFC 6750 §3); the single place to add `resource_metadata=`."""
+    return f'Bearer realm="{REALM}"'
