@@ -71,8 +71,10 @@ class Endpoint:
 
 
 def routes(store: Store, proxy: ASGIApp, cloud_id: str) -> list[Route]:
+    """POST only: a stateless server has nothing to push on a GET stream, and the streamable-HTTP transport lets a
+    server answer GET with 405 (MCP specification, "Listening for messages from the server")."""
     return [
-        Route(path, Endpoint(version, store, proxy, cloud_id), methods=["GET", "POST", "DELETE"])
+        Route(path, Endpoint(version, store, proxy, cloud_id), methods=["POST", "DELETE"])
         for version, path in PATHS.items()
     ]
 

@@ -39,6 +39,11 @@ def test_missing_or_wrong_credentials_get_401_with_a_bearer_challenge(rovo, vers
     assert refused.json()["error"] == "invalid_token"
 
 
+def test_there_is_no_stream_to_listen_to(rovo):
+    listen = httpx2.get(f"{rovo.url}/v1/mcp", headers={**ACCEPT, **rovo.basic("dev")}, timeout=SLOW_MACHINE_SECONDS)
+    assert listen.status_code == 405
+
+
 def test_a_users_api_token_is_not_a_service_account_key(rovo):
     user = rovo.site.user("dev")
     assert post(f"{rovo.url}/v1/mcp", {"Authorization": f"Bearer {user.token}"}, LIST).status_code == 401
