@@ -33,6 +33,7 @@ from agentflow.sandbox.jira import writes as jira_writes
 from agentflow.sandbox.limits import Faults, LimitsMiddleware
 from agentflow.sandbox.requestlog import RequestLog
 from agentflow.sandbox.rovo import endpoint as rovo
+from agentflow.sandbox.rovo.oauth import OAuthEndpoints, OAuthSettings
 from agentflow.sandbox.store import Store, User
 
 FLAVORS = ("cloud", "dc")
@@ -111,9 +112,10 @@ def create_app(
     per_hour: int | None = None,
     faults: Faults | None = None,
     request_log: Path | None = None,
+    oauth: OAuthSettings | None = None,
 ) -> Starlette:
     """An ASGI app serving `store` as a Jira (`cloud` or `dc`) + Confluence + Compass site; `request_log` names a
-    file that gets a line for every request received."""
+    file that gets a line for every request received; `oauth` adds the Rovo-like OAuth authorization server."""
     if flavor not in FLAVORS:
         raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
     query.register_functions(store.conn)
@@ -122,7 +124,8 @@ def create_app(
     middleware = [Middleware(RequestLog, path=request_log, clock=store.clock)] if request_log else []
     middleware.append(Middleware(LimitsMiddleware, clock=store.clock, per_hour=per_hour, faults=faults))
     middleware.append(Middleware(AuthMiddleware))
-    return _site(store, flavor, cloud_id, middleware, rovo.routes(store, proxy, cloud_id))
+    extra = [*rovo.routes(store, proxy, cloud_id), *(OAuthEndpoints(store, oauth).routes() if oauth else [])]
+    return _site(store, flavor, cloud_id, middleware, extra)
 
 
 def _site(

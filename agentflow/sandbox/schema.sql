@@ -230,3 +230,39 @@ CREATE TABLE IF NOT EXISTS service_account_keys (
     user_id INTEGER PRIMARY KEY REFERENCES users(id),
     key     TEXT NOT NULL UNIQUE
 );
+
+-- The Rovo-like MCP endpoints' OAuth 2.1 authorization server (rovo/oauth_store.py). Every secret (code,
+-- token, pending-consent id) is kept as its SHA-256 hex digest, never in clear. Times are the store clock's.
+CREATE TABLE IF NOT EXISTS oauth_clients (
+    client_id TEXT PRIMARY KEY,
+    info      TEXT NOT NULL                      -- the RFC 7591 client information, JSON
+);
+
+CREATE TABLE IF NOT EXISTS oauth_requests (      -- authorization requests waiting on the consent page
+    id_hash    TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL REFERENCES oauth_clients(client_id),
+    params     TEXT NOT NULL,                    -- the validated authorization parameters, JSON
+    expires_at REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS oauth_codes (
+    code_hash  TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL REFERENCES oauth_clients(client_id),
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    params     TEXT NOT NULL,                    -- the authorization parameters the code answers, JSON
+    expires_at REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS oauth_tokens (        -- access and refresh tokens; a family is one sign-in's chain
+    token_hash TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,                    -- 'access' or 'refresh'
+    family     TEXT NOT NULL,
+    client_id  TEXT NOT NULL REFERENCES oauth_clients(client_id),
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    scopes     TEXT NOT NULL,                    -- space-separated
+    resource   TEXT NOT NULL,                    -- RFC 8707: the one MCP endpoint the token is for
+    expires_at REAL,                             -- NULL: never
+    used       INTEGER NOT NULL DEFAULT 0,       -- a refresh token already exchanged (rotation)
+    revoked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS oauth_tokens_family ON oauth_tokens(family);

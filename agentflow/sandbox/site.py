@@ -25,6 +25,7 @@ from agentflow.sandbox.jira.shapes import RENAMED_META
 from agentflow.sandbox.limits import Faults
 from agentflow.sandbox.query.common import keep_parser_in
 from agentflow.sandbox.rovo.endpoint import PATHS
+from agentflow.sandbox.rovo.oauth import OAuthSettings
 from agentflow.sandbox.seed import seed, seed_access
 from agentflow.sandbox.store import Clock, Store, User
 
@@ -47,10 +48,12 @@ class Site:
         scale: int = 0,
         request_log: Path | None = None,
         field_names: Mapping[str, str] | None = None,
+        oauth: OAuthSettings | None = None,
     ) -> Site:
         """Open the site in `db` (seeding it when new) and build its app for `flavor`. `field_names` renames
         custom fields by id (`{"customfield_10014": "Lien d'epic"}`), as an admin or a translation does: the
-        same id and type under another name, for testing clients that must not find fields by name."""
+        same id and type under another name, for testing clients that must not find fields by name. `oauth` serves
+        the OAuth authorization server of the Rovo-like MCP endpoints with these lifetimes."""
         store = Store.open(db, clock)
         if str(db) != ":memory:":  # beside a site file, in the private directory it lives in
             keep_parser_in(Path(db).parent)
@@ -60,7 +63,7 @@ class Site:
         store.service_account_keys()  # users of a file made before the keys existed get theirs
         if field_names is not None:
             store.set_meta(RENAMED_META, json.dumps(dict(field_names)))
-        app = create_app(store, flavor, per_hour=per_hour, faults=faults, request_log=request_log)
+        app = create_app(store, flavor, per_hour=per_hour, faults=faults, request_log=request_log, oauth=oauth)
         return cls(store, flavor, app)
 
     def users(self) -> list[User]:

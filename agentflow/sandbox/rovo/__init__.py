@@ -5,5 +5,6 @@ APIs: permissions, visibility, validation and errors are the site's. Facts about
 REMOTE-SERVERS-NOTES.md (its Rovo section). Modules: `identity` (who calls: Basic, service-account
 Bearer, and the hook for OAuth), `scopes` (OAuth scope checks), `endpoint` (the ASGI routes), `server` (the MCP
 server and unknown parameters), `tools_v1`, `tools_v2`, `catalogue` (v2's operations), `operations` (what the
-tools do), `rest` (the in-process REST client), `tooling` (how a tool is declared).
+tools do), `rest` (the in-process REST client), `tooling` (how a tool is declared), and the OAuth 2.1
+authorization server in front of them: `oauth`, `oauth_store`, `consent`.
 """
