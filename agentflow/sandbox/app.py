@@ -115,7 +115,8 @@ def create_app(
     oauth: OAuthSettings | None = None,
 ) -> Starlette:
     """An ASGI app serving `store` as a Jira (`cloud` or `dc`) + Confluence + Compass site; `request_log` names a
-    file that gets a line for every request received; `oauth` adds the Rovo-like OAuth authorization server."""
+    file that gets a line for every request received; `oauth` sets the lifetimes of the Rovo-like endpoints'
+    OAuth authorization server (always served: the endpoints' 401 names it)."""
     if flavor not in FLAVORS:
         raise ValueError(f"flavor must be one of {', '.join(FLAVORS)}, not {flavor!r}")
     query.register_functions(store.conn)
@@ -124,7 +125,7 @@ def create_app(
     middleware = [Middleware(RequestLog, path=request_log, clock=store.clock)] if request_log else []
     middleware.append(Middleware(LimitsMiddleware, clock=store.clock, per_hour=per_hour, faults=faults))
     middleware.append(Middleware(AuthMiddleware))
-    extra = [*rovo.routes(store, proxy, cloud_id), *(OAuthEndpoints(store, oauth).routes() if oauth else [])]
+    extra = [*rovo.routes(store, proxy, cloud_id), *OAuthEndpoints(store, oauth or OAuthSettings()).routes()]
     return _site(store, flavor, cloud_id, middleware, extra)
 
 

@@ -52,8 +52,8 @@ class Site:
     ) -> Site:
         """Open the site in `db` (seeding it when new) and build its app for `flavor`. `field_names` renames
         custom fields by id (`{"customfield_10014": "Lien d'epic"}`), as an admin or a translation does: the
-        same id and type under another name, for testing clients that must not find fields by name. `oauth` serves
-        the OAuth authorization server of the Rovo-like MCP endpoints with these lifetimes."""
+        same id and type under another name, for testing clients that must not find fields by name. `oauth` sets
+        the lifetimes of the OAuth authorization server in front of the Rovo-like MCP endpoints."""
         store = Store.open(db, clock)
         if str(db) != ":memory:":  # beside a site file, in the private directory it lives in
             keep_parser_in(Path(db).parent)

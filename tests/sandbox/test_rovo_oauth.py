@@ -386,3 +386,35 @@ async def test_the_mcp_sdk_oauth_client_signs_in_and_refreshes() -> None:
                 assert second.status_code == 200 and second.json()["user"] == "pm"
                 assert storage.tokens.refresh_token not in (None, first_refresh)
                 assert len(sign_ins) == 1
+
+
+@pytest.mark.anyio
+async def test_an_oauth_sign_in_reaches_the_rovo_endpoint_with_its_scopes(server: AuthServer) -> None:
+    """Discovered from the endpoint's 401, signed in through consent, the token opens /v1/mcp as the user who
+    approved, with the Compass tools OAuth brings; a write the token has no scope for is a 403
+    insufficient_scope; the token dies on the site's clock."""
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    discovered = server.http.post("/v1/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert (
+        f'resource_metadata="{server.url}/.well-known/oauth-protected-resource/v1/mcp"'
+        in (discovered.headers["WWW-Authenticate"])
+    )
+    _, tokens = server.sign_in()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    async with (
+        httpx2.AsyncClient(headers=bearer, timeout=SLOW_MACHINE_SECONDS) as http,
+        Client(streamable_http_client(server.v1, http_client=http)) as client,
+    ):
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        me = await client.call_tool("atlassianUserInfo", {})
+    assert "getCompassComponents" in names and "createJiraIssue" in names
+    assert "Sam Rivera" in me.content[0].text
+    write = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "createJiraIssue", "arguments": {}}}
+    headers = {**bearer, "Accept": "application/json, text/event-stream"}
+    refused = server.http.post("/v1/mcp", json=write, headers=headers)
+    assert refused.status_code == 403 and 'error="insufficient_scope"' in refused.headers["WWW-Authenticate"]
+    server.clock.now += ACCESS_TTL + 1
+    expired = server.http.post("/v1/mcp", json=write, headers=headers)
+    assert expired.status_code == 401 and 'error="invalid_token"' in expired.headers["WWW-Authenticate"]

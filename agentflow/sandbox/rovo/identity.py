@@ -1,10 +1,10 @@
 """Who calls the Rovo-like MCP endpoints: the `Identity` a request proves, and the chain of authenticators.
 
 Rovo accepts OAuth 2.1 access tokens, `Authorization: Basic base64(email:api_token)` and, for service accounts,
-`Authorization: Bearer <api key>` (REMOTE-SERVERS-NOTES.md, "Authentication"). The two headless schemes are
-here; the OAuth one is added by `oauth.py`, which appends its lookup to `AUTHENTICATORS` (tried after these, so
-a Bearer value that is a service-account key never reaches it) and may extend `challenge`. A request that proves
-nobody gets 401 with the `WWW-Authenticate` challenge of RFC 6750 §3.
+`Authorization: Bearer <api key>` (REMOTE-SERVERS-NOTES.md, "Authentication"). The OAuth lookup is tried last,
+so a Bearer value that is a service-account key never reaches it; its tokens are bound to the endpoint they
+were issued for (RFC 8707). A request that proves nobody gets 401 with the `WWW-Authenticate` challenge of RFC
+6750 §3, naming the endpoint's RFC 9728 metadata so that an OAuth client can discover the authorization server.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Literal
 
 from starlette.requests import Request
 
+from agentflow.sandbox.rovo import oauth as oauth_server
 from agentflow.sandbox.store import Store, User
 
 REALM = "atlassian-rovo-sandbox"
@@ -56,7 +57,16 @@ async def service_account(request: Request, store: Store) -> Identity | None:
     return Identity(user, "bearer", None) if user is not None else None
 
 
-AUTHENTICATORS: list[Authenticator] = [basic, service_account]
+async def oauth(request: Request, store: Store) -> Identity | None:
+    """`Bearer <access token>` from the sandbox's authorization server, for this endpoint, with its scopes."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    grant = oauth_server.oauth_grant(store, value.strip(), _resource(request))
+    return Identity(grant.user, "oauth", grant.scopes) if grant is not None else None
+
+
+AUTHENTICATORS: list[Authenticator] = [basic, service_account, oauth]
 
 
 async def authenticate(request: Request, store: Store) -> Identity | None:
@@ -69,5 +79,13 @@ async def authenticate(request: Request, store: Store) -> Identity | None:
 
 
 def challenge(request: Request) -> str:
-    """The `WWW-Authenticate` value of a 401 (RFC 6750 §3); the single place to add `resource_metadata=`."""
-    return f'Bearer realm="{REALM}"'
+    """The `WWW-Authenticate` value of a 401 (RFC 6750 §3, RFC 9728 §5.1): `error="invalid_token"` when a Bearer
+    value was presented and proves nobody (an expired or revoked OAuth token), and the endpoint's metadata."""
+    presented = request.headers.get("authorization", "").lower().startswith("bearer ")
+    found = oauth_server.challenge(_resource(request), error="invalid_token" if presented else None)
+    return f'Bearer realm="{REALM}", ' + found.removeprefix("Bearer ")
+
+
+def _resource(request: Request) -> str:
+    """The endpoint's URL as the client reached it (the sandbox learns its port only when it is served)."""
+    return str(request.url.replace(query="", fragment=""))

@@ -33,9 +33,14 @@ def post(url: str, headers: dict[str, str], body: dict) -> httpx2.Response:
     ],
 )
 def test_missing_or_wrong_credentials_get_401_with_a_bearer_challenge(rovo, version, headers):
+    """The challenge names the endpoint's RFC 9728 metadata, so that an OAuth client discovers the authorization
+    server from this 401; a Bearer value that proves nobody is an `invalid_token` (RFC 6750 §3.1)."""
     refused = post(f"{rovo.url}/{version}/mcp", headers, LIST)
     assert refused.status_code == 401
-    assert refused.headers["WWW-Authenticate"] == 'Bearer realm="atlassian-rovo-sandbox"'
+    metadata = f"{rovo.url}/.well-known/oauth-protected-resource/{version}/mcp"
+    error = ', error="invalid_token"' if headers.get("Authorization", "").startswith("Bearer") else ""
+    expected = f'Bearer realm="atlassian-rovo-sandbox", resource_metadata="{metadata}"{error}'
+    assert refused.headers["WWW-Authenticate"] == expected
     assert refused.json()["error"] == "invalid_token"
 
 
