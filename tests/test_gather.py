@@ -105,3 +105,14 @@ def test_pages_go_with_tool_steps_only(project):
 def record_result(record) -> dict:
     """The step's result as templates see it (the report renders it as JSON)."""
     return json.JSONDecoder().raw_decode(record.report)[0]
+
+
+@pytest.mark.parametrize("pages", ["abc", "true", "2.5", "'3'"])
+def test_pages_of_the_wrong_kind_say_what_they_take(project, pages):
+    from agentflow.workflow import loader
+
+    project.workflow("paged", PAGED.format(pages=pages, cap=10))
+    with pytest.raises(WorkflowInvalid) as caught:
+        loader.load("paged")
+    assert "takes a number of pages (pages: 50) or {max: 50, leave: 40}" in str(caught.value)
+    assert "PagesSpec" not in str(caught.value)

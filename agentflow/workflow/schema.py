@@ -68,7 +68,11 @@ class PagesSpec(_Strict):
 
 
 def _pages_shorthand(value: Any) -> Any:
-    return {"max": value} if isinstance(value, int) and not isinstance(value, bool) else value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"max": value}
+    if not isinstance(value, dict | PagesSpec):
+        raise ValueError("takes a number of pages (pages: 50) or {max: 50, leave: 40}")
+    return value
 
 
 class StepSpec(_Strict):
