@@ -27,9 +27,8 @@ from agentflow.agent.models import Model
 from agentflow.atlassian.sites import SiteConfig, resolve_site
 from agentflow.budget import Budget, open_budget
 from agentflow.changes.apply import apply_plan, refuse_if_read_only
-from agentflow.changes.journal import Journal
 from agentflow.changes.plan import Applied, Stager, applies_unasked
-from agentflow.changes.status import plan_section
+from agentflow.changes.status import record_section
 from agentflow.config import load_config
 from agentflow.errors import (
     AgentflowError,
@@ -327,7 +326,7 @@ class Runner:
             body = None
         if body is None:
             body = f"# {run.workflow.title}\n\n```json\n{json.dumps(record.output, indent=2)}\n```\n"
-        plan = plan_section(record.changes, Journal.load(record.id), {a.index for a in record.applied}, record.id)
+        plan = record_section(record)
         return ("\n".join(header) + "\n\n" if header else "") + body + ("\n\n" + plan if plan else "")
 
     async def apply(

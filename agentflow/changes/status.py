@@ -32,13 +32,19 @@ def plan_section(changes: list[Change], journal: Journal, unasked: Collection[in
     return "\n".join([*lines, "", _sentence(changes, journal, unasked, run_id)])
 
 
+def record_section(record: RunRecord) -> str:
+    """The section for a run as its apply journal has it now; the changes the writes policy applied at the end
+    of the run (`record.applied`) are the ones applied without asking."""
+    return plan_section(record.changes, Journal.load(record.id), {a.index for a in record.applied}, record.id)
+
+
 def current_report(record: RunRecord) -> str:
     """The run's report with its change section as the apply journal has it now (a run applied after it
     ended says what apply created and what failed, not what the run staged)."""
     report = (record.report or "").rstrip()
     if not record.changes:
         return report
-    section = plan_section(record.changes, Journal.load(record.id), {a.index for a in record.applied}, record.id)
+    section = record_section(record)
     starts = [report.rfind(f"{HEADING}\n\n{_TABLE_HEAD}")] + [report.find(head) for head in _EARLIER_HEADS]
     found = [start for start in starts if start >= 0]
     body = report[: min(found)].rstrip() if found else report
