@@ -10,8 +10,6 @@ through a private Cloud-flavored app over the same store, whatever this site's f
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,12 +42,7 @@ def _credentials_user(store: Store, flavor: str, header: str) -> User | None:
     """The user the Authorization header proves, or None when it proves nobody."""
     scheme, _, value = header.partition(" ")
     if flavor == "cloud" and scheme.lower() == "basic":
-        try:
-            email, _, token = base64.b64decode(value, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        user = store.user_by_token(token)
-        return user if user is not None and user.email.lower() == email.lower() else None
+        return store.user_by_basic(value)
     if flavor == "dc" and scheme.lower() == "bearer":
         return store.user_by_token(value.strip())
     return None

@@ -8,6 +8,8 @@ whenever the sandbox starts, even days after the file was made.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 import sqlite3
@@ -148,6 +150,16 @@ class Store:
     def user_by_token(self, token: str) -> User | None:
         row = self.query_one("SELECT * FROM users WHERE token = ? AND active = 1", (token,))
         return _user(row) if row else None
+
+    def user_by_basic(self, credentials: str) -> User | None:
+        """The user HTTP Basic `credentials` (base64 of `email:API token`, RFC 7617) prove: an active user whose
+        token it is, with that email; None for anything else, malformed base64 included."""
+        try:
+            email, _, token = base64.b64decode(credentials, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user = self.user_by_token(token)
+        return user if user is not None and user.email.lower() == email.lower() else None
 
     def user_by_email(self, email: str) -> User | None:
         row = self.query_one("SELECT * FROM users WHERE email = ? COLLATE NOCASE", (email,))

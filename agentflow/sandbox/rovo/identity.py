@@ -9,8 +9,6 @@ were issued for (RFC 8707). A request that proves nobody gets 401 with the `WWW-
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -38,14 +36,8 @@ async def basic(request: Request, store: Store) -> Identity | None:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic":
         return None
-    try:
-        email, _, token = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user = store.user_by_token(token)
-    if user is None or user.email.lower() != email.lower():
-        return None
-    return Identity(user, "basic", None)
+    user = store.user_by_basic(value.strip())
+    return Identity(user, "basic", None) if user is not None else None
 
 
 async def service_account(request: Request, store: Store) -> Identity | None:
