@@ -1,0 +1,16 @@
+"""`agentflow servers ...`: the MCP servers the config names — signing in to remote ones, and the tool pins that
+guard against a server quietly redefining its tools."""
+
+from __future__ import annotations
+
+import typer
+
+from agentflow.cli.base import sub_app
+
+servers_app = sub_app(
+    "The MCP servers of the config: sign in to remote ones (OAuth 2.1, API token) and review their tool pins."
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(servers_app, name="servers")
