@@ -15,7 +15,9 @@ edge (`agentflow.cli`) is the only place that maps these to exit codes:
     │   └── ServerTimeout      a call did not answer within the server's `call_timeout`
     ├── ModelError             the model API failed: auth, rate limit, overload, bad request, script exhausted (exit 1)
     │   └── ScriptUnreadable   a `--model script:PATH` file cannot be read or parsed (also a ConfigError: exit 2)
-    └── BudgetDeferred         a batch run does not fit in the hourly budget yet; says when it would (exit 3)
+    └── Deferred               a run that cannot start now but may later (exit 3)
+        ├── BudgetDeferred     a batch run does not fit in the hourly budget yet; says when it would
+        └── SignInRequired     a remote server's sign-in is missing or cannot be refreshed; says how to sign in
 
 Errors that concern a file carry one `Problem` per mistake, so that a user fixes them all in one pass
 instead of one per run.
@@ -133,9 +135,23 @@ class ScriptUnreadable(ConfigError, ModelError):
         ModelError.__init__(self, "script", message)
 
 
-class BudgetDeferred(AgentflowError):
-    """A batch run whose `max_calls` does not fit in what batch work may use of the hourly budget now."""
+class Deferred(AgentflowError):
+    """A run that cannot start now; `retry_at` (epoch seconds) is when it might, None when no one can say."""
 
     def __init__(self, message: str, retry_at: float | None) -> None:
         self.retry_at = retry_at
         super().__init__(message)
+
+
+class BudgetDeferred(Deferred):
+    """A batch run whose `max_calls` does not fit in what batch work may use of the hourly budget now."""
+
+
+class SignInRequired(Deferred):
+    """A remote MCP server's credentials are missing, expired beyond refresh, revoked or short of a scope: a
+    person must sign in again (`agentflow servers login NAME`). Found before the run's first tool call."""
+
+    def __init__(self, server: str, reason: str) -> None:
+        self.server = server
+        self.reason = reason
+        super().__init__(f"MCP server '{server}' needs a sign-in: {reason}", None)

@@ -76,8 +76,9 @@ def secrets_from(env: Mapping[str, str], config: Mapping[str, Any]) -> list[str]
         if isinstance(table, Mapping):
             found += [str(v) for k, v in (table.get("env") or {}).items() if SECRET_NAME.search(str(k))]
             found += [str(v) for k, v in (table.get("headers") or {}).items() if k.lower() == "authorization"]
-            if table.get("bearer_token_env"):
-                found.append(env.get(str(table["bearer_token_env"]), ""))
+            for key in ("bearer_token_env", "token_env"):  # a server's bearer key or API token, however named
+                if table.get(key):
+                    found.append(env.get(str(table[key]), ""))
     chatops = config.get("chatops")
     if isinstance(chatops, Mapping):  # `agentflow serve`'s signing secret and API token, however they are named
         found += [str(chatops.get(key) or "") for key in ("signing_secret", "api_token")]
@@ -90,8 +91,19 @@ def secrets_from(env: Mapping[str, str], config: Mapping[str, Any]) -> list[str]
     return found
 
 
+_registered: set[str] = set()
+
+
+def register(*secrets: str) -> None:
+    """Secrets this process came to hold that neither the environment nor the config names (OAuth tokens read
+    from the credential store): masked from then on wherever the default redactor is used."""
+    _registered.update(s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET)
+
+
 @lru_cache(maxsize=4)
-def _cached(environment: tuple[tuple[str, str], ...], config_path: str, config_mtime: float) -> Redactor:
+def _cached(
+    environment: tuple[tuple[str, str], ...], config_path: str, config_mtime: float, registered: frozenset[str]
+) -> Redactor:
     from agentflow.config import load_config
     from agentflow.errors import ConfigError
 
@@ -99,7 +111,7 @@ def _cached(environment: tuple[tuple[str, str], ...], config_path: str, config_m
         config = load_config()
     except ConfigError:  # a broken config file is reported where it is read; redaction must still work
         config = {}
-    return Redactor(secrets_from(dict(environment), config))
+    return Redactor([*secrets_from(dict(environment), config), *registered])
 
 
 def default() -> Redactor:
@@ -108,7 +120,7 @@ def default() -> Redactor:
 
     path = config_path()
     mtime = path.stat().st_mtime if path.is_file() else 0.0
-    return _cached(tuple(sorted(os.environ.items())), str(path), mtime)
+    return _cached(tuple(sorted(os.environ.items())), str(path), mtime, frozenset(_registered))
 
 
 def scrub(text: str) -> str:

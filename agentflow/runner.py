@@ -32,7 +32,7 @@ from agentflow.changes.status import record_section
 from agentflow.config import load_config
 from agentflow.errors import (
     AgentflowError,
-    BudgetDeferred,
+    Deferred,
     ConfigError,
     ModelError,
     ServerError,
@@ -415,7 +415,7 @@ def _reason_for(error: BaseException) -> TerminalReason:
         return TerminalReason.SERVER_ERROR
     if isinstance(error, ModelError):
         return TerminalReason.MODEL_ERROR
-    if isinstance(error, BudgetDeferred):
+    if isinstance(error, Deferred):
         return TerminalReason.DEFERRED
     if isinstance(error, ConfigError):
         return TerminalReason.CONFIG_ERROR

@@ -14,7 +14,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from agentflow.errors import AgentflowError, BudgetDeferred, ConfigError, ProblemsError, StateError
+from agentflow.errors import AgentflowError, ConfigError, Deferred, ProblemsError, StateError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,7 +23,7 @@ EXIT_FAILED, EXIT_USAGE, EXIT_BUDGET = 1, 2, 3
 _OUTPUT_FAILURES = {errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT}
 EXIT_CODES: list[tuple[type[AgentflowError], int]] = [
     (ConfigError, EXIT_USAGE),
-    (BudgetDeferred, EXIT_BUDGET),
+    (Deferred, EXIT_BUDGET),
     (AgentflowError, EXIT_FAILED),
 ]
 

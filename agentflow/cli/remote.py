@@ -13,4 +13,7 @@ servers_app = sub_app(
 
 
 def register(app: typer.Typer) -> None:
+    from agentflow.cli import signin
+
+    signin.register(servers_app)
     app.add_typer(servers_app, name="servers")

@@ -12,6 +12,11 @@ budget it spends) and `requests_per_call` (the gate's estimate, reserved before 
 the result's `_meta["agentflow/requests"]` reports); `meters_itself` exempts a server that reserves its own
 requests in the shared budget (another agentflow `mcp serve`), so nothing is counted twice.
 
+A remote server is signed in to as its spec says (`host.auth`): Basic or Bearer headers from the environment,
+or OAuth 2.1 from the sign-in `agentflow servers login` stored. A run never signs in itself: a missing sign-in,
+or one the server will not refresh or lacks a scope for, ends the connection at once and is `SignInRequired`
+at start (the run is deferred) or the server's failure mid-run, both saying which command fixes it.
+
 A stdio child gets only the variables its spec declares (plus the SDK's few safe ones: HOME, PATH, ...), with
 `${VAR}` references expanded from our environment: a server never sees secrets it was not given.
 """
@@ -49,8 +54,10 @@ from agentflow.atlassian.server import (
     AtlassianServer,
 )
 from agentflow.atlassian.sites import SiteConfig, resolve_site
-from agentflow.errors import ConfigError, ServerError, ServerStartError, ServerTimeout
-from agentflow.host.specs import MAX_REQUESTS_PER_CALL, ServerSpec
+from agentflow.errors import AgentflowError, ConfigError, ServerError, ServerStartError, ServerTimeout, SignInRequired
+from agentflow.host import auth as signing
+from agentflow.host.credentials import CredentialStore, open_vault
+from agentflow.host.specs import MAX_REQUESTS_PER_CALL, AuthKind, ServerSpec
 from agentflow.host.stdio import stdio_transport
 
 STDERR_LINES = 20
@@ -116,10 +123,12 @@ class Host:
         bundled: Callable[[Quota | None], AtlassianServer] | None = None,
         quota: Quota | None = None,
         withhold_restricted: bool = False,
+        credentials: CredentialStore | None = None,
     ) -> None:
         """`site`: the bundled server's site (None: the default site); `bundled` makes the bundled server (tests
         inject one); `quota` is handed to it to meter its requests; `withhold_restricted` makes it leave
-        comments restricted to a role or group out of its results (a report read beyond that role or group)."""
+        comments restricted to a role or group out of its results (a report read beyond that role or group);
+        `credentials`: where OAuth sign-ins are kept (default: the vault `host.credentials.open_vault` picks)."""
         names = [spec.name for spec in specs]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -130,6 +139,7 @@ class Host:
         self._bundled = bundled
         self._quota = quota
         self._withhold_restricted = withhold_restricted
+        self._credentials = credentials
         self._connections: dict[str, _Connection] = {}
         self._closing = anyio.Event()
         self._stack = AsyncExitStack()
@@ -140,12 +150,12 @@ class Host:
             group = await self._stack.enter_async_context(anyio.create_task_group())
             # Unwinding sets this first: every session task leaves its client, then the group waits for them.
             self._stack.callback(self._closing.set)
-            failures: dict[str, ConfigError] = {}
+            failures: dict[str, AgentflowError] = {}
 
             async def start(spec: ServerSpec) -> None:
                 try:
                     self._connections[spec.name] = await group.start(self._serve, spec)
-                except ConfigError as error:
+                except (ConfigError, SignInRequired) as error:
                     failures[spec.name] = error
 
             async with anyio.create_task_group() as starting:
@@ -212,6 +222,7 @@ class Host:
         with _stderr_file(spec) as stderr:
             connected: _Connection | None = None
             not_mcp: str | None = None
+            signed_out: str | None = None
 
             def stopped_at_stdout(reason: str) -> None:
                 # Its session is ending: at start, that fails the start; once connected, the call it wakes and
@@ -221,29 +232,47 @@ class Host:
                 if connected is not None:
                     connected.failure = reason
 
+            def sign_in_failed(reason: str) -> None:
+                # Nobody can sign in during a run: end the session now rather than let a request wait forever.
+                nonlocal signed_out
+                signed_out = reason
+                if connected is not None:
+                    connected.failure = reason
+                startup.cancel()
+
             # The deadline covers the start only; once connected it is lifted, as the session outlives it.
             with anyio.CancelScope(deadline=anyio.current_time() + spec.startup_timeout) as startup:
                 try:
-                    async with self._client(spec, stderr, stopped_at_stdout) as client:
+                    async with self._client(spec, stderr, stopped_at_stdout, sign_in_failed) as client:
                         tools = await _list_tools(client, spec.name)
                         startup.deadline = math.inf
                         connected = _Connection(spec, client, tools, stderr)
                         task_status.started(connected)
                         await self._closing.wait()
-                except ConfigError:
+                except (ConfigError, SignInRequired):
                     raise
                 except Exception as error:  # whatever broke, it is this server's failure, not the host's
-                    if connected is not None:
+                    if signed_out is not None:
+                        pass  # the sign-in's reason is reported below, not what it broke on its way out
+                    elif connected is not None:
                         # Raising now would cancel the whole host; the next call to this server reports it.
                         connected.failure = _with_stderr(f"its session ended: {_describe(error)}", stderr)
                     elif not startup.cancel_called:
                         reason = not_mcp or _start_failure(spec, error)
                         raise ServerStartError(spec.name, reason, _tail(stderr)) from None
+            if connected is None and signed_out is not None:
+                raise SignInRequired(spec.name, signed_out)
             if connected is None:
                 reason = f"it did not complete the MCP handshake within {spec.startup_timeout:g} s"
                 raise ServerStartError(spec.name, reason, _tail(stderr))
 
-    def _client(self, spec: ServerSpec, stderr: IO[str] | None, not_mcp: Callable[[str], None]) -> Client:
+    def _client(
+        self,
+        spec: ServerSpec,
+        stderr: IO[str] | None,
+        not_mcp: Callable[[str], None],
+        sign_in_failed: Callable[[str], None],
+    ) -> Client:
         if spec.transport == "bundled":
             if self._bundled is not None:
                 server = self._bundled(self._quota)
@@ -259,31 +288,43 @@ class Host:
                 command=spec.command or "", args=spec.args, env=env, cwd=spec.cwd, encoding_error_handler="replace"
             )
             return Client(stdio_transport(params, stderr or sys.stderr, not_mcp))
-        headers = _expand(spec.headers, spec.name)
-        if spec.bearer_token_env:
-            token = os.environ.get(spec.bearer_token_env)
-            if not token:
-                raise ServerStartError(spec.name, f"the variable {spec.bearer_token_env} (bearer_token_env) is not set")
-            headers["Authorization"] = f"Bearer {token}"
-        if spec.transport == "sse":
-            # An idle session must not end between calls: `call_timeout` is what boxes each call.
-            idle = 24 * 3600.0
-            transport = sse_client(spec.url or "", headers=headers, timeout=spec.startup_timeout, sse_read_timeout=idle)
-            return Client(transport)
-        return Client(_streamable_http(spec.url or "", headers, spec.startup_timeout))
+        signing_in: httpx2.Auth | None = None
+        if spec.sign_in is AuthKind.OAUTH:
+            store = self._credentials or CredentialStore(open_vault())
+            signing.require_sign_in(spec, store)
+            signing_in = signing.oauth(spec, store, on_failure=sign_in_failed).provider
+        return remote_client(spec, signing_in)
+
+
+def remote_client(spec: ServerSpec, signing_in: httpx2.Auth | None = None) -> Client:
+    """A client of a streamable HTTP or SSE server: its headers (with a Basic or Bearer sign-in), `signing_in`
+    (an OAuth flow) and its TLS and proxy options on every request."""
+    headers = _expand(spec.headers, spec.name) | signing.static_headers(spec)
+    verify = signing.verify_for(spec)
+
+    def http_client(
+        headers: dict[str, str] | None = None,
+        timeout: httpx2.Timeout | None = None,
+        auth: httpx2.Auth | None = None,
+    ) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, verify=verify, proxy=spec.proxy)
+
+    if spec.transport == "sse":
+        # An idle session must not end between calls: `call_timeout` is what boxes each call.
+        idle = 24 * 3600.0
+        transport = sse_client(spec.url or "", headers=headers, timeout=spec.startup_timeout, sse_read_timeout=idle,
+                               httpx_client_factory=http_client, auth=signing_in)  # fmt: skip
+        return Client(transport)
+    timeout = httpx2.Timeout(spec.startup_timeout, read=None)
+    return Client(_streamable_http(spec.url or "", http_client(headers, timeout, signing_in)))
 
 
 @asynccontextmanager
-async def _streamable_http(url: str, headers: dict[str, str], connect_timeout: float) -> AsyncIterator[Any]:
-    """Streamable HTTP with our headers on every request; the HTTP client lives as long as the transport.
-
-    No read timeout: the server's event stream stays open between calls, and `call_timeout` boxes each call.
-    """
-    timeout = httpx2.Timeout(connect_timeout, read=None)
-    async with (
-        httpx2.AsyncClient(headers=headers, timeout=timeout) as http,
-        streamable_http_client(url, http_client=http) as streams,
-    ):
+async def _streamable_http(url: str, http: httpx2.AsyncClient) -> AsyncIterator[Any]:
+    """Streamable HTTP over `http` (our headers, sign-in and TLS on every request); the client lives as long as
+    the transport. No read timeout: the server's event stream stays open between calls, and `call_timeout`
+    boxes each call."""
+    async with http, streamable_http_client(url, http_client=http) as streams:
         yield streams
 
 

@@ -4,12 +4,18 @@ or from the `mcpServers` JSON shape other MCP hosts use (`load_server_specs`).
 A spec says how to start or reach a server (the bundled one in-process, a stdio child, streamable HTTP or legacy
 SSE), how long to wait for it, and, for a server other than the bundled one that reaches an Atlassian site,
 which site's budget its calls spend and what one call costs (see `host.servers` for how they are connected).
+
+A remote (http/sse) server signs in with `auth` (`host.auth`): `oauth` (OAuth 2.1, `agentflow servers login`),
+`basic` (`email_env` and `token_env` name the variables holding an email and API token: Rovo's API-token
+auth), `bearer` (`token_env`: a service-account key or any static token; the older `bearer_token_env` means
+the same) or `none`. `ca_bundle` and `proxy` are its TLS and proxy options, as a site's are.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
@@ -32,6 +38,15 @@ _TRANSPORT_ALIASES = {
 }
 
 
+class AuthKind(StrEnum):
+    """How a remote server is signed in to."""
+
+    OAUTH = "oauth"
+    BASIC = "basic"
+    BEARER = "bearer"
+    NONE = "none"
+
+
 class ServerSpec(BaseModel):
     """One MCP server: how to start or reach it, and how long to wait for it."""
 
@@ -46,6 +61,14 @@ class ServerSpec(BaseModel):
     url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     bearer_token_env: str | None = None
+    auth: AuthKind | None = None  # None: bearer when a token variable is named, else none (see `sign_in`)
+    email_env: str | None = None
+    token_env: str | None = None
+    scopes: list[str] | None = None  # OAuth scopes to ask for; None: what the server's challenge names
+    client_id: str | None = None  # an OAuth client registered beforehand with the authorization server
+    client_metadata_url: str | None = None  # an https URL the user hosts: a Client ID Metadata Document
+    ca_bundle: str | None = None
+    proxy: str | None = None
     startup_timeout: float = Field(default=20, gt=0)
     call_timeout: float = Field(default=120, gt=0)
     site: str | None = None  # the Atlassian site (a name from [sites] or 'sandbox') whose budget its calls spend
@@ -57,7 +80,7 @@ class ServerSpec(BaseModel):
         if not _NAME.match(self.name):
             raise ValueError("a server name may use only letters, digits, '_' and '-' (and not start with _ or -)")
         process = {"command": self.command, "args": self.args, "env": self.env, "cwd": self.cwd}
-        remote = {"url": self.url, "headers": self.headers, "bearer_token_env": self.bearer_token_env}
+        remote = {"url": self.url, "headers": self.headers, **{key: getattr(self, key) for key in _REMOTE_ONLY}}
         if self.transport == "stdio" and not self.command:
             raise ValueError("a stdio server needs a command")
         if self.transport in ("http", "sse") and not (self.url and self.url.startswith(("http://", "https://"))):
@@ -80,7 +103,68 @@ class ServerSpec(BaseModel):
         if given:
             verb = "is" if len(given) == 1 else "are"
             raise ValueError(f"{', '.join(given)} {verb} not used by {self.transport} servers")
+        if self.transport in ("http", "sse"):
+            _check_sign_in(self)
         return self
+
+    @property
+    def sign_in(self) -> AuthKind:
+        """How this server is signed in to, the default filled in."""
+        if self.auth is not None:
+            return self.auth
+        return AuthKind.BEARER if (self.token_env or self.bearer_token_env) else AuthKind.NONE
+
+    @property
+    def bearer_env(self) -> str | None:
+        """The variable holding a bearer token (`token_env`, or the older `bearer_token_env`)."""
+        return self.token_env or self.bearer_token_env
+
+
+_REMOTE_ONLY = (
+    "bearer_token_env", "auth", "email_env", "token_env", "scopes", "client_id", "client_metadata_url", "ca_bundle",
+    "proxy",
+)  # fmt: skip
+
+
+def _check_sign_in(spec: ServerSpec) -> None:
+    """The settings `auth` needs are there, and no setting of another kind of sign-in is."""
+    kind = spec.sign_in
+    if spec.token_env and spec.bearer_token_env:
+        raise ValueError("token_env and bearer_token_env say the same thing: keep token_env")
+    needs = {
+        AuthKind.BASIC: ["email_env", "token_env"],
+        AuthKind.BEARER: [] if spec.bearer_env else ["token_env"],
+    }.get(kind, [])
+    missing = [key for key in needs if not getattr(spec, key)]
+    if missing:
+        raise ValueError(f'auth = "{kind}" needs {" and ".join(missing)} (the variable(s) holding the credentials)')
+    oauth_only = ["scopes", "client_id", "client_metadata_url"]
+    allowed = {
+        AuthKind.OAUTH: oauth_only,
+        AuthKind.BASIC: ["email_env", "token_env"],
+        AuthKind.BEARER: ["token_env", "bearer_token_env"],
+        AuthKind.NONE: [],
+    }[kind]
+    stray = [
+        key
+        for key in ("email_env", "token_env", "bearer_token_env", *oauth_only)
+        if getattr(spec, key) is not None and key not in allowed
+    ]
+    if stray:
+        raise ValueError(f'{", ".join(stray)} {"is" if len(stray) == 1 else "are"} not used with auth = "{kind}"')
+    if spec.client_metadata_url is not None and not _https_with_path(spec.client_metadata_url):
+        raise ValueError(
+            "client_metadata_url must be an https URL with a path that you host (a Client ID Metadata Document)"
+        )
+    if spec.scopes is not None and any(not scope or " " in scope for scope in spec.scopes):
+        raise ValueError('scopes are single words, e.g. ["read:jira-work", "offline_access"]')
+
+
+def _https_with_path(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "https" and bool(parts.netloc) and parts.path not in ("", "/")
 
 
 def load_server_specs(config: Mapping[str, Any]) -> dict[str, ServerSpec]:
@@ -137,8 +221,8 @@ def _from_json(name: str, entry: Mapping[str, Any], where: str) -> dict[str, Any
     else:
         raise ConfigError(f"{where}: needs a command (stdio) or a url (http/sse)")
     ours = (
-        "command", "args", "env", "cwd", "url", "headers", "bearer_token_env", "startup_timeout", "call_timeout",
-        "site", "requests_per_call", "meters_itself",
+        "command", "args", "env", "cwd", "url", "headers", "startup_timeout", "call_timeout", "site",
+        "requests_per_call", "meters_itself", *_REMOTE_ONLY,
     )  # fmt: skip
     return {"name": name, "transport": transport, **{key: entry[key] for key in ours if key in entry}}
 
