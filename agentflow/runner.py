@@ -32,8 +32,8 @@ from agentflow.changes.status import record_section
 from agentflow.config import load_config
 from agentflow.errors import (
     AgentflowError,
-    Deferred,
     ConfigError,
+    Deferred,
     ModelError,
     ServerError,
     ServerStartError,

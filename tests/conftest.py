@@ -91,6 +91,20 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
     )
     monkeypatch.setenv("AGENTFLOW_CONFIG", str(home / "config.toml"))
     monkeypatch.setenv("AGENTFLOW_STATE_DIR", str(home / "state"))
+    _test_keyring(monkeypatch, home)
+
+
+def _test_keyring(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """OAuth tokens go to a keyring of the test's own (this process and any child it starts), never the
+    developer's; `AGENTFLOW_TOKEN_STORE` is left to its default (`auto`) unless a test sets it."""
+    import keyring
+
+    from tests.support.keyring_backend import PATH_VAR, FileKeyring
+
+    monkeypatch.delenv("AGENTFLOW_TOKEN_STORE", raising=False)
+    monkeypatch.setenv(PATH_VAR, str(home / "keyring.json"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.support.keyring_backend.FileKeyring")
+    monkeypatch.setattr(keyring.core, "_keyring_backend", FileKeyring())
 
 
 @pytest.fixture
@@ -103,7 +117,7 @@ _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "sandbox", "testserver"}
 
 
 def _is_local(host: object) -> bool:
-    text = str(host)
+    text = host.decode() if isinstance(host, bytes) else str(host)
     return text in _LOCAL_HOSTS or text.startswith("127.") or text.endswith(".localhost")
 
 

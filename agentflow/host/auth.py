@@ -111,6 +111,7 @@ class Connection:
     on_failure: Callable[[str], None] | None = None
     reason: str | None = None
     issuer_hint: str | None = None
+    scope: str | None = None  # what to ask for when the server's challenge names no scope
     refreshed: bool = False
     provider: Provider | None = field(default=None, repr=False)
 
@@ -128,7 +129,7 @@ class Connection:
         self.failed(reason)
         return SignInFailed(self.reason or reason)
 
-    def saw(self, request: httpx2.Request, response: httpx2.Response) -> None:
+    async def saw(self, request: httpx2.Request, response: httpx2.Response) -> None:
         """Every response of the flow passes here before the SDK reads it."""
         assert self.provider is not None
         context = self.provider.context
@@ -137,6 +138,7 @@ class Connection:
             if response.status_code < 400:
                 self.refreshed = grant == "refresh_token"
                 return
+            await response.aread()  # a small error document (the SDK reads it again from the buffer)
             error, description = _oauth_error(response)
             if error == "invalid_client":
                 # The authorization server no longer knows the client (deleted, expired): register afresh.
@@ -152,7 +154,10 @@ class Connection:
                     f"{login_command(self.spec.name)}"
                 )
             return
-        if str(request.url) != self.url or self.consent is not None:
+        if str(request.url) != self.url:
+            return
+        if self.consent is not None:
+            self._least_privilege(response)
             return
         if response.status_code == 401:
             raise self.stop(
@@ -170,6 +175,16 @@ class Connection:
                 f"{login_command(self.spec.name, missing)}"
             )
 
+    def _least_privilege(self, response: httpx2.Response) -> None:
+        """A 401 that names no scope makes the SDK ask for every scope the server supports (MCP authorization,
+        "scope selection"); the scopes the config names are asked for instead, so a read-only setup never asks
+        for write scopes. A challenge that names a scope (a step-up) is left to the SDK."""
+        if response.status_code != 401 or not self.scope or "scope" in _challenge(response):
+            return
+        header = response.headers.get("www-authenticate") or "Bearer"
+        separator = ", " if "=" in header else " "
+        response.headers["www-authenticate"] = f'{header}{separator}scope="{self.scope}"'
+
 
 class Provider(OAuthClientProvider):
     """The SDK's provider with every response shown to the `Connection` first and every failure reported."""
@@ -184,7 +199,7 @@ class Provider(OAuthClientProvider):
             outgoing = await flow.__anext__()
             while True:
                 response = yield outgoing
-                self.connection.saw(outgoing, response)
+                await self.connection.saw(outgoing, response)
                 outgoing = await flow.asend(response)
         except StopAsyncIteration:
             return
@@ -278,7 +293,8 @@ def oauth(
     stored = store.sign_in(spec.url or "")
     connection = Connection(spec, store, consent=consent, on_failure=on_failure)
     connection.issuer_hint = stored.issuer if stored else None
-    wanted = _union(spec.scopes, scopes, stored.scopes if fresh and stored else None)
+    wanted = scopes_to_ask(spec, scopes, stored if fresh else None)
+    connection.scope = " ".join(wanted) or None
     metadata = OAuthClientMetadata(
         client_name=CLIENT_NAME,
         redirect_uris=[AnyUrl(consent.redirect_uri)] if consent else [AnyUrl("http://127.0.0.1/callback")],
@@ -416,6 +432,14 @@ def _challenge(response: httpx2.Response) -> dict[str, str]:
 
     header = response.headers.get("www-authenticate", "")
     return dict(re.findall(r'(\w+)="([^"]*)"', header))
+
+
+def scopes_to_ask(spec: ServerSpec, extra: list[str] | None, stored: SignIn | None) -> list[str]:
+    """The scopes a sign-in asks for: the configured ones, those asked for now, and (for a step-up) those granted
+    before; [] when the config names none (then the server's challenge or metadata decides)."""
+    if not (spec.scopes or extra):
+        return []
+    return _union(spec.scopes, extra, stored.scopes if stored else None)
 
 
 def _union(*lists: list[str] | None) -> list[str]:

@@ -89,8 +89,15 @@ async def _attempt(
     client = store.client(issuer) if issuer else None
     port = _loopback_port(client.redirect_uris if client else None)
     async with consent(port) as approving:
-        if client is not None and approving.redirect_uri not in [str(uri) for uri in client.redirect_uris or []]:
-            store.forget_client(issuer or "")  # registered for another port: the server would refuse the redirect
+        registered = set((client.scope or "").split()) if client else set()
+        wanted = set(auth.scopes_to_ask(spec, scopes, stored))
+        if client is not None and (
+            approving.redirect_uri not in [str(uri) for uri in client.redirect_uris or []]
+            or (client.scope and not wanted <= registered)
+        ):
+            # Registered for another port or fewer scopes: the server would refuse the redirect or the scopes
+            # (RFC 7591 §2), so a new registration is made.
+            store.forget_client(issuer or "")
         with anyio.CancelScope() as scope:
             connection = auth.oauth(spec, store, consent=approving, fresh=True, scopes=scopes,
                                     on_failure=lambda _: scope.cancel())  # fmt: skip

@@ -105,6 +105,12 @@ class _Connection:
         self.tools = tools
         self.stderr = stderr
         self.failure: str | None = None
+        self.calls: set[anyio.CancelScope] = set()  # the calls waiting on it, ended at once if its sign-in fails
+
+    def end_calls(self, reason: str) -> None:
+        self.failure = reason
+        for call in list(self.calls):
+            call.cancel()
 
 
 class Host:
@@ -199,8 +205,14 @@ class Host:
         timeout = connection.spec.call_timeout if timeout is None else timeout
         started = time.monotonic()
         try:
-            with anyio.fail_after(timeout):
-                result = await connection.client.call_tool(name, arguments)
+            with anyio.fail_after(timeout), anyio.CancelScope() as waiting:
+                connection.calls.add(waiting)
+                try:
+                    result = await connection.client.call_tool(name, arguments)
+                finally:
+                    connection.calls.discard(waiting)
+            if waiting.cancelled_caught:
+                raise ServerError(server, connection.failure or "its session ended")
         except TimeoutError:
             raise ServerTimeout(server, f"{name} did not answer within {timeout:g} s") from None
         except (
@@ -237,7 +249,7 @@ class Host:
                 nonlocal signed_out
                 signed_out = reason
                 if connected is not None:
-                    connected.failure = reason
+                    connected.end_calls(reason)
                 startup.cancel()
 
             # The deadline covers the start only; once connected it is lifted, as the session outlives it.

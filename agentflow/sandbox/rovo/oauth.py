@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from mcp.server.auth.handlers.metadata import MetadataHandler
 from mcp.server.auth.handlers.token import TokenErrorResponse, TokenHandler
@@ -37,6 +38,7 @@ from mcp.server.auth.provider import (
     construct_redirect_uri,
 )
 from mcp.server.auth.routes import (
+    REVOCATION_PATH,
     TOKEN_PATH,
     build_metadata,
     build_resource_metadata_url,
@@ -50,7 +52,7 @@ from pydantic import AnyHttpUrl
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentflow.sandbox.rovo import consent
 from agentflow.sandbox.rovo.oauth_store import OAuthStore, TokenRecord
@@ -334,7 +336,11 @@ def oauth_routes(
         ),
         revocation_options=RevocationOptions(enabled=True),
     )
-    kept = [r for r in sdk_routes if r.path not in (TOKEN_PATH, _METADATA_PATH)]
+    kept = [
+        Route(r.path, _PublicClientRevocation(r.app), methods=list(r.methods or [])) if r.path == REVOCATION_PATH else r
+        for r in sdk_routes
+        if r.path not in (TOKEN_PATH, _METADATA_PATH)
+    ]
     return [
         Route(
             _METADATA_PATH,
@@ -357,6 +363,33 @@ def oauth_routes(
             )
         ),
     ]
+
+
+class _PublicClientRevocation:
+    """RFC 7009 §2.1: a public client revokes with its `client_id` alone. The SDK's handler requires a
+    `client_secret` field (it may be empty), so a form without one gets an empty one before it is read."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if "client_secret" not in parse_qs(body.decode("latin-1")) and b"client_secret=" not in body:
+            body += (b"&" if body else b"") + b"client_secret="
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 class OAuthEndpoints:
