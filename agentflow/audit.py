@@ -3,7 +3,8 @@ another API call.
 
 Lines go to `audit.log` in the state directory (created with mode 0600), or where `AGENTFLOW_AUDIT_LOG`
 says (`-` for stdout, as containers want). Each line: time, run id, actor, trigger, workflow, server, tool,
-arguments, outcome, duration, requests, and the result's size and SHA-256 (not the result itself). Every
+arguments, outcome, duration, requests, the tool's pin (the SHA-256 of its definition, as `agentflow.lock` keeps
+it), and the result's size and SHA-256 (not the result itself). Every
 line passes through the redactor first.
 """
 
@@ -79,8 +80,10 @@ def record(
     result: str = "",
     result_sha256: str | None = None,
     kind: str = "tool_call",
+    pin: str | None = None,
 ) -> dict[str, Any]:
-    """Append one line; returns it (redacted) for callers that show it."""
+    """Append one line; returns it (redacted) for callers that show it. `pin`: the called tool's pin (the
+    SHA-256 of its definition when the call was made; None for a tool no server offers)."""
     scrub = redact.default()
     line = {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -91,6 +94,7 @@ def record(
         "workflow": who.workflow,
         "server": server,
         "tool": tool,
+        "pin": pin,
         "arguments": scrub.data(arguments),
         "outcome": outcome,
         "duration_ms": round(duration_ms, 1),

@@ -8,6 +8,7 @@ edge (`agentflow.cli`) is the only place that maps these to exit codes:
     │   ├── WorkflowNotFound   no workflow of that name in any search directory
     │   ├── ServerStartError   an MCP server could not be started or connected (names it, with stderr's tail)
     │   ├── StateError         a state file cannot be written (disk full, read-only) or read (damaged): names it
+    │   ├── ToolsChanged       a server's tools differ from their pins in agentflow.lock; the message is the diff
     │   └── ProblemsError      carries `.problems`, one `Problem` per mistake
     │       ├── WorkflowInvalid  a workflow file, or a template it names, is malformed
     │       └── InputInvalid     run inputs missing, unknown, or not of their declared type
@@ -102,6 +103,16 @@ class ServerStartError(ConfigError):
 class StateError(ConfigError):
     """A file of the state directory that cannot be written (disk full, read-only, not ours) or read (damaged);
     the message names the file and what to do (see `agentflow.statefiles`)."""
+
+
+class ToolsChanged(ConfigError):
+    """Servers whose tool definitions changed, appeared or vanished since they were pinned (`host.pins`): the run
+    stops before any tool is called; the message is a readable diff and says how to review and trust it."""
+
+    def __init__(self, servers: list[str], diff: str) -> None:
+        self.servers = servers
+        self.diff = diff
+        super().__init__(diff)
 
 
 class ServerError(AgentflowError):

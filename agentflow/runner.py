@@ -1,9 +1,10 @@
 """The one entry point every trigger calls: `RunRequest` -> `RunResult`.
 
 load the workflow and coerce its inputs -> build the run's state once (`Run`: config, site, servers, budget,
-model, record) -> connect the servers it names -> build the tool catalogue from its allowlist -> run the gather
-steps -> (unless the model is `none`) run the plan/act loop, every tool call through the gate -> render the
-report -> record the run. The CLI, the ChatOps server and the scheduler never orchestrate a run themselves.
+model, record) -> connect the servers it names and check their tools against their pins (`host.pins`) -> build
+the tool catalogue from its allowlist -> run the gather steps -> (unless the model is `none`) run the plan/act
+loop, every tool call through the gate -> render the report -> record the run. The CLI, the ChatOps server and
+the scheduler never orchestrate a run themselves.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from agentflow.errors import (
 )
 from agentflow.gather import Gatherer
 from agentflow.host.gate import Gate
+from agentflow.host.pins import PinLock
 from agentflow.host.servers import Host
 from agentflow.host.specs import ServerSpec, load_server_specs
 from agentflow.host.toolbox import build_toolbox
@@ -136,13 +138,17 @@ class Runner:
         budget: Budget | None = _UNSET,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pins: PinLock | None = _UNSET,
     ) -> None:
-        """`budget=None` runs unmetered (e.g. against a sandbox in a benchmark); by default the machine's budget."""
+        """`budget=None` runs unmetered (e.g. against a sandbox in a benchmark); by default the machine's budget.
+        `pins`: the lock the servers' tools are checked against before any call, by default `agentflow.lock`
+        beside the config file; None checks nothing."""
         self.model = model
         self.bundled = bundled
         self.budget = budget
         self.clock = clock
         self.now = now
+        self.pins = PinLock() if pins is _UNSET else pins
 
     def _budget(self, config: dict[str, Any]) -> Budget | None:
         if self.budget is _UNSET:
@@ -219,6 +225,7 @@ class Runner:
             bundled=self.bundled,
             quota=run.metering.bundled,
             withhold_restricted=workflow.output.withholds_restricted(run.request.trigger),
+            pins=self.pins,
         ) as host:
             toolbox = build_toolbox(host.tools(), workflow.tools, reserved=HOST_TOOLS)
             gate = Gate(host, run.metering, who=run.who, toolbox=toolbox, stager=Stager(workflow.writes))
@@ -349,7 +356,8 @@ class Runner:
         metering = Metering.plan(
             specs, self._budget(config), site=site, priority="interactive", who=who, cap=None, config=config
         )
-        async with Host(specs, site=site, bundled=self.bundled, quota=metering.bundled) as host:
+        # An approved change is made with the tools as pinned: one redefined since the run staged it stops here.
+        async with Host(specs, site=site, bundled=self.bundled, quota=metering.bundled, pins=self.pins) as host:
             call = Gate(host, metering, who=who, kind="apply").execute  # metered and audited as `apply` lines
             results = await apply_plan(record, call, actor=actor, only=only, on_change=on_change, who=who)
         return record, results

@@ -106,7 +106,8 @@ class Gate:
         if tools is None or name not in tools.names():
             listing = ", ".join(tools.names()) if tools else "none"
             text = f"There is no tool named {name}. The tools are: {listing}."
-            return self._answered("", name, arguments, GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED))
+            refused = GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED)
+            return self._answered("", name, arguments, refused, None)
         return await self.call_tool(tools.resolve(name), arguments, turn=turn, may_write=True)
 
     async def call_tool(
@@ -119,23 +120,23 @@ class Gate:
             if self.stager is None:
                 text = f"{tool.name} may change something and this run stages no writes; nothing was done."
                 refused = GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED, server=tool.server)
-                return self._answered(tool.server, tool.name, arguments, refused)
+                return self._answered(tool.server, tool.name, arguments, refused, tool.pin)
             staged = self.stager.stage(tool.name, tool.server, tool.input_schema, arguments, turn)
             status = CallStatus.STAGED if staged.change else CallStatus.REFUSED
             outcome = GateOutcome(text=staged.message(), is_error=staged.change is None, status=status,
                                   server=tool.server)  # fmt: skip
-            return self._answered(tool.server, tool.name, arguments, outcome)
+            return self._answered(tool.server, tool.name, arguments, outcome, tool.pin)
         if not may_write and tool.read_only is False:  # a gather step the workflow's author wrote: a declared write
             text = f"{tool.name} writes, and a gather step may not write; nothing was done."
             refused = GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED, server=tool.server)
-            return self._answered(tool.server, tool.name, arguments, refused)
+            return self._answered(tool.server, tool.name, arguments, refused, tool.pin)
         if tool.read_only is not True:  # only a read may be answered again from the cache
             return await self.execute(tool.server, tool.name, arguments)
         key = json.dumps([tool.server, tool.name, arguments], sort_keys=True, default=str)
         cached = self._cache.get(key)
         if cached is not None:
             again = cached.model_copy(update={"requests": 0, "status": CallStatus.CACHED})
-            return self._answered(tool.server, tool.name, arguments, again)
+            return self._answered(tool.server, tool.name, arguments, again, tool.pin)
         outcome = await self.execute(tool.server, tool.name, arguments)
         if outcome.status == CallStatus.OK:
             self._cache[key] = outcome
@@ -176,9 +177,11 @@ class Gate:
                            server=server, status=status, result_sha256=sha256,
                            stable_sha256=audit.stable_digest(whole))  # fmt: skip
 
-    def _answered(self, server: str, tool: str, arguments: dict[str, Any], outcome: GateOutcome) -> GateOutcome:
+    def _answered(
+        self, server: str, tool: str, arguments: dict[str, Any], outcome: GateOutcome, pin: str | None
+    ) -> GateOutcome:
         """A call the gate answered itself (staged, refused, from the cache): no server saw it, the audit does."""
-        self._audit(server, tool, arguments, outcome.status, time.monotonic(), 0, outcome.text)
+        self._audit(server, tool, arguments, outcome.status, time.monotonic(), 0, outcome.text, pin=pin)
         return outcome
 
     def _spent(self, message: str, requests: int, server: str) -> GateOutcome:
@@ -207,7 +210,10 @@ class Gate:
         return requests
 
     def _audit(self, server: str, tool: str, arguments: dict[str, Any], outcome: str, began: float, requests: int,
-               result: str, result_sha256: str | None = None) -> None:  # fmt: skip
+               result: str, result_sha256: str | None = None, *, pin: str | None = None) -> None:  # fmt: skip
+        if not pin:  # a call by server and name (an apply, or the gate's own): the tool the host knows by it
+            found = self.host.tool(server, tool)
+            pin = found.pin if found else None
         audit.record(
             self.who,
             server=server,
@@ -219,4 +225,5 @@ class Gate:
             result=result,
             result_sha256=result_sha256,
             kind=self.kind,
+            pin=pin,
         )

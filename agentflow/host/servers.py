@@ -42,7 +42,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, CallToolResult, TextContent, Tool
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentflow.atlassian.quota import Quota
 from agentflow.atlassian.server import (
@@ -57,6 +57,7 @@ from agentflow.atlassian.sites import SiteConfig, resolve_site
 from agentflow.errors import AgentflowError, ConfigError, ServerError, ServerStartError, ServerTimeout, SignInRequired
 from agentflow.host import auth as signing
 from agentflow.host.credentials import CredentialStore, open_vault
+from agentflow.host.pins import PinLock, pin_of
 from agentflow.host.specs import MAX_REQUESTS_PER_CALL, AuthKind, ServerSpec
 from agentflow.host.stdio import stdio_transport
 
@@ -65,7 +66,9 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class HostTool(BaseModel):
-    """A tool one connected server offers; annotations are None where the server says nothing."""
+    """A tool one connected server offers; the hints are None where the server says nothing. `annotations`: all
+    the server said of it (MCP's camelCase names), and `pin` the SHA-256 of its definition (`host.pins`), which
+    its audit lines carry."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -76,6 +79,8 @@ class HostTool(BaseModel):
     read_only: bool | None = None
     destructive: bool | None = None
     idempotent: bool | None = None
+    annotations: dict[str, Any] = Field(default_factory=dict)
+    pin: str = ""
 
 
 class ToolOutcome(BaseModel):
@@ -130,11 +135,14 @@ class Host:
         quota: Quota | None = None,
         withhold_restricted: bool = False,
         credentials: CredentialStore | None = None,
+        pins: PinLock | None = None,
     ) -> None:
         """`site`: the bundled server's site (None: the default site); `bundled` makes the bundled server (tests
         inject one); `quota` is handed to it to meter its requests; `withhold_restricted` makes it leave
         comments restricted to a role or group out of its results (a report read beyond that role or group);
-        `credentials`: where OAuth sign-ins are kept (default: the vault `host.credentials.open_vault` picks)."""
+        `credentials`: where OAuth sign-ins are kept (default: the vault `host.credentials.open_vault` picks);
+        `pins`: the lock every server's tools are checked against once all are connected, before the host is
+        handed out and so before any tool can be called (None: not checked, as when a person reviews them)."""
         names = [spec.name for spec in specs]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -146,6 +154,7 @@ class Host:
         self._quota = quota
         self._withhold_restricted = withhold_restricted
         self._credentials = credentials
+        self._pins = pins
         self._connections: dict[str, _Connection] = {}
         self._closing = anyio.Event()
         self._stack = AsyncExitStack()
@@ -171,6 +180,10 @@ class Host:
             for spec in self._specs:
                 if spec.name in failures:
                     raise failures[spec.name]
+            if self._pins is not None:
+                # File I/O under a lock another run may hold for a moment: off the event loop.
+                checked = [(spec, self._connections[spec.name].tools) for spec in self._specs]
+                await anyio.to_thread.run_sync(self._pins.check, checked)
         except BaseException:
             await self._stack.aclose()
             raise
@@ -187,6 +200,12 @@ class Host:
         if connection is None:
             raise ServerError(server, "no server of that name is connected")
         return connection.spec
+
+    def tool(self, server: str, name: str) -> HostTool | None:
+        """A connected server's tool by its own name; None when it offers none of that name."""
+        connection = self._connections.get(server)
+        found = [tool for tool in connection.tools if tool.name == name] if connection else []
+        return found[0] if found else None
 
     def tools(self) -> list[HostTool]:
         """Every connected server's tools, servers in the order given."""
@@ -353,7 +372,8 @@ async def _list_tools(client: Client, server: str) -> list[HostTool]:
 
 def _host_tool(server: str, tool: Tool) -> HostTool:
     hints = tool.annotations
-    return HostTool(
+    annotations = hints.model_dump(mode="json", by_alias=True, exclude_none=True) if hints else {}
+    found = HostTool(
         server=server,
         name=tool.name,
         description=tool.description or "",
@@ -361,7 +381,9 @@ def _host_tool(server: str, tool: Tool) -> HostTool:
         read_only=hints.read_only_hint if hints else None,
         destructive=hints.destructive_hint if hints else None,
         idempotent=hints.idempotent_hint if hints else None,
+        annotations=annotations,
     )
+    return found.model_copy(update={"pin": pin_of(found)})
 
 
 def _outcome(result: CallToolResult, duration_ms: int) -> ToolOutcome:

@@ -3,7 +3,8 @@ or from the `mcpServers` JSON shape other MCP hosts use (`load_server_specs`).
 
 A spec says how to start or reach a server (the bundled one in-process, a stdio child, streamable HTTP or legacy
 SSE), how long to wait for it, and, for a server other than the bundled one that reaches an Atlassian site,
-which site's budget its calls spend and what one call costs (see `host.servers` for how they are connected).
+which site's budget its calls spend and what one call costs (see `host.servers` for how they are connected), and
+how its tool pins are checked (`pins`, see `host.pins`).
 
 A remote (http/sse) server signs in with `auth` (`host.auth`): `oauth` (OAuth 2.1, `agentflow servers login`),
 `basic` (`email_env` and `token_env` name the variables holding an email and API token: Rovo's API-token
@@ -74,6 +75,8 @@ class ServerSpec(BaseModel):
     site: str | None = None  # the Atlassian site (a name from [sites] or 'sandbox') whose budget its calls spend
     requests_per_call: StrictInt = Field(default=1, ge=1, le=MAX_REQUESTS_PER_CALL)
     meters_itself: StrictBool = False
+    # How its tool pins are checked (`host.pins`): any change stops a run, or new tools are accepted and recorded.
+    pins: Literal["strict", "additions"] = "strict"
 
     @model_validator(mode="after")
     def _fits_transport(self) -> ServerSpec:
@@ -222,7 +225,7 @@ def _from_json(name: str, entry: Mapping[str, Any], where: str) -> dict[str, Any
         raise ConfigError(f"{where}: needs a command (stdio) or a url (http/sse)")
     ours = (
         "command", "args", "env", "cwd", "url", "headers", "startup_timeout", "call_timeout", "site",
-        "requests_per_call", "meters_itself", *_REMOTE_ONLY,
+        "requests_per_call", "meters_itself", "pins", *_REMOTE_ONLY,
     )  # fmt: skip
     return {"name": name, "transport": transport, **{key: entry[key] for key in ours if key in entry}}
 
