@@ -26,7 +26,7 @@ REASONS: dict[TerminalReason, str] = {
     TerminalReason.SERVER_ERROR: "failed: MCP server error",
     TerminalReason.STOPPED: "the model stopped for a reason agentflow does not know",
     TerminalReason.CANCELLED: "cancelled",
-    TerminalReason.DEFERRED: "deferred: the hourly budget has no room for it yet",
+    TerminalReason.DEFERRED: "deferred: not started (the budget has no room yet, or a server needs a sign-in)",
     TerminalReason.CONFIG_ERROR: "failed: bad input or configuration",
     TerminalReason.REPORT_ERROR: "failed: the report template could not render the answer",
     TerminalReason.CRASHED: "failed: agentflow crashed",

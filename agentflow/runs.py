@@ -41,7 +41,7 @@ class TerminalReason(StrEnum):
     SERVER_ERROR = "server_error"
     STOPPED = "stopped"  # the model stopped for a reason agentflow does not know (the error says which)
     CANCELLED = "cancelled"
-    DEFERRED = "deferred"  # a batch run that did not fit in the budget was not started
+    DEFERRED = "deferred"  # not started: a batch run that did not fit in the budget, or a server needing a sign-in
     CONFIG_ERROR = "config_error"
     REPORT_ERROR = "report_error"  # the run completed, but its report template could not render the answer
     CRASHED = "crashed"

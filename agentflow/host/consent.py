@@ -6,6 +6,7 @@ or, without a browser here, by pasting the address the browser was redirected to
 from __future__ import annotations
 
 import html
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from urllib.parse import urlsplit
@@ -33,7 +34,8 @@ class LoopbackConsent:
 
     async def show(self, authorization_url: str) -> None:
         self._say(f"Opening your browser to sign in. If it does not open, visit:\n  {authorization_url}")
-        self._open_url(authorization_url)
+        # Not awaited: `webbrowser` waits for a $BROWSER command to exit, and that browser must reach our listener.
+        threading.Thread(target=self._open_url, args=(authorization_url,), daemon=True).start()
 
     async def answer(self) -> AuthorizationCodeResult:
         await self._arrived.wait()

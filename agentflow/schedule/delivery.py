@@ -79,6 +79,8 @@ class Deliverer:
 def slack_message(record: RunRecord) -> str:
     """How the run ended, its answer's summary, and what is left for a person to approve."""
     lines = [f"*{record.workflow}* (scheduled): {report.describe_reason(record.terminal_reason)}"]
+    if record.error and not record.succeeded:  # e.g. which server needs a sign-in, and the command that does it
+        lines.append(record.error)
     summary = (record.output or {}).get("summary")
     if isinstance(summary, str) and summary.strip():
         lines.append(summary.strip())

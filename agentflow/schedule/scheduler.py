@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from agentflow import runs
 from agentflow.config import load_config, state_dir
-from agentflow.errors import AgentflowError, BudgetDeferred, InputInvalid, WorkflowInvalid
+from agentflow.errors import AgentflowError, BudgetDeferred, Deferred, InputInvalid, SignInRequired, WorkflowInvalid
 from agentflow.processes import this_process
 from agentflow.redact import scrub
 from agentflow.report import describe_reason
@@ -41,6 +41,7 @@ ACTOR = "scheduler"
 LOOKBACK = timedelta(days=1)
 MAX_SLEEP = 60.0
 RETRY_AFTER = timedelta(minutes=1)  # when the budget cannot say when a deferred run would fit
+SIGN_IN_RETRY = timedelta(minutes=15)  # a run waiting for someone to sign in again tries this often
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -311,6 +312,15 @@ class Scheduler:
         )  # fmt: skip
         try:
             result = await self.runner_factory().execute(request)
+        except SignInRequired as needed:
+            # Nobody will sign in by itself: say so where the results go, then try again now and then in grace.
+            deferred = self._defer(outcome, needed, _recorded(run_id), settings.grace, SIGN_IN_RETRY)
+            if deferred.run_id is not None:
+                record = runs.load(deferred.run_id)
+                timezone = spec_of(loaded).timezone
+                for problem in await Deliverer(settings.delivery, self.sleep).deliver(record, scheduled, timezone):
+                    self.log(f"schedule: {name} {occurrences.key(scheduled)}: {problem}")
+            return deferred
         except BudgetDeferred as deferred:
             return self._defer(outcome, deferred, _recorded(run_id), settings.grace)
         except asyncio.CancelledError:
@@ -335,12 +345,14 @@ class Scheduler:
             outcome = self._close(outcome, outcome.state, reason="; ".join(([reason] if reason else []) + problems))
         return outcome
 
-    def _defer(self, outcome: Outcome, deferred: BudgetDeferred, run_id: str | None, grace: timedelta) -> Outcome:
-        """Retry when the budget says the run fits (at least a minute on), unless that is after grace."""
+    def _defer(
+        self, outcome: Outcome, deferred: Deferred, run_id: str | None, grace: timedelta, wait: timedelta = RETRY_AFTER
+    ) -> Outcome:
+        """Retry when the budget says the run fits (at least `wait` on), unless that is after grace."""
         now = self.clock()
         deadline = outcome.scheduled + grace
         fits = deferred.retry_at
-        retry_at = max(now + RETRY_AFTER, datetime.fromtimestamp(fits, UTC) if fits and fits != float("inf") else now)
+        retry_at = max(now + wait, datetime.fromtimestamp(fits, UTC) if fits and fits != float("inf") else now)
         if fits == float("inf") or retry_at > deadline:
             reason = f"{deferred}; that is after its grace period ends at {occurrences.key(deadline)}"
             return self._close(outcome, "skipped", run_id=run_id, reason=reason)
