@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from agentflow import __version__
-from agentflow.cli import chat, evaluating, oversight, pinning, remote, running, scheduling, servers, workflows
+from agentflow.cli import chat, evaluating, oversight, remote, running, scheduling, servers, workflows
 from agentflow.cli.base import ErrorsToExitCodes
 
 
@@ -47,7 +47,7 @@ def _root(
     """Run agentic workflows over Jira, Confluence and Compass."""
 
 
-for module in (workflows, running, oversight, evaluating, servers, remote, pinning, chat, scheduling):
+for module in (workflows, running, oversight, evaluating, servers, remote, chat, scheduling):
     module.register(app)
 
 

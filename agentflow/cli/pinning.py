@@ -21,10 +21,6 @@ if TYPE_CHECKING:
 NAME_ARGUMENT = typer.Argument(help="A server of the config (`atlassian` is the bundled one).", show_default=False)
 
 
-def register(app: typer.Typer) -> None:
-    """Nothing to add to the root: the commands below are `servers` commands, and `remote` adds that group."""
-
-
 @servers_app.command("diff")
 def servers_diff(name: Annotated[str, NAME_ARGUMENT]) -> None:
     """Show how a server's tools differ from their pins, trusting nothing.

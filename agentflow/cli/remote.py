@@ -13,7 +13,7 @@ servers_app = sub_app(
 
 
 def register(app: typer.Typer) -> None:
-    from agentflow.cli import signin
+    from agentflow.cli import pinning, signin  # noqa: F401 - pinning's commands join servers_app as it is imported
 
     signin.register(servers_app)
     app.add_typer(servers_app, name="servers")

@@ -87,8 +87,11 @@ async def _attempt(
     stored = store.sign_in(spec.url or "")
     issuer = stored.issuer if stored else None
     client = store.client(issuer) if issuer else None
-    port = _loopback_port(client.redirect_uris if client else None)
+    # A configured port (a client registered by hand names its redirect URI), else the registration's, else any.
+    port = spec.callback_port or _loopback_port(client.redirect_uris if client else None)
     async with consent(port) as approving:
+        if spec.callback_port and not approving.redirect_uri.startswith(f"http://127.0.0.1:{spec.callback_port}/"):
+            return None, f"port {spec.callback_port} (callback_port) is in use on 127.0.0.1; free it and try again"
         registered = set((client.scope or "").split()) if client else set()
         wanted = set(auth.scopes_to_ask(spec, scopes, stored))
         if client is not None and (

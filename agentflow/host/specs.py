@@ -68,6 +68,7 @@ class ServerSpec(BaseModel):
     scopes: list[str] | None = None  # OAuth scopes to ask for; None: what the server's challenge names
     client_id: str | None = None  # an OAuth client registered beforehand with the authorization server
     client_metadata_url: str | None = None  # an https URL the user hosts: a Client ID Metadata Document
+    callback_port: int | None = Field(default=None, ge=1, le=65535)  # of http://127.0.0.1:PORT/callback
     ca_bundle: str | None = None
     proxy: str | None = None
     startup_timeout: float = Field(default=20, gt=0)
@@ -124,8 +125,8 @@ class ServerSpec(BaseModel):
 
 
 _REMOTE_ONLY = (
-    "bearer_token_env", "auth", "email_env", "token_env", "scopes", "client_id", "client_metadata_url", "ca_bundle",
-    "proxy",
+    "bearer_token_env", "auth", "email_env", "token_env", "scopes", "client_id", "client_metadata_url",
+    "callback_port", "ca_bundle", "proxy",
 )  # fmt: skip
 
 
@@ -141,7 +142,7 @@ def _check_sign_in(spec: ServerSpec) -> None:
     missing = [key for key in needs if not getattr(spec, key)]
     if missing:
         raise ValueError(f'auth = "{kind}" needs {" and ".join(missing)} (the variable(s) holding the credentials)')
-    oauth_only = ["scopes", "client_id", "client_metadata_url"]
+    oauth_only = ["scopes", "client_id", "client_metadata_url", "callback_port"]
     allowed = {
         AuthKind.OAUTH: oauth_only,
         AuthKind.BASIC: ["email_env", "token_env"],

@@ -268,3 +268,27 @@ def test_status_never_shows_a_token(rovo: Rovo) -> None:
     shown = rows[0].model_dump_json()
     assert found.tokens.access_token not in shown and (found.tokens.refresh_token or "") not in shown
     assert found.tokens.access_token not in repr(found) and found.tokens.access_token not in str(found)
+
+
+@pytest.mark.anyio
+async def test_a_configured_client_id_is_used_and_nothing_is_registered(rovo: Rovo) -> None:
+    with httpx2.Client(base_url=rovo.url, timeout=SLOW_MACHINE_SECONDS) as http:
+        body = {"redirect_uris": ["http://127.0.0.1:8123/callback"], "token_endpoint_auth_method": "none",
+                "client_name": "registered by an admin", "scope": " ".join(READ)}  # fmt: skip
+        client_id = http.post("/register", json=body).json()["client_id"]
+    spec = rovo.spec(client_id=client_id, callback_port=8123)
+    found = await sign_in(rovo, spec)
+    assert found.client_id == client_id
+    assert rovo.site.store.query_one("SELECT COUNT(*) FROM oauth_clients")[0] == 1
+    assert rovo.store.client(rovo.url) is None  # a configured id is the config's, not the store's
+    assert "PAY-429" in await search(rovo, spec)
+
+
+@pytest.mark.anyio
+async def test_a_client_id_metadata_document_is_not_used_where_the_server_does_not_support_it(rovo: Rovo) -> None:
+    metadata = await anyio.to_thread.run_sync(lambda: httpx2.get(f"{rovo.url}/.well-known/oauth-authorization-server"))
+    assert not metadata.json().get("client_id_metadata_document_supported")
+    spec = rovo.spec(client_metadata_url="https://agentflow.example.com/oauth/client.json")
+    found = await sign_in(rovo, spec)
+    assert found.client_id != spec.client_metadata_url  # registered dynamically instead
+    assert rovo.site.store.query_one("SELECT COUNT(*) FROM oauth_clients")[0] == 1
