@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import MAXYEAR, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
@@ -57,8 +58,10 @@ def schedule(
     settings = settings_from(load_config())  # a broken [schedule] table stops here, with exit code 2
     if dry_run:
         _print_upcoming(count, begin)
+        _warn_sign_ins(lambda line: typer.echo(line, err=True))
         return
     scheduler = Scheduler(settings=settings if once else None)
+    _warn_sign_ins(scheduler.log)
     if once:
         try:
             outcomes = asyncio.run(until_signalled(scheduler.run_due()))
@@ -81,6 +84,35 @@ def schedule(
     scheduler.log(f"schedule: watching {names}; stop with SIGTERM or Ctrl-C")
     asyncio.run(until_signalled(scheduler.serve()))
     scheduler.log("schedule: stopped")
+
+
+def _warn_sign_ins(say: Callable[[str], None]) -> None:
+    """Before any occurrence is due: each remote server a scheduled workflow uses that cannot sign in unattended
+    (no OAuth sign-in, none that can be refreshed, a credential variable unset), so nobody learns it at 3 a.m."""
+    import os
+
+    from agentflow.config import load_config
+    from agentflow.host.login import status
+    from agentflow.host.specs import AuthKind, load_server_specs
+    from agentflow.schedule import scheduled_workflows
+
+    workflows, _ = scheduled_workflows()
+    users: dict[str, list[str]] = {}
+    for loaded in workflows:
+        for server in loaded.workflow.servers:
+            users.setdefault(server, []).append(loaded.workflow.name)
+    specs = load_server_specs(load_config())
+    remote = [specs[name] for name in users if name in specs and specs[name].transport in ("http", "sse")]
+    if not remote:
+        return
+    store = None
+    if any(spec.sign_in is AuthKind.OAUTH for spec in remote):
+        from agentflow.host.credentials import CredentialStore, open_vault
+
+        store = CredentialStore(open_vault())
+    for row in status(remote, store, dict(os.environ)):
+        if row.warning:
+            say(f"schedule: warning: {row.name} (used by {', '.join(users[row.name])}): {row.state}; {row.warning}")
 
 
 def _when(loaded: LoadedWorkflow) -> str:

@@ -54,3 +54,24 @@ async def test_apply_in_a_subprocess_writes_as_the_approver():
     with pytest.raises(JobFailed, match="no run 'nope'"):
         await InSubprocess().apply("nope", "U_LEAD", None)
     assert runs.load(staged.record.id).changes
+
+
+async def test_a_chat_run_whose_server_needs_a_sign_in_is_deferred_with_the_command(project, tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text('[servers.rovo]\nurl = "http://127.0.0.1:9/v1/mcp"\nauth = "oauth"\n')
+    monkeypatch.setenv("AGENTFLOW_CONFIG", str(config))
+    project.workflow(
+        "via-rovo",
+        """\
+        name: via-rovo
+        title: Through Rovo
+        servers: [rovo]
+        tools: [getJiraIssue]
+        agent: {prompt: minimal.md.j2}
+        output: {schema: {type: object}}
+        """,
+    )
+    record = await InSubprocess().run(RunRequest(workflow="via-rovo", actor="U_SRE", trigger="chatops",
+                                                 model="none", run_id="chat-run-4"))  # fmt: skip
+    assert record.terminal_reason == runs.TerminalReason.DEFERRED
+    assert "not signed in" in (record.error or "") and "agentflow servers login rovo" in (record.error or "")

@@ -202,3 +202,15 @@ def test_a_scheduled_run_whose_sign_in_cannot_be_refreshed_is_deferred_and_deliv
         + "\n".join(p.read_text() for p in delivered)
     )
     assert stored.tokens.access_token not in everything and stored.tokens.refresh_token not in everything
+
+
+def test_the_scheduler_warns_of_a_missing_sign_in_before_anything_is_due(rovo: Signed) -> None:
+    Path("workflows/rovo-search.yaml").write_text(
+        ROVO_WORKFLOW.replace("name: rovo-search\n", "name: rovo-search\nschedule: {cron: '0 3 * * *'}\n")
+    )
+    before = invoke("schedule", "--dry-run")
+    assert before.exit_code == 0, before.output
+    assert "warning: rovo (used by rovo-search): not signed in; sign in: agentflow servers login rovo" in before.stderr
+    assert invoke("servers", "login", "rovo", "--timeout", str(SLOW_MACHINE_SECONDS)).exit_code == 0
+    after = invoke("schedule", "--dry-run")
+    assert after.exit_code == 0 and "warning" not in after.stderr
