@@ -112,7 +112,6 @@ class Connection:
     reason: str | None = None
     issuer_hint: str | None = None
     scope: str | None = None  # what to ask for when the server's challenge names no scope
-    refreshed: bool = False
     provider: Provider | None = field(default=None, repr=False)
 
     @property
@@ -136,7 +135,6 @@ class Connection:
         if request.method == "POST" and _form(request).get("grant_type") in ("refresh_token", "authorization_code"):
             grant = _form(request)["grant_type"]
             if response.status_code < 400:
-                self.refreshed = grant == "refresh_token"
                 return
             await response.aread()  # a small error document (the SDK reads it again from the buffer)
             error, description = _oauth_error(response)

@@ -25,17 +25,10 @@ from agentflow.host.credentials import CredentialStore, open_vault
 from agentflow.sandbox.rovo.oauth import OAuthSettings
 from agentflow.sandbox.site import Site, running
 from tests.conftest import ROOT, SLOW_MACHINE_SECONDS, Project
+from tests.support.clock import Clock
 
 ACCESS_TTL = 3600.0
 runner = CliRunner()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

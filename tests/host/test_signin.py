@@ -5,7 +5,6 @@ client registered again, the RFC 9207 `iss` check, a missing scope, logout's rev
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,19 +25,10 @@ from agentflow.sandbox.rovo.oauth import OAuthSettings, oauth_grant
 from agentflow.sandbox.site import Site, running
 from tests.conftest import SLOW_MACHINE_SECONDS
 from tests.support.browser import approve
+from tests.support.clock import Clock
 
 ACCESS_TTL = 3600.0
 READ = ["read:jira-work", "offline_access"]
-
-
-class Clock:
-    """The site's clock and the credential store's, moved by the test instead of waited for."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

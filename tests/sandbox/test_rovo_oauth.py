@@ -26,20 +26,11 @@ from agentflow.sandbox.rovo.oauth import OAuthEndpoints, OAuthSettings, challeng
 from agentflow.sandbox.rovo.oauth_store import digest
 from agentflow.sandbox.site import Site, running
 from tests.conftest import SLOW_MACHINE_SECONDS
+from tests.support.clock import Clock
 
 CALLBACK = "http://127.0.0.1:9/callback"
 ACCESS_TTL = 60.0
 READ_AND_REFRESH = "read:jira-work read:confluence-content.all offline_access"
-
-
-class Clock:
-    """The site's clock, moved by the test instead of waited for."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
