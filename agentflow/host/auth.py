@@ -220,13 +220,13 @@ class _Storage:
     async def get_tokens(self) -> OAuthToken | None:
         if self.fresh:
             return None
-        found = self.connection.store.sign_in(self.connection.url)
+        found = self.connection.store.sign_in(self.connection.spec.name, self.connection.url)
         return found.tokens if found else None
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
         connection = self.connection
         store, context = connection.store, _context(connection)
-        prior = None if self.fresh else store.sign_in(connection.url)
+        prior = None if self.fresh else store.sign_in(connection.spec.name, connection.url)
         now = store.clock()
         metadata = context.oauth_metadata
         resource_metadata = context.protected_resource_metadata
@@ -272,6 +272,7 @@ class _Storage:
         issuer = client_info.issuer or _context(self.connection).auth_server_url or self.connection.issuer_hint
         if issuer and not self.connection.spec.client_id:
             self.connection.store.save_client(issuer, client_info)
+            self.connection.store.remember_issuer(self.connection.url, issuer)
             self.connection.issuer_hint = issuer
 
 
@@ -288,9 +289,9 @@ def oauth(
     its requests with. Headless (no `consent`), check `require_sign_in` first. `fresh`: a new sign-in even if
     one is stored (what `agentflow servers login` does); `scopes`: asked for beyond the configured ones (and,
     in a fresh sign-in, beyond those granted before, so a step-up keeps what was granted)."""
-    stored = store.sign_in(spec.url or "")
+    stored = store.sign_in(spec.name, spec.url or "")
     connection = Connection(spec, store, consent=consent, on_failure=on_failure)
-    connection.issuer_hint = stored.issuer if stored else None
+    connection.issuer_hint = (stored.issuer if stored else None) or store.issuer_for(spec.url or "")
     wanted = scopes_to_ask(spec, scopes, stored if fresh else None)
     connection.scope = " ".join(wanted) or None
     metadata = OAuthClientMetadata(
@@ -328,10 +329,18 @@ def require_sign_in(spec: ServerSpec, store: CredentialStore) -> SignIn:
     sign-in: that registers a client and needs a person)."""
     from agentflow.errors import SignInRequired
 
-    found = store.sign_in(spec.url or "")
+    found = store.sign_in(spec.name, spec.url or "")
     if found is None:
         raise SignInRequired(spec.name, f"not signed in to {spec.url}; sign in: {login_command(spec.name)}")
     return found
+
+
+def refresh_due(spec: ServerSpec, store: CredentialStore) -> bool:
+    """Whether connecting to `spec` would refresh its stored sign-in (it expires within `REFRESH_MARGIN`)."""
+    if spec.sign_in is not AuthKind.OAUTH:
+        return False
+    found = store.sign_in(spec.name, spec.url or "")
+    return found is not None and found.expires_at is not None and found.expires_at - store.clock() < REFRESH_MARGIN
 
 
 def _restore(provider: Provider, stored: SignIn, store: CredentialStore) -> None:
@@ -433,11 +442,12 @@ def _challenge(response: httpx2.Response) -> dict[str, str]:
 
 
 def scopes_to_ask(spec: ServerSpec, extra: list[str] | None, stored: SignIn | None) -> list[str]:
-    """The scopes a sign-in asks for: the configured ones, those asked for now, and (for a step-up) those granted
-    before; [] when the config names none (then the server's challenge or metadata decides)."""
+    """The scopes a sign-in asks for: the configured ones, and for a step-up (`extra`) those too and those granted
+    before (MCP authorization: a step-up keeps what was granted); [] when neither the config nor the command names
+    any (then the server's challenge or metadata decides). A plain sign-in asks for the configured ones only."""
     if not (spec.scopes or extra):
         return []
-    return _union(spec.scopes, extra, stored.scopes if stored else None)
+    return _union(spec.scopes, extra, stored.scopes if stored and extra else None)
 
 
 def _union(*lists: list[str] | None) -> list[str]:

@@ -3,8 +3,10 @@
 Two kinds of entry, as the MCP authorization spec asks ("Client registration"; SEP-2352):
 - a registered OAuth client per authorization-server issuer (`client <issuer>`): never offered to another
   authorization server;
-- a sign-in per MCP endpoint URL (`sign-in <url>`): its tokens, the scopes granted, when they expire, and the
-  authorization server's token and revocation endpoints, so a refresh or a logout needs no discovery.
+- a sign-in per server entry and MCP endpoint URL (`sign-in <name> <url>`: two entries for one endpoint, say a
+  read-only one and one with write scopes, are two sign-ins): its tokens, the scopes granted, when they expire,
+  and the authorization server's metadata, so a refresh or a logout needs no discovery;
+- the issuer an endpoint's sign-ins go to (`issuer <url>`), so a new sign-in finds the client registered before.
 
 The vault is chosen by `$AGENTFLOW_TOKEN_STORE`: `keyring` (the OS keyring through the `keyring` package; an
 error when none is usable), `file` (`credentials.json`, 0600, in the state directory, replaced atomically under
@@ -15,14 +17,16 @@ or written is registered with `agentflow.redact`, so none can reach a log, recor
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
+import anyio
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -30,6 +34,7 @@ from agentflow import redact, statefiles
 from agentflow.errors import ConfigError
 
 STORE_VAR = "AGENTFLOW_TOKEN_STORE"
+LOCK_POLL = 0.05  # seconds between tries of a sign-in lock another process holds
 SERVICE = "agentflow"
 FILE_NAME = "credentials.json"
 _REMEDY = "delete it and sign in again (agentflow servers login NAME)"
@@ -193,13 +198,35 @@ def _usable_keyring() -> object | None:
 class CredentialStore:
     """Sign-ins and registered clients in a vault; `clock` (epoch seconds) stamps and judges expiry."""
 
-    def __init__(self, vault: Vault, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, vault: Vault, clock: Callable[[], float] = time.time, locks: Path | None = None) -> None:
         self.vault = vault
         self.clock = clock
+        self._locks = locks
 
-    def sign_in(self, resource: str) -> SignIn | None:
-        """The sign-in to the MCP endpoint `resource`, None when there is none."""
-        text = self.vault.get(f"sign-in {resource}")
+    async def refreshing(self, server: str, resource: str) -> Held:
+        """Hold the sign-in of `server` at `resource` for a refresh: one process at a time, on this machine (a
+        lock file in the state directory), since a rotating refresh token spent twice ends the whole sign-in
+        (OAuth 2.1 §4.3.1). Waits (cancellably) while another process holds it; `Held.release()` lets go."""
+        from agentflow import config
+
+        folder = statefiles.private_dir(self._locks or config.state_dir() / "locks")
+        name = hashlib.sha256(f"{server}\0{resource}".encode()).hexdigest()[:24]
+        path = statefiles.private_file(folder / f"sign-in-{name}.lock")
+        handle = open(path, "w")  # noqa: SIM115 - held beyond this call, closed by Held.release
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return Held(handle)
+                except BlockingIOError:
+                    await anyio.sleep(LOCK_POLL)
+        except BaseException:
+            handle.close()
+            raise
+
+    def sign_in(self, server: str, resource: str) -> SignIn | None:
+        """The sign-in of the server entry `server` to the MCP endpoint `resource`, None when there is none."""
+        text = self.vault.get(f"sign-in {server} {resource}")
         if text is None:
             return None
         try:
@@ -214,10 +241,18 @@ class CredentialStore:
 
     def save_sign_in(self, sign_in: SignIn) -> None:
         _register(sign_in.tokens)
-        self.vault.set(f"sign-in {sign_in.resource}", sign_in.model_dump_json())
+        self.vault.set(f"sign-in {sign_in.server} {sign_in.resource}", sign_in.model_dump_json())
 
-    def forget_sign_in(self, resource: str) -> None:
-        self.vault.delete(f"sign-in {resource}")
+    def forget_sign_in(self, server: str, resource: str) -> None:
+        self.vault.delete(f"sign-in {server} {resource}")
+
+    def issuer_for(self, resource: str) -> str | None:
+        """The authorization server the endpoint `resource` sent a sign-in to last (None: never)."""
+        return self.vault.get(f"issuer {resource}")
+
+    def remember_issuer(self, resource: str, issuer: str) -> None:
+        if self.issuer_for(resource) != issuer:
+            self.vault.set(f"issuer {resource}", issuer)
 
     def client(self, issuer: str) -> OAuthClientInformationFull | None:
         """The client registered with the authorization server `issuer`, None when there is none (or it is
@@ -237,6 +272,19 @@ class CredentialStore:
 
     def forget_client(self, issuer: str) -> None:
         self.vault.delete(f"client {issuer}")
+
+
+class Held:
+    """A held sign-in lock (`CredentialStore.refreshing`)."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle: IO[str] | None = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
 
 
 def _register(tokens: OAuthToken) -> None:

@@ -69,7 +69,7 @@ async def login(
         if auth.is_stale_client(reason) and attempt == 1:
             continue  # forgotten: the next attempt registers a new client
         raise ConfigError(f"signing in to '{spec.name}' failed: {reason}")
-    found = store.sign_in(spec.url or "")
+    found = store.sign_in(spec.name, spec.url or "")
     if found is None:  # the handshake succeeded without the server asking for a sign-in at all
         raise ConfigError(f"'{spec.name}' at {spec.url} let agentflow in without signing in: set auth = \"none\"")
     if account:
@@ -84,8 +84,8 @@ async def _attempt(
     """One sign-in: (who signed in, None) or (None, why it failed)."""
     from agentflow.host.servers import remote_client
 
-    stored = store.sign_in(spec.url or "")
-    issuer = stored.issuer if stored else None
+    stored = store.sign_in(spec.name, spec.url or "")
+    issuer = (stored.issuer if stored else None) or store.issuer_for(spec.url or "")
     client = store.client(issuer) if issuer else None
     # A configured port (a client registered by hand names its redirect URI), else the registration's, else any.
     port = spec.callback_port or _loopback_port(client.redirect_uris if client else None)
@@ -152,7 +152,7 @@ async def logout(spec: ServerSpec, store: CredentialStore) -> tuple[LogoutOutcom
     """Revoke the sign-in at the authorization server (RFC 7009: the refresh token, which revokes its access
     tokens, then the access token) and forget it here whatever the server says; (outcome, detail)."""
     remote(spec)
-    found = store.sign_in(spec.url or "")
+    found = store.sign_in(spec.name, spec.url or "")
     if found is None:
         return LogoutOutcome.NOT_SIGNED_IN, f"not signed in to {spec.url}"
     detail = "the authorization server offers no revocation endpoint; forgotten here only"
@@ -176,7 +176,7 @@ async def logout(spec: ServerSpec, store: CredentialStore) -> tuple[LogoutOutcom
             detail = f"revocation failed ({'; '.join(refusals)}); forgotten here only"
         else:
             outcome, detail = LogoutOutcome.REVOKED, f"revoked at {found.revocation_endpoint}"
-    store.forget_sign_in(spec.url or "")
+    store.forget_sign_in(spec.name, spec.url or "")
     return outcome, detail
 
 
@@ -214,7 +214,7 @@ def _status(spec: ServerSpec, store: CredentialStore | None, env: dict[str, str]
         state = f"from {' and '.join(f'${n}' for n in names)}"
         return ServerStatus(**base, state=state, warning=f"{', '.join(unset)} not set" if unset else None)
     assert store is not None
-    found = store.sign_in(spec.url or "")
+    found = store.sign_in(spec.name, spec.url or "")
     if found is None:
         return ServerStatus(**base, state="not signed in", warning=f"sign in: {auth.login_command(spec.name)}")
     warning = None

@@ -273,9 +273,15 @@ class Host:
 
             # The deadline covers the start only; once connected it is lifted, as the session outlives it.
             with anyio.CancelScope(deadline=anyio.current_time() + spec.startup_timeout) as startup:
+                held = None
                 try:
+                    if spec.sign_in is AuthKind.OAUTH and signing.refresh_due(spec, self._credential_store()):
+                        # Another process may be refreshing the same sign-in: wait, then read what it stored.
+                        held = await self._credential_store().refreshing(spec.name, spec.url or "")
                     async with self._client(spec, stderr, stopped_at_stdout, sign_in_failed) as client:
                         tools = await _list_tools(client, spec.name)
+                        if held is not None:
+                            held.release()
                         startup.deadline = math.inf
                         connected = _Connection(spec, client, tools, stderr)
                         task_status.started(connected)
@@ -291,11 +297,19 @@ class Host:
                     elif not startup.cancel_called:
                         reason = not_mcp or _start_failure(spec, error)
                         raise ServerStartError(spec.name, reason, _tail(stderr)) from None
+                finally:
+                    if held is not None:
+                        held.release()
             if connected is None and signed_out is not None:
                 raise SignInRequired(spec.name, signed_out)
             if connected is None:
                 reason = f"it did not complete the MCP handshake within {spec.startup_timeout:g} s"
                 raise ServerStartError(spec.name, reason, _tail(stderr))
+
+    def _credential_store(self) -> CredentialStore:
+        if self._credentials is None:
+            self._credentials = CredentialStore(open_vault())
+        return self._credentials
 
     def _client(
         self,
@@ -321,7 +335,7 @@ class Host:
             return Client(stdio_transport(params, stderr or sys.stderr, not_mcp))
         signing_in: httpx2.Auth | None = None
         if spec.sign_in is AuthKind.OAUTH:
-            store = self._credentials or CredentialStore(open_vault())
+            store = self._credential_store()
             signing.require_sign_in(spec, store)
             signing_in = signing.oauth(spec, store, on_failure=sign_in_failed).provider
         return remote_client(spec, signing_in)

@@ -108,14 +108,14 @@ def test_login_then_a_workflow_naming_rovos_tools_runs_through_it(rovo: Signed) 
     table = invoke("servers", "status", env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "signed in" in table.output and pm.display_name in table.output
 
-    stored = rovo.store().sign_in(rovo.v1)
+    stored = rovo.store().sign_in("rovo", rovo.v1)
     assert stored is not None
     for secret in (stored.tokens.access_token, stored.tokens.refresh_token or ""):
         assert secret not in signed.output + ran.output + status.output + table.output
 
     out = invoke("servers", "logout", "rovo")
     assert out.exit_code == 0 and "revoked" in out.output
-    assert rovo.store().sign_in(rovo.v1) is None
+    assert rovo.store().sign_in("rovo", rovo.v1) is None
     again = invoke("run", "rovo-search", f"cloud={rovo.cloud_id}", "jql=key = PAY-429", "--model", "none", "--quiet")
     assert again.exit_code == 3 and "agentflow servers login rovo" in again.output
 
@@ -150,7 +150,7 @@ def test_a_scheduled_run_whose_sign_in_cannot_be_refreshed_is_deferred_and_deliv
 
     caplog.set_level(logging.DEBUG)
     assert invoke("servers", "login", "rovo", "--timeout", str(SLOW_MACHINE_SECONDS)).exit_code == 0
-    stored = rovo.store().sign_in(rovo.v1)
+    stored = rovo.store().sign_in("rovo", rovo.v1)
     assert stored is not None and stored.tokens.refresh_token
     # The refresh token was used elsewhere: the server ends the sign-in (rotation's reuse detection).
     with httpx2.Client(base_url=rovo.url, timeout=SLOW_MACHINE_SECONDS) as http:

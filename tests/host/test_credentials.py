@@ -39,10 +39,10 @@ def test_without_a_usable_keyring_tokens_go_to_a_private_file(monkeypatch: pytes
     path = config.state_dir() / "credentials.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    found = store.sign_in("https://mcp.example.com/v1/mcp")
+    found = store.sign_in("rovo", "https://mcp.example.com/v1/mcp")
     assert found is not None and found.tokens == TOKENS
-    store.forget_sign_in("https://mcp.example.com/v1/mcp")
-    assert store.sign_in("https://mcp.example.com/v1/mcp") is None
+    store.forget_sign_in("rovo", "https://mcp.example.com/v1/mcp")
+    assert store.sign_in("rovo", "https://mcp.example.com/v1/mcp") is None
     with pytest.raises(ConfigError, match="no OS keyring is usable"):
         open_vault({"AGENTFLOW_TOKEN_STORE": "keyring"})
 
@@ -60,7 +60,7 @@ def test_a_damaged_credentials_file_is_named_with_the_remedy() -> None:
     vault.path.write_text("{not json")
     vault.path.chmod(0o600)
     with pytest.raises(ConfigError, match=r"credentials file .* damaged.*servers login"):
-        CredentialStore(vault).sign_in("https://mcp.example.com/v1/mcp")
+        CredentialStore(vault).sign_in("rovo", "https://mcp.example.com/v1/mcp")
 
 
 def test_clients_are_kept_per_issuer() -> None:

@@ -51,7 +51,7 @@ class Rovo:
         return ServerSpec(name="rovo", transport="http", url=self.v1, **options)
 
     def stored(self) -> SignIn:
-        found = self.store.sign_in(self.v1)
+        found = self.store.sign_in("rovo", self.v1)
         assert found is not None
         return found
 
@@ -197,7 +197,7 @@ async def test_a_stored_client_refused_at_authorize_is_registered_again_within_o
 async def test_an_authorization_response_from_another_issuer_is_refused(rovo: Rovo) -> None:
     with pytest.raises(ConfigError, match="iss"):
         await sign_in(rovo, consent=browser(iss="https://evil.example"))
-    assert rovo.store.sign_in(rovo.v1) is None
+    assert rovo.store.sign_in("rovo", rovo.v1) is None
 
 
 @pytest.mark.anyio
@@ -230,7 +230,7 @@ async def test_logout_revokes_at_the_server_and_forgets(rovo: Rovo) -> None:
     outcome, detail = await signing.logout(rovo.spec(), rovo.store)
     assert outcome is signing.LogoutOutcome.REVOKED and rovo.url in detail
     assert oauth_grant(rovo.site.store, found.tokens.access_token, rovo.v1) is None
-    assert rovo.store.sign_in(rovo.v1) is None
+    assert rovo.store.sign_in("rovo", rovo.v1) is None
     again, _ = await signing.logout(rovo.spec(), rovo.store)
     assert again is signing.LogoutOutcome.NOT_SIGNED_IN
 
@@ -282,3 +282,23 @@ async def test_a_client_id_metadata_document_is_not_used_where_the_server_does_n
     found = await sign_in(rovo, spec)
     assert found.client_id != spec.client_metadata_url  # registered dynamically instead
     assert rovo.site.store.query_one("SELECT COUNT(*) FROM oauth_clients")[0] == 1
+
+
+@pytest.mark.anyio
+async def test_runs_refreshing_one_sign_in_at_once_spend_its_refresh_token_once(rovo: Rovo) -> None:
+    first = await sign_in(rovo)
+    rovo.clock.now += ACCESS_TTL + 1
+    # Each run opens the store afresh, as separate processes do; the lock file is what they share.
+    stores = [CredentialStore(open_vault(), clock=rovo.clock) for _ in range(5)]
+
+    async def run(store: CredentialStore) -> None:
+        async with Host([rovo.spec()], credentials=store) as host:
+            query = {"cloudId": rovo.cloud_id, "jql": "key = PAY-429"}
+            assert not (await host.call("rovo", "searchJiraIssuesUsingJql", query)).is_error
+
+    with anyio.fail_after(SLOW_MACHINE_SECONDS):
+        async with anyio.create_task_group() as group:
+            for store in stores:
+                group.start_soon(run, store)
+    assert rovo.stored().tokens.refresh_token != first.tokens.refresh_token
+    assert "PAY-429" in await search(rovo)  # the sign-in survived: no refresh token was spent twice
