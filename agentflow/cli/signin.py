@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agentflow.cli import base as ui
+from agentflow.cli.base import EXIT_FAILED
 from agentflow.errors import ConfigError
 
 if TYPE_CHECKING:
     from agentflow.host.specs import ServerSpec
 
-NAME = typer.Argument(help="The server's name in the config ([servers.NAME] or mcpServers).")
+NAME = typer.Argument(help="The server's name in the config (\\[servers.NAME] or mcpServers).", show_default=False)
 
 
 def register(group: typer.Typer) -> None:
@@ -33,7 +34,10 @@ def login(
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Print the address instead, and paste back where it ends.")
     ] = False,
-    timeout: Annotated[float, typer.Option(min=10, help="Seconds to wait for the approval.")] = 300.0,
+    timeout: Annotated[
+        float,
+        typer.Option(min=10, help="Seconds to wait for the approval in the browser (a paste is waited for)."),
+    ] = 300.0,
 ) -> None:
     """Sign in to a remote MCP server with OAuth 2.1 (auth = "oauth"): approve in the browser, and agentflow keeps
     the tokens (in the OS keyring, else a 0600 file in the state directory) and refreshes them for every run.
@@ -53,7 +57,10 @@ def login(
     if no_browser or not _browser_available():
 
         def prompt(text: str) -> str:
-            return str(typer.prompt(text, err=True))
+            try:
+                return str(typer.prompt(text, err=True))
+            except typer.Abort:  # end of input, or Ctrl+C inside the prompt
+                raise KeyboardInterrupt from None
 
         def factory(port: int):  # type: ignore[no-untyped-def]
             return _pasted(consent.PastedConsent(port or _free_port(), prompt, say))
@@ -64,7 +71,7 @@ def login(
         def factory(port: int):  # type: ignore[no-untyped-def]
             return consent.loopback(webbrowser.open, say, port)
 
-    found = anyio.run(lambda: signing.login(spec, store, factory, scopes=list(scope or []), timeout=timeout))
+    found = anyio.run(lambda: signing.login(spec, store, factory, scopes=list(scope or []), timeout=timeout, say=say))
     who = f" as {found.account}" if found.account else ""
     scopes = " ".join(found.scopes) or "none named"
     expires = signing.moment(found.expires_at, store.clock())
@@ -74,15 +81,28 @@ def login(
     console.print(f"  access token expires {expires} ({refresh}); kept in {ui.escape(store.vault.name)}")
 
 
-def logout(name: Annotated[str, NAME]) -> None:
-    """Revoke the sign-in at the server's authorization server and forget its tokens here."""
+def logout(
+    name: Annotated[str, NAME],
+    forget: Annotated[
+        bool, typer.Option("--forget", help="Forget the sign-in here even when the server cannot revoke it.")
+    ] = False,
+) -> None:
+    """Revoke the sign-in at the server's authorization server and forget its tokens here. When revocation fails
+    (the server is out of reach) the sign-in is kept, to try again, and the exit code is 1."""
     import anyio
 
     from agentflow.host import login as signing
 
     spec = signing.remote(_spec(name))
-    outcome, detail = anyio.run(signing.logout, spec, _store())
-    ui.console().print(f"{ui.escape(name)}: {outcome.value} ({ui.escape(detail)})")
+    outcome, detail = anyio.run(lambda: signing.logout(spec, _store(), forget=forget))
+    if outcome is signing.LogoutOutcome.NOT_SIGNED_IN:
+        ui.console().print(f"{ui.escape(name)}: not signed in ({ui.escape(detail)})")
+        return
+    ui.console(stderr=outcome is signing.LogoutOutcome.KEPT).print(
+        f"{ui.escape(name)}: {outcome.value}: {ui.escape(detail)}"
+    )
+    if outcome is signing.LogoutOutcome.KEPT:
+        raise typer.Exit(EXIT_FAILED)
 
 
 def status(

@@ -25,6 +25,7 @@ What this module adds is glue the SDK leaves to its host:
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
@@ -53,6 +54,21 @@ REFRESH_MARGIN = 300.0  # seconds: a token that expires sooner than this is refr
 CLIENT_NAME = "agentflow"
 
 
+def _reported_here(record: logging.LogRecord) -> bool:
+    """The SDK logs every failed OAuth flow with its traceback before re-raising it, and its transport logs the
+    failure of the request that carried it; `Provider` reports each failure once, in words: drop those lines."""
+    if record.name == "mcp.client.auth.oauth2" and record.getMessage() == "OAuth flow error":
+        return False
+    error = record.exc_info[1] if record.exc_info else None
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return not isinstance(error, SignInFailed)
+
+
+for _name in ("mcp.client.auth.oauth2", "mcp.client.streamable_http", "mcp.client.sse"):
+    logging.getLogger(_name).addFilter(_reported_here)
+
+
 def login_command(server: str, scopes: list[str] | None = None) -> str:
     """The command that signs in to `server` again (with extra scopes when a refusal named some)."""
     extra = "".join(f" --scope {scope}" for scope in scopes or [])
@@ -66,9 +82,10 @@ def static_headers(spec: ServerSpec, env: Mapping[str, str] | None = None) -> di
     kind = spec.sign_in
 
     def variable(setting: str, name: str | None) -> str:
-        value = env.get(name or "", "")
+        value = env.get(name or "")
         if not value:
-            raise ServerStartError(spec.name, f"the variable {name} ({setting}) is not set")
+            state = "is not set" if value is None else "is empty"
+            raise ServerStartError(spec.name, f"the variable {name} ({setting}) {state}")
         return value
 
     if kind is AuthKind.BEARER:
@@ -82,6 +99,18 @@ def static_headers(spec: ServerSpec, env: Mapping[str, str] | None = None) -> di
         redact.register(token, encoded)
         return {"Authorization": f"Basic {encoded}"}
     return {}
+
+
+def refusal(spec: ServerSpec, response: httpx2.Response) -> str:
+    """Why a server refused a connection signed in with Basic, Bearer or nothing, naming what to check."""
+    error = _challenge(response).get("error")
+    status = f"HTTP {response.status_code}{f' {error}' if error else ''}"
+    kind = spec.sign_in
+    if kind is AuthKind.BASIC:
+        return f"it refused the email and API token in ${spec.email_env} and ${spec.token_env} ({status})"
+    if kind is AuthKind.BEARER:
+        return f"it refused the token in ${spec.bearer_env} ({status})"
+    return f'it asks for credentials ({status}): set auth in its config entry ("oauth", "basic" or "bearer")'
 
 
 class Consent(Protocol):

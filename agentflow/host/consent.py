@@ -9,7 +9,7 @@ import html
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 from anyio.abc import SocketStream
@@ -31,8 +31,12 @@ class LoopbackConsent:
         self._say = say
         self._arrived = anyio.Event()
         self._result: AuthorizationCodeResult | ConfigError | None = None
+        self._state: str | None = None
 
     async def show(self, authorization_url: str) -> None:
+        # Only the redirect that answers this request counts: anything else reaching the port (another process,
+        # a web page that found it) is refused and the listener keeps waiting.
+        self._state = (parse_qs(urlsplit(authorization_url).query).get("state") or [None])[0]
         self._say(f"Opening your browser to sign in. If it does not open, visit:\n  {authorization_url}")
         # Not awaited: `webbrowser` waits for a $BROWSER command to exit, and that browser must reach our listener.
         threading.Thread(target=self._open_url, args=(authorization_url,), daemon=True).start()
@@ -59,9 +63,13 @@ class LoopbackConsent:
             if method != "GET" or urlsplit(target).path != CALLBACK_PATH or self._arrived.is_set():
                 await _respond(stream, 404, "Nothing here.")
                 return
+            state = (parse_qs(urlsplit(target).query).get("state") or [None])[0]
+            if self._state is None or state != self._state:
+                await _respond(stream, 400, "This is not the answer to the sign-in agentflow is waiting for.")
+                return
             try:
                 self._result = redirect_result(target)
-                page = "Signed in. You can close this tab and return to agentflow."
+                page = "Approved. Return to agentflow: it finishes signing in and says how it went."
             except ConfigError as refusal:
                 self._result = refusal
                 page = f"Not signed in: {refusal}"
@@ -107,13 +115,15 @@ class PastedConsent:
         )
 
     async def answer(self) -> AuthorizationCodeResult:
-        pasted = await anyio.to_thread.run_sync(self._prompt, "Address the browser ended on")
+        # Read in this thread, blocking the loop on purpose: nothing else runs while a person pastes, and Ctrl+C
+        # then interrupts the prompt itself (in a worker thread it would leave the process waiting on stdin).
+        pasted = self._prompt("Address the browser ended on")
         return redirect_result(pasted)
 
 
 async def _respond(stream: SocketStream, status: int, text: str) -> None:
     body = f"<!doctype html><title>agentflow</title><p>{html.escape(text)}</p>".encode()
-    reason = {200: "OK", 404: "Not Found"}[status]
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
     head = f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n"
     head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     with suppress(anyio.BrokenResourceError, OSError):

@@ -54,10 +54,14 @@ async def login(
     *,
     scopes: list[str] | None = None,
     timeout: float = 300.0,
+    say: Callable[[str], None] = lambda _: None,
 ) -> SignIn:
-    """Sign in to `spec` with a person's approval; the stored sign-in. `ConfigError` when the server or the
-    person refuses, the flow fails (the `iss` check, a resource mismatch, ...) or nobody answers in `timeout` s."""
+    """Sign in to `spec` with a person's approval; the stored sign-in. The sign-in it replaces is revoked, so no
+    live token is left behind that agentflow no longer holds (`say` is told if that fails). `ConfigError` when
+    the server or the person refuses, the flow fails (the `iss` check, a resource mismatch, ...) or nobody
+    answers in `timeout` s."""
     remote(spec)
+    replaced = store.sign_in(spec.name, spec.url or "")
     for attempt in (1, 2):
         try:
             with anyio.fail_after(timeout):
@@ -75,6 +79,10 @@ async def login(
     if account:
         found = found.model_copy(update={"account": account})
         store.save_sign_in(found)
+    if replaced is not None and replaced.tokens.refresh_token != found.tokens.refresh_token:
+        refusals = await revoke(spec, replaced)
+        if refusals:
+            say(f"the previous sign-in could not be revoked ({'; '.join(refusals)}); it expires by itself")
     return found
 
 
@@ -144,40 +152,59 @@ def _loopback_port(redirect_uris: object) -> int:
 
 class LogoutOutcome(StrEnum):
     REVOKED = "revoked"
-    FORGOTTEN = "forgotten"  # the server offers no revocation, or refused it: forgotten here only
+    FORGOTTEN = "forgotten"  # the server offers no revocation endpoint, or `forget` was asked: forgotten here only
+    KEPT = "kept"  # revocation failed: kept so that logout can be tried again
     NOT_SIGNED_IN = "not signed in"
 
 
-async def logout(spec: ServerSpec, store: CredentialStore) -> tuple[LogoutOutcome, str]:
+async def logout(spec: ServerSpec, store: CredentialStore, *, forget: bool = False) -> tuple[LogoutOutcome, str]:
     """Revoke the sign-in at the authorization server (RFC 7009: the refresh token, which revokes its access
-    tokens, then the access token) and forget it here whatever the server says; (outcome, detail)."""
+    tokens, then the access token), then forget it here; (outcome, detail). When revocation fails the sign-in is
+    kept (it is still valid at the server, and only agentflow holds it) unless `forget`."""
     remote(spec)
     found = store.sign_in(spec.name, spec.url or "")
     if found is None:
-        return LogoutOutcome.NOT_SIGNED_IN, f"not signed in to {spec.url}"
-    detail = "the authorization server offers no revocation endpoint; forgotten here only"
-    outcome = LogoutOutcome.FORGOTTEN
-    if found.revocation_endpoint:
-        tokens = [(found.tokens.refresh_token, "refresh_token"), (found.tokens.access_token, "access_token")]
-        refusals = []
-        async with httpx2.AsyncClient(timeout=30.0, verify=auth.verify_for(spec), proxy=spec.proxy) as http:
-            for token, hint in tokens:
-                if not token:
-                    continue
-                form = {"token": token, "token_type_hint": hint, "client_id": found.client_id or ""}
-                try:
-                    response = await http.post(found.revocation_endpoint, data=form)
-                except httpx2.HTTPError as exc:
-                    refusals.append(f"{found.revocation_endpoint}: {type(exc).__name__}")
-                    continue
-                if response.status_code != 200:
-                    refusals.append(f"HTTP {response.status_code} for the {hint.replace('_', ' ')}")
-        if refusals:
-            detail = f"revocation failed ({'; '.join(refusals)}); forgotten here only"
-        else:
+        return LogoutOutcome.NOT_SIGNED_IN, f"no sign-in to {spec.url} is stored"
+    if not found.revocation_endpoint:
+        outcome, detail = LogoutOutcome.FORGOTTEN, "the authorization server offers no revocation; forgotten here only"
+    else:
+        refusals = await revoke(spec, found)
+        if not refusals:
             outcome, detail = LogoutOutcome.REVOKED, f"revoked at {found.revocation_endpoint}"
+        elif forget:
+            outcome = LogoutOutcome.FORGOTTEN
+            detail = (
+                f"revocation failed ({'; '.join(refusals)}); forgotten here, still valid at the server until it expires"
+            )
+        else:
+            detail = (
+                f"revocation failed ({'; '.join(refusals)}); the sign-in is kept so that logout can be tried again "
+                "(--forget forgets it anyway: it then stays valid at the server until it expires)"
+            )
+            return LogoutOutcome.KEPT, detail
     store.forget_sign_in(spec.name, spec.url or "")
     return outcome, detail
+
+
+async def revoke(spec: ServerSpec, found: SignIn) -> list[str]:
+    """Revoke a sign-in's tokens (RFC 7009); what failed, one line each ([]: both revoked, or nothing to do)."""
+    if not found.revocation_endpoint:
+        return []
+    refusals = []
+    tokens = [(found.tokens.refresh_token, "refresh_token"), (found.tokens.access_token, "access_token")]
+    async with httpx2.AsyncClient(timeout=30.0, verify=auth.verify_for(spec), proxy=spec.proxy) as http:
+        for token, hint in tokens:
+            if not token:
+                continue
+            form = {"token": token, "token_type_hint": hint, "client_id": found.client_id or ""}
+            try:
+                response = await http.post(found.revocation_endpoint, data=form)
+            except httpx2.HTTPError as exc:
+                refusals.append(f"{found.revocation_endpoint}: {type(exc).__name__}")
+                break  # the server is out of reach: the access token would fail the same way
+            if response.status_code != 200:
+                refusals.append(f"HTTP {response.status_code} for the {hint.replace('_', ' ')}")
+    return refusals
 
 
 class ServerStatus(BaseModel):

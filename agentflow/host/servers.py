@@ -255,9 +255,10 @@ class Host:
             not_mcp: str | None = None
             signed_out: str | None = None
 
-            def stopped_at_stdout(reason: str) -> None:
-                # Its session is ending: at start, that fails the start; once connected, the call it wakes and
-                # every later one report this.
+            def transport_failed(reason: str) -> None:
+                # A stdio server wrote something else than MCP on its stdout, or a remote one refused its
+                # credentials: at start, that fails the start; once connected, the call it wakes and every later
+                # one report this.
                 nonlocal not_mcp
                 not_mcp = reason
                 if connected is not None:
@@ -278,7 +279,7 @@ class Host:
                     if spec.sign_in is AuthKind.OAUTH and signing.refresh_due(spec, self._credential_store()):
                         # Another process may be refreshing the same sign-in: wait, then read what it stored.
                         held = await self._credential_store().refreshing(spec.name, spec.url or "")
-                    async with self._client(spec, stderr, stopped_at_stdout, sign_in_failed) as client:
+                    async with self._client(spec, stderr, transport_failed, sign_in_failed) as client:
                         tools = await _list_tools(client, spec.name)
                         if held is not None:
                             held.release()
@@ -338,21 +339,32 @@ class Host:
             store = self._credential_store()
             signing.require_sign_in(spec, store)
             signing_in = signing.oauth(spec, store, on_failure=sign_in_failed).provider
-        return remote_client(spec, signing_in)
+        return remote_client(spec, signing_in, refused=not_mcp)
 
 
-def remote_client(spec: ServerSpec, signing_in: httpx2.Auth | None = None) -> Client:
+def remote_client(
+    spec: ServerSpec, signing_in: httpx2.Auth | None = None, refused: Callable[[str], None] | None = None
+) -> Client:
     """A client of a streamable HTTP or SSE server: its headers (with a Basic or Bearer sign-in), `signing_in`
-    (an OAuth flow) and its TLS and proxy options on every request."""
+    (an OAuth flow) and its TLS and proxy options on every request. `refused` is told, in words that name the
+    variables to check, when the server refuses a Basic or Bearer sign-in (the SDK says only that it failed)."""
     headers = _expand(spec.headers, spec.name) | signing.static_headers(spec)
     verify = signing.verify_for(spec)
+
+    async def watch(response: httpx2.Response) -> None:
+        if refused is not None and response.status_code in (401, 403) and str(response.request.url) == spec.url:
+            refused(signing.refusal(spec, response))
+
+    hooks = {"response": [watch]} if signing_in is None else {}
 
     def http_client(
         headers: dict[str, str] | None = None,
         timeout: httpx2.Timeout | None = None,
         auth: httpx2.Auth | None = None,
     ) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, verify=verify, proxy=spec.proxy)
+        return httpx2.AsyncClient(
+            headers=headers, timeout=timeout, auth=auth, verify=verify, proxy=spec.proxy, event_hooks=hooks
+        )
 
     if spec.transport == "sse":
         # An idle session must not end between calls: `call_timeout` is what boxes each call.

@@ -207,3 +207,28 @@ def test_the_scheduler_warns_of_a_missing_sign_in_before_anything_is_due(rovo: S
     assert invoke("servers", "login", "rovo", "--timeout", str(SLOW_MACHINE_SECONDS)).exit_code == 0
     after = invoke("schedule", "--dry-run")
     assert after.exit_code == 0 and "warning" not in after.stderr
+
+
+def test_a_denied_sign_in_says_so_without_a_traceback(
+    rovo: Signed, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("CONSENT_DECISION", "deny")
+    denied = invoke("servers", "login", "rovo", "--timeout", str(SLOW_MACHINE_SECONDS))
+    assert denied.exit_code == 2
+    assert "signing in to 'rovo' failed" in denied.output and "access_denied" in denied.output
+    assert "Traceback" not in denied.output
+    assert not [record.getMessage() for record in caplog.records if record.exc_info]  # logged nowhere either
+
+
+def test_logout_that_cannot_revoke_keeps_the_sign_in_and_exits_1(rovo: Signed) -> None:
+    assert invoke("servers", "login", "rovo", "--timeout", str(SLOW_MACHINE_SECONDS)).exit_code == 0
+    store = rovo.store()
+    found = store.sign_in("rovo", rovo.v1)
+    assert found is not None
+    store.save_sign_in(found.model_copy(update={"revocation_endpoint": "http://127.0.0.1:9/revoke"}))
+    kept = invoke("servers", "logout", "rovo")
+    assert kept.exit_code == 1 and "kept" in kept.output and "--forget" in kept.output
+    forgotten = invoke("servers", "logout", "rovo", "--forget")
+    assert forgotten.exit_code == 0 and "forgotten" in forgotten.output
+    assert invoke("servers", "logout", "rovo").output.startswith("rovo: not signed in")

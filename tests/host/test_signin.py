@@ -302,3 +302,82 @@ async def test_runs_refreshing_one_sign_in_at_once_spend_its_refresh_token_once(
                 group.start_soon(run, store)
     assert rovo.stored().tokens.refresh_token != first.tokens.refresh_token
     assert "PAY-429" in await search(rovo)  # the sign-in survived: no refresh token was spent twice
+
+
+@pytest.mark.anyio
+async def test_refused_basic_or_bearer_credentials_name_the_variables(
+    rovo: Rovo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROVO_EMAIL", rovo.site.user("sre").email)
+    monkeypatch.setenv("ROVO_API_TOKEN", "sbx-wrong-token-000000000000000")
+    basic = rovo.spec(auth="basic", scopes=None, email_env="ROVO_EMAIL", token_env="ROVO_API_TOKEN")
+    with pytest.raises(ServerStartError, match=r"refused the email and API token in \$ROVO_EMAIL and \$ROVO_API_TOKEN"):
+        await search(rovo, basic)
+    bearer = rovo.spec(auth="bearer", scopes=None, token_env="ROVO_API_TOKEN")
+    with pytest.raises(ServerStartError, match=r"refused the token in \$ROVO_API_TOKEN \(HTTP 401"):
+        await search(rovo, bearer)
+    monkeypatch.setenv("ROVO_API_TOKEN", "")
+    with pytest.raises(ServerStartError, match=r"ROVO_API_TOKEN \(token_env\) is empty"):
+        await search(rovo, bearer)
+
+
+@pytest.mark.anyio
+async def test_the_listener_ignores_a_redirect_that_does_not_answer_this_sign_in(rovo: Rovo) -> None:
+    opened: list[str] = []
+
+    def open_url(url: str) -> None:
+        opened.append(url)
+
+        def forged_then_real() -> None:
+            port = url.split("redirect_uri=http%3A%2F%2F127.0.0.1%3A")[1].split("%2F")[0]
+            forged = httpx2.get(f"http://127.0.0.1:{port}/callback?code=x&state=forged", timeout=SLOW_MACHINE_SECONDS)
+            assert forged.status_code == 400
+            approve(url)
+
+        threading.Thread(target=forged_then_real, daemon=True).start()
+
+    @asynccontextmanager
+    async def factory(port: int) -> AsyncIterator[Consent]:
+        async with consents.loopback(open_url, lambda _: None, port) as consent:
+            yield consent
+
+    found = await sign_in(rovo, consent=factory)
+    assert found.tokens.access_token and len(opened) == 1
+
+
+@pytest.mark.anyio
+async def test_a_new_sign_in_revokes_the_one_it_replaces(rovo: Rovo) -> None:
+    first = await sign_in(rovo)
+    second = await sign_in(rovo, consent=browser("dev"))
+    assert oauth_grant(rovo.site.store, first.tokens.access_token, rovo.v1) is None
+    with httpx2.Client(base_url=rovo.url, timeout=SLOW_MACHINE_SECONDS) as http:
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": first.client_id,
+            "refresh_token": first.tokens.refresh_token,
+        }
+        assert http.post("/token", data=form).json()["error"] == "invalid_grant"
+    assert oauth_grant(rovo.site.store, second.tokens.access_token, rovo.v1) is not None
+
+
+@pytest.mark.anyio
+async def test_logout_keeps_a_sign_in_it_could_not_revoke_unless_told_to_forget(rovo: Rovo) -> None:
+    found = await sign_in(rovo)
+    unreachable = found.model_copy(update={"revocation_endpoint": "http://127.0.0.1:9/revoke"})
+    rovo.store.save_sign_in(unreachable)
+    outcome, detail = await signing.logout(rovo.spec(), rovo.store)
+    assert outcome is signing.LogoutOutcome.KEPT and "--forget" in detail
+    assert rovo.store.sign_in("rovo", rovo.v1) is not None
+    outcome, detail = await signing.logout(rovo.spec(), rovo.store, forget=True)
+    assert outcome is signing.LogoutOutcome.FORGOTTEN and "still valid at the server" in detail
+    assert rovo.store.sign_in("rovo", rovo.v1) is None
+
+
+@pytest.mark.anyio
+async def test_two_entries_for_one_endpoint_are_two_sign_ins(rovo: Rovo) -> None:
+    await sign_in(rovo, rovo.spec(scopes=[*READ, "write:jira-work"]))
+    reader = ServerSpec(name="rovo-read", transport="http", url=rovo.v1, auth="oauth", scopes=READ)
+    assert rovo.store.sign_in("rovo-read", rovo.v1) is None
+    assert signing.status([reader], rovo.store, {})[0].state == "not signed in"
+    with pytest.raises(SignInRequired, match="rovo-read"):
+        await search(rovo, reader)

@@ -2,7 +2,7 @@
 user and approves (or denies), then follows the redirect back to agentflow's loopback listener — over real HTTP.
 
 As a command (`BROWSER="python -m tests.support.browser %s"` makes Python's `webbrowser` run it) the user is
-`$CONSENT_USER` (default sre)."""
+`$CONSENT_USER` (default sre) and the decision `$CONSENT_DECISION` (default approve)."""
 
 from __future__ import annotations
 
@@ -48,4 +48,4 @@ def _visit(http: httpx2.Client, location: str) -> None:
 
 
 if __name__ == "__main__":
-    approve(sys.argv[1], os.environ.get("CONSENT_USER", "sre"))
+    approve(sys.argv[1], os.environ.get("CONSENT_USER", "sre"), os.environ.get("CONSENT_DECISION", "approve"))
