@@ -51,7 +51,8 @@ def servers_trust(
     if not yes:
         if not sys.stdin.isatty():
             raise ConfigError(f"trusting {name}'s tools needs a confirmation: run it at a terminal, or pass --yes")
-        if not typer.confirm(f"Trust these {len(tools)} tools of {name}?", default=False):
+        count = f"{len(tools)} tool{'s' if len(tools) != 1 else ''}"
+        if not typer.confirm(f"Trust these {count} of {name}?", default=False):
             out.print("Nothing was trusted.")
             raise typer.Exit(EXIT_FAILED)
     lock.trust(spec, tools)

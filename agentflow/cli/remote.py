@@ -13,7 +13,9 @@ servers_app = sub_app(
 
 
 def register(app: typer.Typer) -> None:
-    from agentflow.cli import pinning, signin  # noqa: F401 - pinning's commands join servers_app as it is imported
+    from agentflow.cli import signin
 
-    signin.register(servers_app)
+    signin.register(servers_app)  # first: `servers --help` lists sign-in, then pins
+    from agentflow.cli import pinning  # noqa: F401 - its commands join servers_app as it is imported
+
     app.add_typer(servers_app, name="servers")

@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -193,7 +194,7 @@ class Review:
         for tool in self.removed:
             hidden = "; hidden in read-only mode, not a change" if self.bundled else ""
             lines.append(f"  - {tool} (removed{hidden})")
-        return "\n".join(lines)
+        return "\n".join(visible(line) for line in lines)
 
 
 class PinLock:
@@ -308,6 +309,20 @@ def compare(pinned: Section | None, spec: ServerSpec, tools: Sequence[Definable]
     kept = set(current.tools) & set(pinned.tools)
     review.changed = sorted(name for name in kept if current.tools[name].sha256 != pinned.tools[name].sha256)
     return review
+
+
+def visible(text: str) -> str:
+    """`text` with control and format characters shown as escapes (`\\x1b`, `\\u202e`): a server writes these
+    descriptions, and a terminal escape or a bidirectional override in one could hide from the reviewer the very
+    change the diff is there to show."""
+    return "".join(
+        char if char == "\t" or unicodedata.category(char) not in ("Cc", "Cf") else _escape(char) for char in text
+    )
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _who(found: Mapping[str, Any]) -> str:

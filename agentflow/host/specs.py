@@ -156,12 +156,37 @@ def _check_sign_in(spec: ServerSpec) -> None:
     ]
     if stray:
         raise ValueError(f'{", ".join(stray)} {"is" if len(stray) == 1 else "are"} not used with auth = "{kind}"')
+    sends_credentials = kind is not AuthKind.NONE or any(key.lower() == "authorization" for key in spec.headers)
+    if sends_credentials and not _private_channel(spec.url or ""):
+        raise ValueError(
+            f"{spec.url} is plain http to another machine: its credentials would cross the network in clear text; "
+            "use https (plain http is for 127.0.0.1 and localhost only)"
+        )
+    if kind is not AuthKind.NONE and any(key.lower() == "authorization" for key in spec.headers):
+        raise ValueError(f'an Authorization header in headers and auth = "{kind}" both sign in: keep one')
     if spec.client_metadata_url is not None and not _https_with_path(spec.client_metadata_url):
         raise ValueError(
             "client_metadata_url must be an https URL with a path that you host (a Client ID Metadata Document)"
         )
     if spec.scopes is not None and any(not scope or " " in scope for scope in spec.scopes):
         raise ValueError('scopes are single words, e.g. ["read:jira-work", "offline_access"]')
+
+
+def _private_channel(url: str) -> bool:
+    """https anywhere, or plain http to this machine (RFC 8252 §8.3's loopback exception)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _https_with_path(url: str) -> bool:

@@ -151,6 +151,7 @@ class LoadedWorkflow:
 _PATTERN_MEANINGS = {
     r"^[a-z_][a-z0-9_]*$": "lower-case letters, digits and underscores, not starting with a digit",
     r"^[a-z][a-z0-9-]*$": "lower-case letters, digits and hyphens, starting with a letter",
+    r"^[A-Za-z0-9][A-Za-z0-9_-]*$": "letters, digits, '_' and '-' (a server's name in the config)",
 }
 
 

@@ -26,6 +26,8 @@ INPUT_TYPES: tuple[str, ...] = InputType.__args__  # type: ignore[attr-defined]
 PATTERN_TYPES = frozenset({"string", "jira_key", "jira_keys"})
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")]
+# A server's name as the config spells it (`host.specs`): letters, digits, `_` and `-`, as `mcpServers` names are.
+ServerName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 WorkflowName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$", max_length=64)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -219,7 +221,7 @@ class Workflow(_Strict):
     description: str = ""
     persona: str = ""
     inputs: dict[Identifier, InputSpec] = Field(default_factory=dict)
-    servers: list[Identifier] = Field(default_factory=lambda: [SERVER_NAME], min_length=1)
+    servers: list[ServerName] = Field(default_factory=lambda: [SERVER_NAME], min_length=1)
     tools: list[str] = Field(default_factory=list)
     steps: list[StepSpec] = Field(default_factory=list)
     agent: AgentSpec

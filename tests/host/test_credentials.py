@@ -140,3 +140,30 @@ async def test_a_ca_bundle_that_cannot_be_loaded_stops_the_start_with_its_name(t
     with pytest.raises(ConfigError, match=r"server 'rovo': cannot load the CA bundle .*corp-ca.pem"):
         async with Host([remote(ca_bundle=str(bundle))]):
             pass
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"auth": "bearer", "token_env": "T"},
+        {"auth": "oauth"},
+        {"bearer_token_env": "T"},
+        {"headers": {"Authorization": "Bearer ${T}"}},
+    ],
+)
+def test_credentials_never_go_over_plain_http_to_another_machine(settings: dict) -> None:
+    from agentflow.host.specs import load_server_specs
+
+    with pytest.raises(ConfigError, match="clear text; use https"):
+        load_server_specs({"servers": {"plain": {"url": "http://192.0.2.2:8777/mcp", **settings}}})
+    for local in ("http://127.0.0.1:8990/v1/mcp", "http://localhost:8990/mcp", "http://[::1]:8990/mcp"):
+        assert load_server_specs({"servers": {"plain": {"url": local, **settings}}})["plain"].url == local
+    assert load_server_specs({"servers": {"open": {"url": "http://192.0.2.2:8777/mcp"}}})["open"].sign_in == "none"
+
+
+def test_an_authorization_header_and_auth_do_not_both_sign_in() -> None:
+    from agentflow.host.specs import load_server_specs
+
+    table = {"url": "https://mcp.example.com/mcp", "auth": "oauth", "headers": {"Authorization": "Bearer x"}}
+    with pytest.raises(ConfigError, match="keep one"):
+        load_server_specs({"servers": {"both": table}})

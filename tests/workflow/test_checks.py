@@ -208,3 +208,10 @@ def test_a_missing_prompt_says_where_it_looked(project):
     [problem] = problems_of(path)
     assert problem.startswith("workflows/x.yaml:3: template 'nowhere.md.j2' not found (looked in ")
     assert "workflows/prompts" in problem and problem.endswith("prompts)")
+
+
+def test_servers_are_named_as_the_config_names_them_hyphens_included(project):
+    loaded = load_file(workflow(project, "servers: [rovo-token, Team_Atlassian]\ntools: [getJiraIssue]\n"))
+    assert loaded.workflow.servers == ["rovo-token", "Team_Atlassian"]
+    problems = problems_of(workflow(project, "servers: [-rovo]\ntools: [getJiraIssue]\n"))
+    assert any("letters, digits, '_' and '-' (a server's name in the config)" in p for p in problems)
