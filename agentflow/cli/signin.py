@@ -51,16 +51,20 @@ def login(
     from agentflow.host import login as signing
 
     spec = signing.remote(_spec(name))
+    if any(not word or any(c.isspace() for c in word) for word in scope or []):
+        raise ConfigError("--scope takes one scope at a time (repeat it): e.g. --scope write:jira-work")
     store = _store()
     say = _say
+    cancelled: list[bool] = []
 
     if no_browser or not _browser_available():
 
         def prompt(text: str) -> str:
             try:
                 return str(typer.prompt(text, err=True))
-            except typer.Abort:  # end of input, or Ctrl+C inside the prompt
-                raise KeyboardInterrupt from None
+            except typer.Abort:  # Ctrl+C inside the prompt, or the end of input
+                cancelled.append(True)
+                raise ConfigError("no address was pasted") from None
 
         def factory(port: int):  # type: ignore[no-untyped-def]
             return _pasted(consent.PastedConsent(port or _free_port(), prompt, say))
@@ -71,7 +75,15 @@ def login(
         def factory(port: int):  # type: ignore[no-untyped-def]
             return consent.loopback(webbrowser.open, say, port)
 
-    found = anyio.run(lambda: signing.login(spec, store, factory, scopes=list(scope or []), timeout=timeout, say=say))
+    try:
+        found = anyio.run(
+            lambda: signing.login(spec, store, factory, scopes=list(scope or []), timeout=timeout, say=say)
+        )
+    except ConfigError:
+        if cancelled:  # as Ctrl+C while the browser is open ends it: nothing changed, exit 130
+            _say("agentflow: sign-in cancelled; nothing changed")
+            raise typer.Exit(130) from None
+        raise
     who = f" as {found.account}" if found.account else ""
     scopes = " ".join(found.scopes) or "none named"
     expires = signing.moment(found.expires_at, store.clock())

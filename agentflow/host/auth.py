@@ -232,6 +232,8 @@ class Provider(OAuthClientProvider):
             return
         except SignInFailed:
             raise
+        except ConfigError as error:  # ours, already in words (a refusal, nothing pasted)
+            raise self.connection.stop(str(error)) from None
         except Exception as error:
             raise self.connection.stop(f"the OAuth sign-in failed: {_describe(error)}") from None
         finally:

@@ -232,3 +232,10 @@ def test_logout_that_cannot_revoke_keeps_the_sign_in_and_exits_1(rovo: Signed) -
     forgotten = invoke("servers", "logout", "rovo", "--forget")
     assert forgotten.exit_code == 0 and "forgotten" in forgotten.output
     assert invoke("servers", "logout", "rovo").output.startswith("rovo: not signed in")
+
+
+def test_a_paste_that_never_comes_cancels_the_sign_in_and_changes_nothing(rovo: Signed) -> None:
+    cancelled = invoke("servers", "login", "rovo", "--no-browser", input="")
+    assert cancelled.exit_code == 130 and "sign-in cancelled; nothing changed" in cancelled.output
+    assert rovo.store().sign_in("rovo", rovo.v1) is None
+    assert invoke("servers", "login", "rovo", "--scope", "a b").exit_code == 2
