@@ -118,7 +118,8 @@ def validate(
         typer.Argument(help="Workflow names or file paths. Default: every workflow file in the search path."),
     ] = None,
 ) -> None:
-    """Check workflow files: schema, tool names, templates and prompts. Exit code 2 if any is invalid."""
+    """Check workflow files: schema, tool names, templates and prompts, and each gather step's arguments against
+    the pinned definition of its tool (agentflow.lock; offline). Exit code 2 if any is invalid."""
     from agentflow.workflow import loader
 
     if not targets:
@@ -133,9 +134,42 @@ def validate(
             invalid += 1
             print_error(error)
             continue
+        problems = _pinned_argument_problems(loaded)
+        if problems:
+            invalid += 1
+            for problem in problems:
+                ui.console(stderr=True).print(f"[red]error:[/] {ui.escape(str(loaded.path))}: {ui.escape(problem)}")
+            continue
         console.print(f"[green]ok[/]  {ui.escape(loaded.workflow.name)}  ({ui.escape(str(loaded.path))})")
     total = f"{len(targets)} workflow{'s' if len(targets) != 1 else ''}"
     if invalid:
         ui.console(stderr=True).print(f"{invalid} of {total} invalid")
         raise typer.Exit(EXIT_USAGE)
     console.print(f"{total} valid")
+
+
+def _pinned_argument_problems(loaded: LoadedWorkflow) -> list[str]:
+    """Gather steps whose arguments the pinned definition of their tool does not declare (a server that drops
+    unknown arguments would otherwise run them without a word); tools not pinned yet are not judged."""
+    from agentflow.host.arguments import refusal, undeclared
+    from agentflow.host.pins import PinLock
+
+    pinned = PinLock().read().servers
+    problems = []
+    for step in loaded.workflow.steps:
+        if not step.tool:
+            continue
+        server, _, name = step.tool.rpartition(".") if "." in step.tool else ("", "", step.tool)
+        for section_name in [server] if server else loaded.workflow.servers:
+            section = pinned.get(section_name)
+            pin = section.tools.get(name) if section else None
+            if pin is None:
+                continue
+            schema = pin.definition.get("input_schema") or {}
+            unknown = undeclared(schema, step.args if isinstance(step.args, dict) else {})
+            if unknown:
+                problems.append(
+                    f"step '{step.id}': {refusal(name, schema, unknown).removesuffix(' Nothing was sent.')}"
+                )
+            break
+    return problems

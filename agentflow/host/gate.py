@@ -1,7 +1,7 @@
 """The one path of every tool call a run makes, from the agent loop and from gather steps alike:
 
-resolve the name -> allowlist -> write? stage it : cached? -> budget -> call within the server's time box
--> redact -> audit -> cache -> one typed `GateOutcome`.
+resolve the name -> allowlist -> arguments declared? -> write? stage it : cached? -> budget -> call within the
+server's time box -> redact -> audit -> cache -> one typed `GateOutcome`.
 
 Writes never execute here: a tool the model calls that does not declare itself read-only becomes a change of
 the run's plan (`changes.plan`); a gather step may not call a declared write (workflow checks refuse the
@@ -29,6 +29,7 @@ from agentflow import audit, redact
 from agentflow.atlassian.quota import QuotaExhausted, Reservation, reserve_waiting
 from agentflow.budget import SiteQuota
 from agentflow.changes.plan import Stager
+from agentflow.host.arguments import refusal, undeclared
 from agentflow.host.servers import Host, HostTool, ToolOutcome
 from agentflow.host.specs import ServerSpec
 from agentflow.host.toolbox import Toolbox
@@ -115,7 +116,13 @@ class Gate:
     ) -> GateOutcome:
         """A call of an allowed tool. From the model (`may_write`): a tool that does not declare itself
         read-only is staged as a write. From a gather step: a declared write is refused, and an unannotated tool
-        is called as the workflow's author wrote it. Anything else is answered from the run's cache or made."""
+        is called as the workflow's author wrote it. Anything else is answered from the run's cache or made.
+        First of all, an argument the tool does not declare is refused (`host.arguments`): never dropped."""
+        unknown = undeclared(tool.input_schema, arguments)
+        if unknown:
+            text = refusal(tool.name, tool.input_schema, unknown)
+            refused = GateOutcome(text=text, is_error=True, status=CallStatus.REFUSED, server=tool.server)
+            return self._answered(tool.server, tool.name, arguments, refused, tool.pin)
         if may_write and tool.read_only is not True:  # the model's call: only a declared read is taken at its word
             if self.stager is None:
                 text = f"{tool.name} may change something and this run stages no writes; nothing was done."

@@ -129,3 +129,14 @@ def test_an_upgrade_of_agentflow_does_not_stop_runs_on_the_bundled_server():
     upgraded = invoke(*INCIDENT)
     assert upgraded.exit_code == 0, upgraded.stderr
     assert json.loads(lock.read_text())["servers"]["atlassian"]["identity"]["version"] == __version__
+
+
+def test_validate_checks_gather_arguments_against_the_pinned_tools_offline(shifting, project, tmp_path):
+    assert invoke("validate", "echoing").exit_code == 0  # not pinned yet: nothing to judge it by
+    assert invoke("run", "echoing", "--model", "none", "--quiet").exit_code == 0  # pins the tools
+    path = Path("workflows/echoing.yaml")
+    path.write_text(path.read_text().replace("args: {text: hello}", "args: {txt: hello}"))
+    shifting.write_text("{}")  # the server is not asked: the pinned definition is what is checked
+    checked = invoke("validate", "echoing")
+    assert checked.exit_code == 2
+    assert "step 'said': echo does not take 'txt' (did you mean 'text'?)" in checked.output
